@@ -87,3 +87,16 @@ def empty_quarantine() -> pl.DataFrame:
 def series_name(prediction_id: str, vector: str, metric: str) -> str:
     """How a series is named in messages: ``id/vector/metric``."""
     return f"{prediction_id}/{vector}/{metric}"
+
+
+#: Columns of the vendor export (batch layout), in the order the writer emits them.
+#: Only ``prediction_id, vector, metric, time_series`` are required on read.
+VENDOR_COLUMNS: dict[str, pl.DataType] = {
+    "prediction_id": pl.String(),
+    "vector": pl.String(),
+    "metric": pl.String(),
+    **LABEL_SCHEMA,
+    "start_time": pl.Int64(),
+    "end_time": pl.Int64(),
+    "time_series": pl.String(),
+}

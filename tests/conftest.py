@@ -1,0 +1,41 @@
+"""Shared fixtures: where the real public traces are, and hypothesis profiles."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+settings.register_profile(
+    "default",
+    deadline=None,
+    max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "ci",
+    parent=settings.get_profile("default"),
+    max_examples=100,
+    derandomize=True,
+    print_blob=True,
+)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+
+def shared_data_dir() -> Path:
+    """The read-only public traces: ``$FLOODMARK_SHARED_DATA`` or ``../shared/data``."""
+    return Path(os.environ.get("FLOODMARK_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = shared_data_dir()
+    if not path.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"public traces not found at {path}")
+        pytest.skip(f"public traces not found at {path}")
+    return path
