@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -11,7 +12,17 @@ from rich.console import Console
 from floodmark.errors import FloodmarkError
 
 #: Command modules, in the order ``--help`` lists them. Each defines ``register(app)``.
-COMMANDS: tuple[str, ...] = ("demo",)
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "generate",
+    "ingest",
+    "features",
+    "train",
+    "recommend",
+    "backtest",
+    "plot",
+    "report",
+)
 
 app = typer.Typer(
     name="floodmark",
@@ -30,9 +41,9 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(
-        False, "--debug", help="Show the full traceback when a command fails."
-    ),
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback when a command fails.")
+    ] = False,
 ) -> None:
     """Global options (read in ``main``: they only change how failures are shown)."""
 

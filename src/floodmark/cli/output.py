@@ -16,7 +16,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-console = Console(highlight=False)
+# soft_wrap: long lines (paths, summaries) stay whole so they can be copied and grepped.
+console = Console(highlight=False, soft_wrap=True)
 
 
 def progress(*, disable: bool = False) -> Progress:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from floodmark.schema import LABEL_SCHEMA, KEY_COLUMNS, empty_long, empty_quarantine
+from floodmark.schema import KEY_COLUMNS, LABEL_SCHEMA, empty_long, empty_quarantine
 
 
 def empty_series_meta() -> pl.DataFrame:

@@ -1,0 +1,198 @@
+"""Decode speed: the original notebook's decode against floodmark's vendor reader.
+
+Generates a vendor export in a temporary folder (``--series`` series of 30 days
+at 300 s), then times, in one run and on the same file:
+
+(a) the notebook: ``pd.read_parquet`` and, per row,
+    ``json.loads(decompress(b64decode(ts)))`` + its ``extract_ts_from_dict``;
+(b) ``floodmark.io.iter_vendor_export`` with ``workers=1``;
+(c) the same with ``workers=2``.
+
+Prints samples/second and the ratio to the notebook; writes bench/out/decode.json.
+Run: ``.venv/bin/python bench/decode.py [--series 300] [--repeat 3]``.
+"""
+
+# The notebook's function below is kept byte for byte, style and all.
+# ruff: noqa: B007, E231, E251, E261, E262, E265, E501, W291, W293
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+import warnings
+from base64 import b64decode
+from gzip import decompress
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from floodmark.io import iter_vendor_export, write_vendor_export
+from floodmark.schema import VECTORS
+
+OUT = Path(__file__).resolve().parent / "out" / "decode.json"
+STEP_S = 300
+START_S = 1_698_796_800  # 2023-11-01 00:00 UTC
+
+
+# --- copied verbatim from the original notebook (cell In [5]) -------------------------
+# fmt: off
+def extract_ts_from_dict(ts_dict):
+    '''Creating the time series data to be later added to a file'''
+    passed_values = []
+    blocked_values = []
+
+    for day, values in ts_dict['passedDays'].items():
+        for value in values['values']:
+            passed_values.append(value)
+
+    for day, values in ts_dict['blockedDays'].items():
+        for value in values['values']:
+            blocked_values.append(value)
+
+    # Some times passed_Values or blocked values are empty
+    if len(passed_values) == 0:
+        passed = pd.DataFrame({'passed_val':[],'passed_tmstmp':[]})
+    else:    
+        passed = pd.DataFrame(passed_values).rename(columns={'value': 'passed_val', 'timeStamp': 'passed_tmstmp'})
+    
+    if len(blocked_values) == 0:
+        blocked = pd.DataFrame({'blocked_val':[],'blocked_tmstmp':[]})
+    else:    
+        blocked = pd.DataFrame(blocked_values).rename(columns={'value': 'blocked_val', 'timeStamp': 'blocked_tmstmp'})
+
+    #display(blocked.blocked_val.sum())
+    ts = pd.concat([passed, blocked], axis=1).drop(['blocked_tmstmp'], axis = 1)  
+    ts.set_index(['passed_tmstmp'], inplace=True, drop=True, append=False, verify_integrity=False   ) 
+    ts.index = pd.to_datetime(ts.index, unit = 's')
+    
+    ts = ts.sort_index()
+    ts.fillna(0, inplace=True)
+    ts['total_val'] = ts['passed_val'] + ts['blocked_val']
+
+    return ts
+# fmt: on
+# --- end of the notebook's code --------------------------------------------------------
+
+
+def make_fleet(n_series: int, days: int, seed: int) -> pl.DataFrame:
+    """A long table with daily cycles, noise, gaps and blocked attack episodes."""
+    rng = np.random.default_rng(seed)
+    n = days * 86_400 // STEP_S
+    t = START_S + STEP_S * np.arange(n)
+    hour = (t % 86_400) / 3_600
+    frames = []
+    for i in range(n_series):
+        level = rng.lognormal(3, 2)
+        daily = 1 + 0.6 * np.sin(2 * np.pi * (hour - 6 - rng.uniform(-2, 2)) / 24)
+        passed = np.round(level * daily * rng.lognormal(0, 0.3, n), 3)
+        blocked = np.zeros(n)
+        for start in rng.integers(0, n - 24, rng.poisson(2)):
+            length = rng.integers(3, 24)
+            blocked[start : start + length] = np.round(level * rng.lognormal(3, 1, length), 3)
+        keep = rng.random(n) > 0.01  # about 1 % of samples missing
+        frames.append(
+            pl.DataFrame(
+                {
+                    "prediction_id": f"{i // 26:040x}",
+                    "vector": VECTORS[(i // 2) % len(VECTORS)],
+                    "metric": ("PPS", "BW")[i % 2],
+                    "timestamp": t[keep] * 1_000_000,
+                    "passed": passed[keep],
+                    "blocked": blocked[keep],
+                }
+            )
+        )
+    return pl.concat(frames).with_columns(pl.col("timestamp").cast(pl.Datetime("us", "UTC")))
+
+
+def notebook_decode(path: Path) -> int:
+    samples = 0
+    df = pd.read_parquet(path, engine="pyarrow")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # its pandas idioms are deprecated
+        for ts_hash in df.time_series.values:
+            ts_dict = json.loads(decompress(b64decode(ts_hash)))
+            samples += len(extract_ts_from_dict(ts_dict))
+    return samples
+
+
+def floodmark_decode(path: Path, workers: int) -> int:
+    return sum(part.samples.height for part in iter_vendor_export(path, workers=workers))
+
+
+def timed(variants: dict, repeat: int) -> list[dict]:
+    """Best of ``repeat`` runs per variant, the variants interleaved run by run.
+
+    Interleaving keeps a burst of load on a shared machine from landing on one
+    variant only.
+    """
+    best = {name: float("inf") for name in variants}
+    counts = {}
+    for _ in range(repeat):
+        for name, fn in variants.items():
+            start = time.perf_counter()
+            counts[name] = fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return [{"variant": n, "seconds": best[n], "samples": counts[n]} for n in variants]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", type=int, default=300)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=3, help="best of N runs per variant")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "export.parquet"
+        fleet = make_fleet(args.series, args.days, args.seed)
+        write_vendor_export(fleet, path)
+        variants = {
+            "notebook (json + pandas)": lambda: notebook_decode(path),
+            "floodmark workers=1": lambda: floodmark_decode(path, 1),
+            "floodmark workers=2": lambda: floodmark_decode(path, 2),
+        }
+        rows = timed(variants, args.repeat)
+        file_mb = path.stat().st_size / 1e6
+
+    base = rows[0]["samples"] / rows[0]["seconds"]
+    print(
+        f"{args.series} series x {args.days} days, {rows[0]['samples']:,} samples, {file_mb:.1f} MB"
+    )
+    print(f"{'variant':<26} {'seconds':>8} {'samples/s':>12} {'vs notebook':>12}")
+    for row in rows:
+        row["samples_per_s"] = row["samples"] / row["seconds"]
+        row["ratio_vs_notebook"] = row["samples_per_s"] / base
+        print(
+            f"{row['variant']:<26} {row['seconds']:>8.2f} {row['samples_per_s']:>12,.0f} "
+            f"{row['ratio_vs_notebook']:>11.1f}x"
+        )
+    counts = {row["samples"] for row in rows}
+    if len(counts) != 1:
+        raise SystemExit(f"variants disagree on the number of samples: {sorted(counts)}")
+
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_average_1m": os.getloadavg()[0],
+        "series": args.series,
+        "days": args.days,
+        "step_s": STEP_S,
+        "repeat": args.repeat,
+        "file_mb": file_mb,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    OUT.write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
+    print(f"written {OUT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""``floodmark features``: one row of features per series of a store."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from floodmark.cli.output import console, progress
+
+HELP = """Compute the notebook's features for every series of a store.
+
+Writes one row per series (keys, n_samples, n_super_peaks and every feature:
+passed/blocked/total value statistics, the daily family, quality) to --out as
+Parquet, CSV or JSON by its extension, and the super peaks (keys, timestamp,
+value) beside it as <stem>.super_peaks.parquet. Both are written atomically.
+
+Samples with blocked above --blocked-threshold are attacks: they are left out of
+the daily family and of super peaks. A super peak is a kept sample above
+--super-peak-factor x daily_max_q90; --exclude-super-peaks recomputes the daily
+family without them.
+
+The store is read in chunks of whole series (--chunk-rows samples each), computed
+in --workers processes; memory grows with workers x chunk rows (about 250 bytes
+per sample).
+
+Example:
+
+  floodmark features --store fleet-store --out features.parquet
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("features", help=HELP)(features)
+
+
+def _out(value: Path) -> Path:
+    from floodmark.io.atomic import TABLE_SUFFIXES
+
+    if value.suffix.lower() not in TABLE_SUFFIXES:
+        raise typer.BadParameter(f"must end in {', '.join(TABLE_SUFFIXES)}, got {value.name!r}")
+    return value
+
+
+def features(
+    store: Annotated[Path, typer.Option("--store", file_okay=False, help="Store directory.")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", callback=_out, help="Table to write: .parquet, .csv or .json."),
+    ],
+    blocked_threshold: Annotated[
+        float,
+        typer.Option(
+            "--blocked-threshold", min=0.0, help="Samples with blocked above it are attacks."
+        ),
+    ] = 0.0,
+    super_peak_factor: Annotated[
+        float,
+        typer.Option(
+            "--super-peak-factor", min=0.0, help="A super peak is above K x daily_max_q90."
+        ),
+    ] = 3.0,
+    exclude_super_peaks: Annotated[
+        bool,
+        typer.Option("--exclude-super-peaks", help="Recompute the daily family without them."),
+    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Processes computing chunks (default: all cores)."),
+    ] = None,
+    chunk_rows: Annotated[
+        int, typer.Option("--chunk-rows", min=1, help="Samples per chunk (whole series).")
+    ] = 2_000_000,
+) -> None:
+    from floodmark.features.registry import FeatureParams
+    from floodmark.features.runner import available_cpus, store_features, super_peaks_path
+    from floodmark.io.atomic import write_table
+    from floodmark.store import open_store
+
+    started = time.perf_counter()
+    opened = open_store(store)
+    params = FeatureParams(blocked_threshold, super_peak_factor, exclude_super_peaks)
+    with progress() as bar:
+        task = bar.add_task("chunks", total=None)
+        result = store_features(
+            opened,
+            params,
+            workers=workers or available_cpus(),
+            chunk_rows=chunk_rows,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    write_table(result.features, out)
+    peaks_path = write_table(result.super_peaks, super_peaks_path(out))
+    console.print(
+        f"{result.features.height:,} series, {result.samples:,} samples, "
+        f"{result.super_peaks.height:,} super peaks in {time.perf_counter() - started:.1f} s "
+        f"-> {out} (+ {peaks_path.name})"
+    )

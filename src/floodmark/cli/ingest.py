@@ -1,0 +1,154 @@
+"""``floodmark ingest``: read inputs into a store (atomically, idempotently)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from floodmark.cli.output import console, progress
+
+FORMATS_HELP = "vendor, vendor-catalog, long or series-csv"
+
+HELP = f"""Read traffic series into a store: partitioned Parquet, a catalog, a quarantine.
+
+Each INPUT is a vendor export (Parquet with a time_series column), a vendor
+catalog CSV naming one file per series, a long table (CSV or Parquet with
+prediction_id, vector, metric, timestamp, passed, blocked) or a single-series CSV
+(timestamp,value; give its key with --prediction-id/--vector/--metric). The format
+is detected unless --format ({FORMATS_HELP}) says it.
+
+The store is created when missing. Series already in it are merged by timestamp
+(the newer input wins); ingesting the same input again changes nothing. Broken
+series are quarantined with their reason and the rest is ingested; with --strict
+the first broken series stops everything (exit 1) and the store is left as it
+was. An ingest that fails or is killed never leaves a half-written store.
+
+Prints one summary line: series added/updated, samples written, quarantined by
+reason, duplicate timestamps repaired.
+
+Examples:
+
+  floodmark ingest export-2024-05.parquet --store fleet-store
+
+  floodmark ingest catalog.csv --format vendor-catalog --root data --store fleet-store
+
+  floodmark ingest ec2_network_in_5abac7.csv --store nab-store --prediction-id ec2-5abac7
+  --vector PT_TOTAL --metric BW
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest", help=HELP)(ingest)
+
+
+def ingest(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            exists=True, metavar="INPUT", help="Files to read, in order (a later one is newer)."
+        ),
+    ],
+    store: Annotated[
+        Path,
+        typer.Option("--store", file_okay=False, help="Store directory (created when missing)."),
+    ],
+    format: Annotated[
+        str | None,
+        typer.Option("--format", help=f"Input format: {FORMATS_HELP}. Detected when omitted."),
+    ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            "--root",
+            exists=True,
+            file_okay=False,
+            help="Folder that paths in a vendor catalog may not escape (default: its folder).",
+        ),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Stop at the first broken series (exit 1); store untouched."),
+    ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Processes decoding vendor series.")
+    ] = 1,
+    prediction_id: Annotated[
+        str | None,
+        typer.Option(
+            "--prediction-id", help="series-csv: the series' object (default: the file stem)."
+        ),
+    ] = None,
+    vector: Annotated[
+        str | None, typer.Option("--vector", help="series-csv: its vector (default PT_TOTAL).")
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option("--metric", help="series-csv: PPS or BW (default BW).")
+    ] = None,
+    time_column: Annotated[
+        str | None,
+        typer.Option("--time-column", help="series-csv: the time column (default: found by name)."),
+    ] = None,
+    value_column: Annotated[
+        str | None,
+        typer.Option(
+            "--value-column",
+            help="series-csv: the value column (default: the first numeric one).",
+        ),
+    ] = None,
+    times_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--times-file",
+            exists=True,
+            dir_okay=False,
+            help="series-csv: an id_time,time table for a time column of ids (CESNET).",
+        ),
+    ] = None,
+) -> None:
+    """Read INPUT files into the store at --store."""
+    from floodmark.io import FORMATS
+    from floodmark.store import ingest_files
+
+    if format is not None and format not in FORMATS:
+        raise typer.BadParameter(f"choose from {', '.join(FORMATS)}", param_hint="--format")
+    options = {
+        name: value
+        for name, value in (
+            ("prediction_id", prediction_id),
+            ("vector", vector),
+            ("metric", metric),
+            ("time_column", time_column),
+            ("value_column", value_column),
+            ("times_file", times_file),
+        )
+        if value is not None
+    }
+    with progress() as bar:
+        reading = bar.add_task("reading batches", total=None)
+        merging = None
+        batches = 0
+
+        def report(stage: str, done: int, total: int | None) -> None:
+            nonlocal merging, batches
+            if stage == "read":
+                batches = done
+                bar.update(reading, completed=done)
+                return
+            if merging is None:
+                bar.update(reading, total=batches)  # reading is over: show it complete
+                merging = bar.add_task("merging partitions", total=total)
+            bar.update(merging, completed=done, total=total)
+
+        summary = ingest_files(
+            store,
+            inputs,
+            format=format,
+            errors="raise" if strict else "quarantine",
+            root=root,
+            workers=workers,
+            progress=report,
+            **options,
+        )
+    console.print(f"{store}: {summary.describe()}", soft_wrap=True, markup=False)

@@ -1,0 +1,170 @@
+"""``floodmark plot``: one series with its features, recommended levels and expert labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from floodmark.cli.output import console
+
+HELP = """Plot one series: the notebook's figure plus what floodmark recommends.
+
+Drawn: passed traffic (line) and passed with attack samples removed (markers);
+daily max and daily 90th-percentile markers; the lines daily_max_q90,
+daily_max_q70 and 3 x daily_max_q90 (the super-peak line); the recommended
+levels ss, sc, nw, rl from --thresholds (solid) and the expert labels
+ip_ss..ip_rl from the store (dashed, same colour per level); attack periods
+(blocked > 0) shaded; super peaks marked.
+
+Features and super peaks come from --features (and the <stem>.super_peaks.parquet
+written beside it by `floodmark features`); without it they are computed for this
+one series.
+
+--out FILE.html writes an interactive page that works offline; --out FILE.png a
+static image for tickets, rendered by a headless Chromium (install `chromium`, or
+set BROWSER_PATH / --browser).
+
+Examples:
+
+  floodmark plot --store fleet-store --object 3fa2... --vector PT_SYN --metric PPS
+  --thresholds thresholds.parquet --features features.parquet --out syn.html
+
+  floodmark plot --store fleet-store --object 3fa2... --vector PT_UDP --metric BW
+  --thresholds evt.parquet --out udp.png
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plot", help=HELP)(plot)
+
+
+def plot(
+    store: Annotated[
+        Path, typer.Option("--store", exists=True, file_okay=False, help="Store directory.")
+    ],
+    object_id: Annotated[str, typer.Option("--object", help="The object's prediction_id.")],
+    vector: Annotated[str, typer.Option("--vector", help="Vector, e.g. PT_SYN.")],
+    metric: Annotated[str, typer.Option("--metric", help="PPS or BW.")],
+    out: Annotated[Path, typer.Option("--out", help="FILE.html (interactive) or FILE.png.")],
+    thresholds: Annotated[
+        Path | None,
+        typer.Option(
+            "--thresholds",
+            exists=True,
+            dir_okay=False,
+            help="Thresholds table (from `floodmark recommend`) with this series' ss..rl.",
+        ),
+    ] = None,
+    features: Annotated[
+        Path | None,
+        typer.Option(
+            "--features",
+            exists=True,
+            dir_okay=False,
+            help="Features table (from `floodmark features`); computed when omitted.",
+        ),
+    ] = None,
+    method: Annotated[
+        str | None,
+        typer.Option("--method", help="Which method's levels, when the table holds several."),
+    ] = None,
+    blocked_threshold: Annotated[
+        float,
+        typer.Option(
+            "--blocked-threshold",
+            min=0.0,
+            help="Samples with blocked above it are attacks (daily markers skip them).",
+        ),
+    ] = 0.0,
+    super_peak_factor: Annotated[
+        float,
+        typer.Option(
+            "--super-peak-factor", min=0.0, help="Super peaks are above this × daily_max_q90."
+        ),
+    ] = 3.0,
+    browser: Annotated[
+        Path | None,
+        typer.Option(
+            "--browser",
+            envvar="FLOODMARK_BROWSER",
+            help="Chromium executable for PNG output (default: found on PATH).",
+        ),
+    ] = None,
+    width: Annotated[int, typer.Option("--width", min=300, help="PNG width in pixels.")] = 1400,
+    height: Annotated[int, typer.Option("--height", min=200, help="PNG height in pixels.")] = 620,
+) -> None:
+    """Write the figure of one series as HTML or PNG."""
+    from floodmark.io.atomic import read_table
+    from floodmark.report import series_figure, write_figure
+    from floodmark.report.data import require_series, select_series
+    from floodmark.report.export import FIGURE_SUFFIXES
+    from floodmark.store import open_store
+
+    if out.suffix.lower() not in FIGURE_SUFFIXES:
+        raise typer.BadParameter(f"use one of {', '.join(FIGURE_SUFFIXES)}", param_hint="--out")
+    opened = open_store(store)
+    labels_row = require_series(opened.catalog(), object_id, vector, metric)
+    samples = opened.read_series(prediction_id=object_id, vector=vector, metric=metric)
+    keys = (object_id, vector, metric)
+
+    features_row, peaks = _features(features, samples, keys, blocked_threshold, super_peak_factor)
+    thresholds_row = None
+    if thresholds is not None:
+        rows = select_series(read_table(thresholds), *keys, method=method)
+        if rows.height == 0:
+            console.print(
+                f"note: {thresholds} has no row for this series"
+                + (f" and method {method!r}" if method else "")
+            )
+        else:
+            if rows.height > 1 and "method" in rows.columns:
+                rows = rows.sort("method")
+                console.print(
+                    f"note: {thresholds} has methods {', '.join(rows['method'].to_list())}; "
+                    f"showing {rows['method'][0]} (choose with --method)"
+                )
+            thresholds_row = rows.row(0, named=True)
+
+    fig = series_figure(
+        samples,
+        features_row=features_row,
+        thresholds_row=thresholds_row,
+        labels_row=labels_row,
+        super_peaks=peaks,
+        blocked_threshold=blocked_threshold,
+        super_peak_factor=super_peak_factor,
+    )
+    write_figure(fig, out, browser=browser, width=width, height=height)
+    console.print(f"wrote {out}")
+
+
+def _features(path, samples, keys, blocked_threshold, super_peak_factor):
+    """This series' features row and super peaks: from the files when given, else computed."""
+    from floodmark.features import compute_features, find_super_peaks
+    from floodmark.io.atomic import read_table
+    from floodmark.report.data import select_series
+
+    row = None
+    if path is not None:
+        rows = select_series(read_table(path), *keys)
+        if rows.height:
+            row = rows.row(0, named=True)
+        else:
+            console.print(f"note: {path} has no row for this series; computing its features")
+    if row is None and samples.height:
+        computed = compute_features(
+            samples, blocked_threshold=blocked_threshold, super_peak_factor=super_peak_factor
+        )
+        row = computed.row(0, named=True) if computed.height else None
+    sidecar = None if path is None else path.with_name(f"{path.stem}.super_peaks.parquet")
+    if sidecar is not None and sidecar.is_file():
+        peaks = select_series(read_table(sidecar), *keys)
+    elif samples.height:
+        peaks = find_super_peaks(
+            samples, blocked_threshold=blocked_threshold, super_peak_factor=super_peak_factor
+        )
+    else:
+        peaks = None
+    return row, peaks

@@ -1,0 +1,162 @@
+"""``floodmark recommend``: the thresholds table for every series, by one method."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+
+from floodmark.cli.output import console, print_frame, progress
+from floodmark.cli.train import parse_params
+from floodmark.schema import KEY_COLUMNS, LEVELS
+
+HELP = (
+    "Recommend ss <= sc <= nw <= rl thresholds for every series and write them.\n\n"
+    "Methods:\n\n"
+    '- rule-max: max (or mean, --params \'{"statistic": "mean"}\') of baseline passed '
+    "traffic over the learning window x 1.2/1.5/2/3 (mean: 3/5/8/12).\n\n"
+    "- rule-daily: 1.5/2/3/5 x daily_max_q90 (nw is the notebook's 3 x daily_max_q90); "
+    '--params \'{"variant": "p95"}\' uses the 95th percentile of daily maxima, read from '
+    "the store's samples.\n\n"
+    "- evt: a generalized Pareto tail (SPOT) per series; each level is a false-alarm budget "
+    "(one a week, a month, a quarter, a year) and expected_fa_per_day_* says what it costs. "
+    "Reads the samples from the store chunk by chunk (--chunk-rows bounds memory).\n\n"
+    "- model: a model from `floodmark train` (--model is required).\n\n"
+    "Every row has a basis (how the number was made) and, when the method could not apply, "
+    "a fallback (the rule used instead and why). Floors (--floors: CSV, JSON or Parquet with "
+    "columns vector,metric,ss,sc,nw,rl; * matches any) keep silent vectors from getting "
+    "absurd values.\n\n"
+    "Examples:\n\n"
+    "floodmark recommend --store fleet-store --features features.parquet --method evt "
+    "--out thresholds.parquet\n\n"
+    "floodmark recommend --store fleet-store --features features.parquet --method model "
+    "--model model/ --floors floors.csv --out thresholds.csv"
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("recommend", help=HELP)(recommend)
+
+
+def recommend(
+    store: Annotated[
+        Path,
+        typer.Option(
+            "--store",
+            exists=True,
+            file_okay=False,
+            help="Store directory (samples for rule-daily p95 and evt).",
+        ),
+    ],
+    features: Annotated[
+        Path,
+        typer.Option(
+            "--features",
+            exists=True,
+            dir_okay=False,
+            help="Features table (Parquet, CSV or JSON).",
+        ),
+    ],
+    method: Annotated[str, typer.Option("--method", help="rule-max, rule-daily, evt or model.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Thresholds table to write: .parquet, .csv or .json (atomically)."
+        ),
+    ],
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            exists=True,
+            file_okay=False,
+            help="Model directory from `floodmark train`.",
+        ),
+    ] = None,
+    floors: Annotated[
+        Path | None,
+        typer.Option(
+            "--floors",
+            exists=True,
+            dir_okay=False,
+            help="Floors table (vector,metric,ss,sc,nw,rl).",
+        ),
+    ] = None,
+    params: Annotated[
+        str | None,
+        typer.Option("--params", help='Method parameters as JSON, e.g. \'{"variant": "p95"}\'.'),
+    ] = None,
+    chunk_rows: Annotated[
+        int, typer.Option("--chunk-rows", min=1, help="Samples read from the store at a time.")
+    ] = 2_000_000,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Write the thresholds table (one row per series) and print a short summary."""
+    from floodmark.io.atomic import TABLE_SUFFIXES, read_table, write_table
+    from floodmark.store import open_store
+    from floodmark.thresholds import (
+        METHODS,
+        Floors,
+        GBTModel,
+        fallback_summary,
+        floor_thresholds,
+        make_method,
+        recommend_thresholds,
+    )
+
+    if method not in METHODS:
+        raise typer.BadParameter(f"choose from {', '.join(METHODS)}", param_hint="--method")
+    if method == "model" and model is None:
+        raise typer.BadParameter("--method model needs --model MODEL_DIR", param_hint="--model")
+    if method != "model" and model is not None:
+        raise typer.BadParameter("--model is only for --method model", param_hint="--model")
+    if out.suffix.lower() not in TABLE_SUFFIXES:
+        raise typer.BadParameter(f"use one of {', '.join(TABLE_SUFFIXES)}", param_hint="--out")
+    extra = parse_params(params)
+    if method == "model" and extra:
+        raise typer.BadParameter("a trained model takes no parameters", param_hint="--params")
+
+    frame = read_table(features)
+    floor_table = None if floors is None else Floors.from_file(floors)
+    opened = open_store(store)
+    if method == "model":
+        table = GBTModel.load(model).predict(frame)
+        if floor_table is not None:
+            table = floor_thresholds(table, floor_table)
+    else:
+        if floor_table is not None:
+            extra["floors"] = floor_table
+        estimator = make_method(method, **extra)
+        with progress(disable=quiet or not estimator.needs_samples) as bar:
+            task = bar.add_task(f"{method}: fitting", total=frame.height)
+            table = recommend_thresholds(
+                frame,
+                estimator,
+                store=opened,
+                chunk_rows=chunk_rows,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    write_table(table, out)
+    _summary(table, method, opened.catalog(), fallback_summary(table))
+    console.print(f"wrote {out}")
+
+
+def _summary(
+    table: pl.DataFrame, method: str, catalog: pl.DataFrame, fallbacks: pl.DataFrame
+) -> None:
+    keys = list(KEY_COLUMNS)
+    n_fallback = int(fallbacks["series"].sum()) if fallbacks.height else 0
+    console.print(
+        f"{method}: {table.height} series, {n_fallback} fell back"
+        + "".join(f", median {lv} {table[lv].median():.4g}" for lv in LEVELS if table.height)
+    )
+    if fallbacks.height:
+        print_frame(fallbacks, title="fallbacks (rule: reason)")
+    if catalog.height:
+        without = catalog.select(pl.col(k).cast(pl.String) for k in keys).join(
+            table.select(keys), on=keys, how="anti"
+        )
+        if without.height:
+            console.print(f"{without.height} series of the store have no row in the features table")

@@ -1,0 +1,149 @@
+"""Whole series in, one row of features per series out.
+
+``feature_kernel`` is the per-chunk step: pure, no I/O, no state, any row order;
+an engine may run it on each partition of whole series. ``finish_features``
+runs once over the concatenated kernel outputs (cross-series features).
+``compute_features`` is both, for a table that holds whole objects.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from floodmark.features.daily import daily_and_peaks
+from floodmark.features.prepare import prepare
+from floodmark.features.registry import (
+    COUNT_COLUMNS,
+    FAMILIES,
+    FEATURE_COLUMNS,
+    FeatureParams,
+)
+from floodmark.schema import KEY_COLUMNS
+
+#: Columns of the super-peaks table.
+PEAK_SCHEMA: dict[str, pl.DataType] = {
+    **{k: pl.String() for k in KEY_COLUMNS},
+    "timestamp": pl.Datetime("us", "UTC"),
+    "value": pl.Float64(),
+}
+
+_NAN = float("nan")
+
+
+def output_schema() -> dict[str, pl.DataType]:
+    """Columns and types of ``compute_features``' result."""
+    return (
+        {k: pl.String() for k in KEY_COLUMNS}
+        | {c: pl.Int64() for c in COUNT_COLUMNS}
+        | {c: pl.Float64() for c in FEATURE_COLUMNS}
+    )
+
+
+def feature_kernel(
+    series: pl.DataFrame, params: FeatureParams | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per-series features (without the finishing families) and super peaks.
+
+    ``series`` is a long table holding complete series, in any order. The first
+    frame has the key columns, counts and every feature except those computed
+    by a ``finish`` family; the second is the super-peaks table.
+    """
+    params = params or FeatureParams()
+    prepared = prepare(series)
+    keys = prepared.keys
+    exprs = [e for f in FAMILIES if f.expressions is not None for e in f.expressions()]
+    out = keys.join(prepared.samples.group_by("sid").agg(exprs), on="sid", how="left")
+    peak_frames = []
+    for family in FAMILIES:
+        if family.kernel is None:
+            continue
+        columns, peaks = family.kernel(prepared, params)
+        out = out.join(columns, on="sid", how="left")
+        if peaks is not None:
+            peak_frames.append(peaks)
+    kernel_columns = [c for f in FAMILIES if f.finish is None for c in f.columns]
+    out = out.select(
+        *KEY_COLUMNS,
+        *(pl.col(c).cast(pl.Int64) for c in COUNT_COLUMNS),
+        # Polars leaves some undefined aggregations null (var of one value); NaN is the definition.
+        *(pl.col(c).cast(pl.Float64).fill_null(_NAN) for c in kernel_columns),
+    ).sort(KEY_COLUMNS)
+    return out, _peak_table(peak_frames, keys)
+
+
+def finish_features(per_series: pl.DataFrame) -> pl.DataFrame:
+    """Add the cross-series families to concatenated kernel outputs; order the columns."""
+    for family in FAMILIES:
+        if family.finish is not None:
+            per_series = family.finish(per_series)
+    schema = output_schema()
+    return per_series.select(pl.col(c).cast(t) for c, t in schema.items()).sort(KEY_COLUMNS)
+
+
+def compute_features(
+    series: pl.DataFrame,
+    *,
+    blocked_threshold: float = 0.0,
+    super_peak_factor: float = 3.0,
+    exclude_super_peaks: bool = False,
+) -> pl.DataFrame:
+    """One row per series: keys, ``n_samples``, ``n_super_peaks`` and ``FEATURE_COLUMNS``.
+
+    Parameters
+    ----------
+    series: long table (``floodmark.schema.LONG_SCHEMA``) of whole series, any order.
+    blocked_threshold: samples with ``blocked`` above it are attacks and are left
+        out of the daily family and of super peaks (default 0, as the notebook).
+    super_peak_factor: a kept sample above ``factor * daily_max_q90`` is a super peak.
+    exclude_super_peaks: recompute the daily family without the super peaks.
+
+    ``total_val_median_share`` needs each object's ``PT_TOTAL`` series in the same
+    table; it is NaN for objects whose ``PT_TOTAL`` is absent.
+
+    Example
+    -------
+    >>> import polars as pl
+    >>> from datetime import datetime, timedelta, timezone
+    >>> t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    >>> df = pl.DataFrame({"prediction_id": "ab", "vector": "PT_TCP", "metric": "PPS",
+    ...     "timestamp": [t0 + timedelta(minutes=5 * i) for i in range(4)],
+    ...     "passed": [1.0, 2.0, 4.0, 1.0], "blocked": 0.0})
+    >>> compute_features(df)["passed_val_mode"].to_list()
+    [1.0]
+    """
+    params = FeatureParams(blocked_threshold, super_peak_factor, exclude_super_peaks)
+    per_series, _ = feature_kernel(series, params)
+    return finish_features(per_series)
+
+
+def find_super_peaks(
+    series: pl.DataFrame,
+    *,
+    blocked_threshold: float = 0.0,
+    super_peak_factor: float = 3.0,
+) -> pl.DataFrame:
+    """Kept samples above ``super_peak_factor * daily_max_q90``: keys, ``timestamp``, ``value``."""
+    prepared = prepare(series)
+    _, peaks = daily_and_peaks(
+        prepared.samples,
+        prepared.keys,
+        blocked_threshold=blocked_threshold,
+        super_peak_factor=super_peak_factor,
+        exclude_super_peaks=False,
+    )
+    return _peak_table([peaks], prepared.keys)
+
+
+def _peak_table(frames: list[pl.DataFrame], keys: pl.DataFrame) -> pl.DataFrame:
+    if not frames:
+        return pl.DataFrame(schema=PEAK_SCHEMA)
+    peaks = pl.concat(frames)
+    return (
+        peaks.join(keys, on="sid", how="inner")
+        .select(
+            *KEY_COLUMNS,
+            pl.from_epoch("t", time_unit="us").dt.replace_time_zone("UTC").alias("timestamp"),
+            pl.col("value").cast(pl.Float64),
+        )
+        .sort(*KEY_COLUMNS, "timestamp")
+    )

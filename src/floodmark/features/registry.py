@@ -1,0 +1,99 @@
+"""The feature families, registered explicitly, in output order.
+
+A family is one of three kinds, by the stage it needs:
+- ``expressions``: per-series Polars aggregations, all evaluated together in
+  one ``group_by("sid")`` over the prepared samples (one pass for many columns);
+- ``kernel``: a function of the prepared samples that needs its own grouping
+  (days) and may also yield super peaks;
+- ``finish``: a function of the per-series results of whole objects (it looks
+  across series, so it runs once after every chunk, never per chunk).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from floodmark.features.daily import DAILY_COLUMNS, daily_and_peaks
+from floodmark.features.prepare import Prepared
+from floodmark.features.quality import (
+    QUALITY_COLUMNS,
+    SHARE_COLUMN,
+    add_median_share,
+    quality_stats,
+)
+from floodmark.features.stats import STAT_COLUMNS, value_stats
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    """Parameters of the families (see ``compute_features``)."""
+
+    blocked_threshold: float = 0.0
+    super_peak_factor: float = 3.0
+    exclude_super_peaks: bool = False
+
+
+#: A kernel returns its columns keyed by ``sid`` (every series) and super peaks
+#: (``sid, t, value``) or None.
+Kernel = Callable[[Prepared, FeatureParams], tuple[pl.DataFrame, pl.DataFrame | None]]
+
+
+@dataclass(frozen=True)
+class Family:
+    """A group of features computed together.
+
+    columns: feature names it adds (in ``FEATURE_COLUMNS`` order).
+    counts: integer columns it adds besides features (``n_samples``...).
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    counts: tuple[str, ...] = ()
+    expressions: Callable[[], list[pl.Expr]] | None = None
+    kernel: Kernel | None = None
+    finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None
+
+
+def _count_expressions() -> list[pl.Expr]:
+    return [pl.len().cast(pl.Int64).alias("n_samples")]
+
+
+def _stats_kernel(
+    prepared: Prepared, params: FeatureParams
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    return value_stats(prepared.samples), None
+
+
+def _quality_kernel(
+    prepared: Prepared, params: FeatureParams
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    return quality_stats(prepared.samples), None
+
+
+def _daily_kernel(
+    prepared: Prepared, params: FeatureParams
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    return daily_and_peaks(
+        prepared.samples,
+        prepared.keys,
+        blocked_threshold=params.blocked_threshold,
+        super_peak_factor=params.super_peak_factor,
+        exclude_super_peaks=params.exclude_super_peaks,
+    )
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("samples", (), counts=("n_samples",), expressions=_count_expressions),
+    Family("value_stats", STAT_COLUMNS, kernel=_stats_kernel),
+    Family("daily", DAILY_COLUMNS, counts=("n_super_peaks",), kernel=_daily_kernel),
+    Family("quality", QUALITY_COLUMNS, kernel=_quality_kernel),
+    Family("median_share", (SHARE_COLUMN,), finish=add_median_share),
+)
+
+#: Every feature name, in output order.
+FEATURE_COLUMNS: tuple[str, ...] = tuple(c for f in FAMILIES for c in f.columns)
+#: Integer columns that come after the keys and before the features.
+COUNT_COLUMNS: tuple[str, ...] = tuple(c for f in FAMILIES for c in f.counts)

@@ -1,0 +1,424 @@
+"""The vendor export, batch layout: Parquet, one row per series, ``time_series`` blobs.
+
+Read in record batches so a multi-GB export never sits in memory whole; each
+batch becomes one ``ReadResult`` (long table + per-series labels + quarantine).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from floodmark.errors import FloodmarkError, InputFormatError, SchemaError, SeriesDefect
+from floodmark.io._common import (
+    Defects,
+    check_errors,
+    concat_results,
+    epoch_to_datetime,
+    key_defect,
+    series_frame,
+)
+from floodmark.io.atomic import atomic_path
+from floodmark.io.codec import DecodedSeries, decode_time_series, encode_time_series
+from floodmark.io.result import ReadResult
+from floodmark.schema import (
+    KEY_COLUMNS,
+    LABEL_SCHEMA,
+    LONG_SCHEMA,
+    VENDOR_COLUMNS,
+    empty_long,
+    series_name,
+)
+
+REQUIRED_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, "time_series")
+
+# Batches handed to the pool ahead of the one being assembled: enough to keep
+# the workers busy, few enough to keep memory bounded.
+_BATCHES_AHEAD = 2
+
+
+@dataclass
+class DecodedBatch:
+    """Decoded rows of one batch: plain arrays, cheap to send between processes."""
+
+    keys: list[tuple[str, str, str]]
+    positions: list[int]  # row positions (within the batch) of the series read
+    counts: np.ndarray  # samples per series read
+    timestamps: np.ndarray  # int64 epoch seconds, all series concatenated
+    passed: np.ndarray
+    blocked: np.ndarray
+    # (row, pid, vector, metric, reason, message): plain values, since exceptions
+    # with extra constructor arguments do not survive pickling.
+    defects: list[tuple]
+    repaired_duplicates: int
+    rows: int  # rows of the batch, read or not
+
+    @classmethod
+    def of(
+        cls,
+        keys: list,
+        positions: list[int],
+        decoded: list[DecodedSeries],
+        defects: list[tuple],
+        rows: int,
+    ) -> DecodedBatch:
+        """Concatenate the decoded series of one batch."""
+
+        def joined(name: str, dtype: type) -> np.ndarray:
+            parts = [getattr(d, name) for d in decoded]
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+        return cls(
+            keys=keys,
+            positions=positions,
+            counts=np.array([d.timestamps.size for d in decoded], dtype=np.int64),
+            timestamps=joined("timestamps", np.int64),
+            passed=joined("passed", np.float64),
+            blocked=joined("blocked", np.float64),
+            defects=defects,
+            repaired_duplicates=sum(d.repaired_duplicates for d in decoded),
+            rows=rows,
+        )
+
+    @classmethod
+    def merge(cls, parts: list[DecodedBatch]) -> DecodedBatch:
+        """Consecutive slices of one batch, decoded apart, as one batch."""
+        if len(parts) == 1:
+            return parts[0]
+        positions, offset = [], 0
+        for part in parts:
+            positions += [offset + pos for pos in part.positions]
+            offset += part.rows
+        return cls(
+            keys=[key for part in parts for key in part.keys],
+            positions=positions,
+            counts=np.concatenate([p.counts for p in parts]),
+            timestamps=np.concatenate([p.timestamps for p in parts]),
+            passed=np.concatenate([p.passed for p in parts]),
+            blocked=np.concatenate([p.blocked for p in parts]),
+            defects=[d for part in parts for d in part.defects],
+            repaired_duplicates=sum(p.repaired_duplicates for p in parts),
+            rows=offset,
+        )
+
+
+def decode_rows(
+    pids: list, vectors: list, metrics: list, blobs: list, first_row: int
+) -> DecodedBatch:
+    """Decode one batch of vendor rows; defects are collected, never raised."""
+    keys, positions, decoded, defects = [], [], [], []
+    for pos, (pid, vec, met, blob) in enumerate(zip(pids, vectors, metrics, blobs, strict=True)):
+        defect = key_defect(pid, vec, met)
+        if defect is None:
+            try:
+                decoded.append(decode_time_series(blob))
+            except SeriesDefect as exc:
+                defect = exc
+        if defect is None:
+            keys.append((pid, vec, met))
+            positions.append(pos)
+        else:
+            defects.append((first_row + pos, pid, vec, met, defect.reason, defect.message))
+
+    return DecodedBatch.of(keys, positions, decoded, defects, len(blobs))
+
+
+def samples_frame(decoded: DecodedBatch) -> pl.DataFrame:
+    """The long table of the series in ``decoded`` (keys repeated per sample)."""
+    if decoded.timestamps.size == 0:
+        return empty_long()
+    keys = pl.DataFrame(decoded.keys, schema=list(KEY_COLUMNS), orient="row")
+    frame = keys[np.repeat(np.arange(len(decoded.keys)), decoded.counts)]
+    return frame.with_columns(
+        epoch_to_datetime(decoded.timestamps),
+        pl.Series("passed", decoded.passed, dtype=pl.Float64),
+        pl.Series("blocked", decoded.blocked, dtype=pl.Float64),
+    ).select(list(LONG_SCHEMA))
+
+
+def _open(path: Path) -> pq.ParquetFile:
+    if not path.is_file():
+        raise InputFormatError("file not found", file=path)
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputFormatError(f"not a Parquet file ({exc})", file=path) from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in parquet.schema_arrow.names]
+    if missing:
+        raise SchemaError(
+            f"vendor export lacks column(s) {', '.join(missing)} "
+            f"(has {', '.join(parquet.schema_arrow.names)})",
+            file=path,
+        )
+    return parquet
+
+
+def _text(column: pa.Array) -> list:
+    """A key column as Python strings (an integer prediction_id becomes its text)."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        column = column.cast(pa.string())
+    return column.to_pylist()
+
+
+def _blobs(column: pa.Array) -> list:
+    """``time_series`` cells as bytes: base64 decodes bytes without a text round trip."""
+    if pa.types.is_string(column.type):
+        column = column.cast(pa.binary())
+    elif pa.types.is_large_string(column.type):
+        column = column.cast(pa.large_binary())
+    return column.to_pylist()
+
+
+def _assemble(batch: pa.RecordBatch, decoded: DecodedBatch, source: str, errors: str) -> ReadResult:
+    defects = Defects(source, errors)
+    for row, pid, vec, met, reason, message in decoded.defects:
+        defects.add(SeriesDefect(reason, message), row, pid, vec, met)
+    label_names = [c for c in LABEL_SCHEMA if c in batch.schema.names]
+    labels = None
+    if label_names:
+        labels = pl.from_arrow(batch.select(label_names))[decoded.positions]
+    return ReadResult(
+        samples=samples_frame(decoded),
+        series=series_frame(decoded.keys, labels, source),
+        quarantine=defects.frame(),
+        repaired_duplicates=decoded.repaired_duplicates,
+    )
+
+
+def _batches(parquet: pq.ParquetFile, batch_rows: int) -> Iterator[tuple[pa.RecordBatch, int]]:
+    columns = list(REQUIRED_COLUMNS) + [c for c in LABEL_SCHEMA if c in parquet.schema_arrow.names]
+    first_row = 0
+    for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
+        yield batch, first_row
+        first_row += batch.num_rows
+
+
+def _decode_args(batch: pa.RecordBatch, first_row: int) -> tuple:
+    keys = [_text(batch.column(name)) for name in KEY_COLUMNS]
+    return (*keys, _blobs(batch.column("time_series")), first_row)
+
+
+def iter_vendor_export(
+    path: str | Path,
+    *,
+    errors: str = "quarantine",
+    batch_rows: int = 256,
+    workers: int = 1,
+) -> Iterator[ReadResult]:
+    """Stream a vendor export as one ``ReadResult`` per batch of ``batch_rows`` series.
+
+    errors: ``"quarantine"`` (broken series go to ``ReadResult.quarantine``, the
+        rest is read) or ``"raise"`` (the first broken series raises SeriesDefect
+        naming file, 0-based row and series).
+    workers: decode batches in that many processes (order preserved); 1 decodes
+        in this process.
+
+    >>> n = sum(part.samples.height for part in iter_vendor_export("export.parquet"))
+    ... # doctest: +SKIP
+    """
+    check_errors(errors)
+    if batch_rows < 1 or workers < 1:
+        raise FloodmarkError("batch_rows and workers must be at least 1")
+    path = Path(path)
+    return _iter_parts(path, _open(path), batch_rows, workers, errors)
+
+
+def _iter_parts(
+    path: Path, parquet: pq.ParquetFile, batch_rows: int, workers: int, errors: str
+) -> Iterator[ReadResult]:
+    source = str(path)
+    try:
+        if workers == 1:
+            for batch, first_row in _batches(parquet, batch_rows):
+                decoded = decode_rows(*_decode_args(batch, first_row))
+                yield _assemble(batch, decoded, source, errors)
+        else:
+            yield from _iter_pool(parquet, batch_rows, workers, source, errors)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputFormatError(f"cannot read Parquet data ({exc})", file=path) from None
+
+
+def _iter_pool(
+    parquet: pq.ParquetFile, batch_rows: int, workers: int, source: str, errors: str
+) -> Iterator[ReadResult]:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
+    pending: deque[tuple[pa.RecordBatch, list[Future]]] = deque()
+
+    def finished() -> ReadResult:
+        batch, futures = pending.popleft()
+        return _assemble(batch, DecodedBatch.merge([f.result() for f in futures]), source, errors)
+
+    try:
+        for batch, first_row in _batches(parquet, batch_rows):
+            # Each batch is cut into one task per worker, so that even a file of
+            # a single batch keeps every worker busy; the parts are merged back.
+            step = -(-batch.num_rows // workers)
+            futures = [
+                pool.submit(decode_rows, *_decode_args(batch.slice(at, step), first_row + at))
+                for at in range(0, batch.num_rows, step)
+            ]
+            pending.append((batch, futures))
+            if len(pending) > _BATCHES_AHEAD:
+                yield finished()
+        while pending:
+            yield finished()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Fork where it is safe enough, else spawn.
+
+    Workers only run ``decode_rows`` (numpy, orjson, zlib: never Polars or
+    Arrow), so a forked child cannot trip over the parent's thread pools, and
+    fork starts in milliseconds where spawn re-imports everything. From 3.12
+    CPython warns about forking a threaded process, so there we spawn (which,
+    as always with spawn, needs the ``if __name__ == "__main__":`` guard).
+    """
+    if sys.version_info < (3, 12) and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def read_vendor_export(
+    path: str | Path,
+    *,
+    errors: str = "quarantine",
+    batch_rows: int = 256,
+    workers: int = 1,
+) -> ReadResult:
+    """Read a whole vendor export eagerly (the concatenation of ``iter_vendor_export``)."""
+    return concat_results(
+        iter_vendor_export(path, errors=errors, batch_rows=batch_rows, workers=workers)
+    )
+
+
+def write_vendor_export(
+    samples: pl.DataFrame,
+    path: str | Path,
+    *,
+    series: pl.DataFrame | None = None,
+    row_group_series: int = 256,
+    compresslevel: int = 6,
+) -> Path:
+    """Write a long table (and optional per-series labels) as a vendor export.
+
+    Every timestamp of a series goes to ``passedDays``; ``blockedDays`` holds
+    only the samples with ``blocked > 0``, so reading the file back recovers
+    the table exactly. Series named in ``series`` without samples are written
+    with empty days. ``start_time``/``end_time`` are the first/last sample
+    (epoch seconds) unless ``series`` carries them. The same input gives the
+    same bytes.
+    """
+    path = Path(path)
+    samples = _checked_samples(samples)
+    meta = _series_meta(samples, series)
+    groups = _sample_groups(samples)
+    schema = pa.schema(
+        [pa.field(name, _arrow_type(dtype)) for name, dtype in VENDOR_COLUMNS.items()]
+    )
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        for start in range(0, meta.height, row_group_series):
+            chunk = meta.slice(start, row_group_series)
+            blobs = [
+                _encode(groups.get(key), compresslevel) for key in chunk.select(KEY_COLUMNS).rows()
+            ]
+            table = chunk.with_columns(pl.Series("time_series", blobs, dtype=pl.String))
+            writer.write_table(table.select(list(VENDOR_COLUMNS)).to_arrow().cast(schema))
+    return path
+
+
+def _arrow_type(dtype: pl.DataType) -> pa.DataType:
+    return pl.Series([], dtype=dtype).to_arrow().type
+
+
+def _checked_samples(samples: pl.DataFrame) -> pl.DataFrame:
+    missing = [c for c in LONG_SCHEMA if c not in samples.columns and c != "blocked"]
+    if missing:
+        raise SchemaError(f"samples lack column(s) {', '.join(missing)}")
+    if "blocked" not in samples.columns:
+        samples = samples.with_columns(blocked=pl.lit(0.0))
+    frame = samples.select(
+        *(pl.col(k).cast(pl.String) for k in KEY_COLUMNS),
+        pl.col("timestamp").cast(pl.Datetime("us", "UTC")).dt.epoch("us").alias("_us"),
+        # + 0.0 turns -0.0 into 0.0, which the vendor JSON cannot tell apart anyway.
+        (pl.col("passed").cast(pl.Float64) + 0.0).alias("passed"),
+        (pl.col("blocked").cast(pl.Float64) + 0.0).alias("blocked"),
+    )
+    for name in ("passed", "blocked"):
+        bad = frame.filter(~pl.col(name).is_finite().fill_null(False) | (pl.col(name) < 0))
+        if bad.height:
+            row = bad.row(0, named=True)
+            raise SeriesDefect(
+                "negative_value" if row[name] is not None and row[name] < 0 else "nan_value",
+                f"cannot write {name} = {row[name]}: values must be finite and non-negative",
+                series=series_name(*(row[k] for k in KEY_COLUMNS)),
+            )
+    if frame.filter(pl.col("_us") % 1_000_000 != 0).height:
+        raise SchemaError("the vendor export holds whole epoch seconds; a timestamp has a fraction")
+    return frame.sort([*KEY_COLUMNS, "_us"], maintain_order=True)
+
+
+def _series_meta(samples: pl.DataFrame, series: pl.DataFrame | None) -> pl.DataFrame:
+    spans = samples.group_by(list(KEY_COLUMNS)).agg(
+        (pl.col("_us").min() // 1_000_000).alias("_first"),
+        (pl.col("_us").max() // 1_000_000).alias("_last"),
+    )
+    if series is None:
+        meta = spans
+    else:
+        missing = [k for k in KEY_COLUMNS if k not in series.columns]
+        if missing:
+            raise SchemaError(f"series frame lacks key column(s) {', '.join(missing)}")
+        labels = series.with_columns(pl.col(k).cast(pl.String) for k in KEY_COLUMNS)
+        if labels.select(pl.any_horizontal(pl.col(KEY_COLUMNS).is_null()).any()).item():
+            raise SchemaError("series frame has a row with an empty key")
+        meta = labels.unique(list(KEY_COLUMNS), keep="last", maintain_order=True).join(
+            spans, on=list(KEY_COLUMNS), how="full", coalesce=True
+        )
+    columns = []
+    for name, dtype in VENDOR_COLUMNS.items():
+        if name == "time_series":
+            continue
+        if name in ("start_time", "end_time"):
+            own = "_first" if name == "start_time" else "_last"
+            given = pl.col(name).cast(dtype, strict=False) if name in meta.columns else None
+            col = pl.col(own) if given is None else pl.coalesce(given, pl.col(own))
+        elif name in meta.columns:
+            col = pl.col(name).cast(dtype, strict=False)
+        else:
+            col = pl.lit(None, dtype=dtype)
+        columns.append(col.cast(dtype).alias(name))
+    return meta.select(columns).sort(list(KEY_COLUMNS))
+
+
+def _sample_groups(samples: pl.DataFrame) -> dict[tuple, tuple[np.ndarray, ...]]:
+    groups = {}
+    for key, part in samples.partition_by(
+        list(KEY_COLUMNS), as_dict=True, maintain_order=True
+    ).items():
+        groups[key] = (
+            part["_us"].to_numpy() // 1_000_000,
+            part["passed"].to_numpy(),
+            part["blocked"].to_numpy(),
+        )
+    return groups
+
+
+def _encode(group: tuple[np.ndarray, ...] | None, compresslevel: int) -> str:
+    if group is None:
+        empty = np.zeros(0)
+        return encode_time_series(empty, empty, empty, empty, compresslevel=compresslevel)
+    ts, passed, blocked = group
+    hit = blocked > 0
+    return encode_time_series(ts, passed, ts[hit], blocked[hit], compresslevel=compresslevel)

@@ -1,0 +1,13 @@
+"""Plots and the fleet report: they read results and render them, never compute them.
+
+>>> from floodmark.report import series_figure, write_figure, write_report  # doctest: +SKIP
+>>> fig = series_figure(store.read_series("ab12", "PT_SYN", "PPS"))  # doctest: +SKIP
+>>> write_figure(fig, "syn.html")  # or "syn.png" (needs a Chromium)  # doctest: +SKIP
+>>> write_report("report.html", store, features, thresholds, backtest=result)  # doctest: +SKIP
+"""
+
+from floodmark.report.export import write_figure
+from floodmark.report.fleet import build_report, write_report
+from floodmark.report.series import series_figure
+
+__all__ = ["build_report", "series_figure", "write_figure", "write_report"]  # sorted

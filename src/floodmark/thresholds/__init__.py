@@ -1,0 +1,41 @@
+"""Threshold methods: features (and samples) of a learning window → ss <= sc <= nw <= rl.
+
+Every method follows one contract (``ThresholdMethod``): parameters in ``__init__``,
+``fit(features, samples=None)`` returns ``self``, ``predict(features, samples=None)``
+returns the thresholds table (``THRESHOLD_SCHEMA``).
+
+Example::
+
+    from floodmark.thresholds import make_method
+    table = make_method("rule-daily").fit(features).predict(features)
+"""
+
+from floodmark.thresholds.base import (
+    EXPECTED_FA_COLUMNS,
+    THRESHOLD_SCHEMA,
+    ThresholdMethod,
+    empty_thresholds,
+)
+from floodmark.thresholds.evt import EVT
+from floodmark.thresholds.floors import Floors, floor_thresholds
+from floodmark.thresholds.model import GBTModel
+from floodmark.thresholds.recommend import fallback_summary, recommend_thresholds
+from floodmark.thresholds.registry import METHODS, make_method
+from floodmark.thresholds.rules import RuleDaily, RuleMax
+
+__all__ = [  # sorted; tests keep it complete
+    "EVT",
+    "EXPECTED_FA_COLUMNS",
+    "Floors",
+    "GBTModel",
+    "METHODS",
+    "RuleDaily",
+    "RuleMax",
+    "THRESHOLD_SCHEMA",
+    "ThresholdMethod",
+    "empty_thresholds",
+    "fallback_summary",
+    "floor_thresholds",
+    "make_method",
+    "recommend_thresholds",
+]

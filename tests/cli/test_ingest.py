@@ -1,0 +1,179 @@
+"""``floodmark ingest``: exit codes, the summary line, --strict, format options."""
+
+from __future__ import annotations
+
+import base64
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+from floodmark.cli import app, main
+from floodmark.io.vendor import write_vendor_export
+from floodmark.schema import LONG_SCHEMA
+from floodmark.store import open_store
+
+runner = CliRunner()
+T0 = 1_700_000_000
+ORDER = ["prediction_id", "vector", "metric", "timestamp"]
+
+
+def _samples(ids=("0a", "0b"), vectors=("PT_SYN", "PT_TOTAL"), n=50, seed=0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    frames = []
+    for pid in ids:
+        for vector in vectors:
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "prediction_id": pid,
+                        "vector": vector,
+                        "metric": "PPS",
+                        "timestamp": (T0 + 300 * np.arange(n)) * 1_000_000,
+                        "passed": rng.gamma(2.0, 10.0, n).round(3),
+                        "blocked": np.where(rng.random(n) < 0.1, 5.0, 0.0),
+                    }
+                )
+            )
+    return (
+        pl.concat(frames)
+        .with_columns(pl.col("timestamp").cast(pl.Datetime("us", "UTC")))
+        .cast(LONG_SCHEMA)
+        .sort(ORDER)
+    )
+
+
+@pytest.fixture
+def export(tmp_path: Path) -> tuple[Path, pl.DataFrame]:
+    samples = _samples()
+    return write_vendor_export(samples, tmp_path / "export.parquet"), samples
+
+
+@pytest.fixture
+def broken_export(tmp_path: Path) -> Path:
+    """A vendor export whose second row is not gzip."""
+    path = write_vendor_export(_samples(seed=1), tmp_path / "broken.parquet")
+    table = pl.read_parquet(path)
+    bad = base64.b64encode(b"not gzip at all").decode()
+    table = table.with_columns(
+        pl.when(pl.int_range(pl.len()) == 1).then(pl.lit(bad)).otherwise("time_series")
+        .alias("time_series")
+    )  # fmt: skip
+    pq.write_table(table.to_arrow(), path)
+    return path
+
+
+def _summary(output: str) -> str:
+    lines = [line for line in output.splitlines() if "series added" in line]
+    assert len(lines) == 1, output
+    return lines[0]
+
+
+def test_ingest_vendor_export_prints_one_summary_line(tmp_path, export):
+    path, samples = export
+    store = tmp_path / "store"
+    result = runner.invoke(app, ["ingest", str(path), "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    line = _summary(result.output)
+    assert "1 input: 4 series added, 0 updated" in line
+    assert f"{samples.height:,} samples written ({samples.height:,} new)" in line
+    assert "0 quarantined" in line and "0 duplicates repaired" in line
+    assert_frame_equal(open_store(store).read_series(), samples)
+
+    again = runner.invoke(app, ["ingest", str(path), "--store", str(store), "--format", "vendor"])
+    assert again.exit_code == 0, again.output
+    assert "0 series added, 0 updated" in _summary(again.output)
+    assert f"({0:,} new)" in _summary(again.output)
+
+
+def test_quarantine_counts_by_reason(tmp_path, broken_export):
+    store = tmp_path / "store"
+    result = runner.invoke(app, ["ingest", str(broken_export), "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    line = _summary(result.output)
+    assert "3 series added" in line and "1 quarantined (bad_gzip 1)" in line
+    q = open_store(store).quarantine()
+    assert q["reason"].to_list() == ["bad_gzip"] and q["row"].to_list() == [1]
+
+
+def test_strict_stops_with_exit_1_and_leaves_store_untouched(
+    tmp_path, export, broken_export, monkeypatch, capsys
+):
+    store = tmp_path / "store"
+    assert runner.invoke(app, ["ingest", str(export[0]), "--store", str(store)]).exit_code == 0
+    before = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
+    monkeypatch.setattr(
+        sys, "argv", ["floodmark", "ingest", str(broken_export), "--store", str(store), "--strict"]
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert re.search(r"error: .*broken\.parquet.*row 1", err), err
+    assert {p: p.read_bytes() for p in store.rglob("*") if p.is_file()} == before
+
+
+def test_usage_errors_exit_2(tmp_path, export):
+    store = str(tmp_path / "store")
+    assert (
+        runner.invoke(
+            app, ["ingest", str(tmp_path / "missing.parquet"), "--store", store]
+        ).exit_code
+        == 2
+    )
+    assert runner.invoke(app, ["ingest", str(export[0])]).exit_code == 2  # no --store
+    bad_format = runner.invoke(app, ["ingest", str(export[0]), "--store", store, "--format", "xls"])
+    assert bad_format.exit_code == 2
+    assert not Path(store).exists()
+
+
+def test_foreign_store_directory_exits_1(tmp_path, export, monkeypatch, capsys):
+    foreign = tmp_path / "docs"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    monkeypatch.setattr(
+        sys, "argv", ["floodmark", "ingest", str(export[0]), "--store", str(foreign)]
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 1
+    assert "not a floodmark store" in capsys.readouterr().err
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+
+
+def test_long_table_input(tmp_path):
+    samples = _samples(ids=("ff",), vectors=("PT_UDP",), n=20, seed=4)
+    path = tmp_path / "long.csv"
+    samples.with_columns(pl.col("timestamp").dt.epoch("s")).write_csv(path)
+    store = tmp_path / "store"
+    result = runner.invoke(app, ["ingest", str(path), "--store", str(store), "--format", "long"])
+    assert result.exit_code == 0, result.output
+    assert "1 series added" in _summary(result.output)
+    assert_frame_equal(open_store(store).read_series(), samples)
+
+
+def test_single_series_csv_from_the_public_traces(tmp_path, shared_data):
+    trace = shared_data / "nab-aws-network" / "ec2_network_in_5abac7.csv"
+    store = tmp_path / "store"
+    args = ["ingest", str(trace), "--store", str(store), "--format", "series-csv",
+            "--prediction-id", "ec2-5abac7", "--vector", "PT_TOTAL", "--metric", "BW"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    line = _summary(result.output)
+    assert "1 series added" in line and "11 duplicates repaired" in line
+    cat = open_store(store).catalog().row(0, named=True)
+    assert cat["median_step_s"] == 300.0
+    assert cat["n_samples"] == pl.read_csv(trace)["timestamp"].n_unique()
+
+
+def test_help_has_an_example():
+    result = runner.invoke(app, ["ingest", "--help"])
+    assert result.exit_code == 0
+    assert "floodmark ingest" in result.output and "--strict" in result.output

@@ -1,0 +1,137 @@
+"""``floodmark features`` over a store, and the chunked runner behind it."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+from floodmark.cli import app
+from floodmark.features import compute_features, find_super_peaks
+from floodmark.features.registry import FeatureParams
+from floodmark.features.runner import store_features
+from floodmark.generate import generate_fleet
+from floodmark.io.atomic import read_table
+from floodmark.store import ingest_files, open_store
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("features-store")
+    fleet = root / "fleet.parquet"
+    generate_fleet(fleet, objects=3, days=6, seed=21)
+    ingest_files(root / "store", [fleet])
+    return root / "store"
+
+
+@pytest.fixture(scope="module")
+def whole(store_dir):
+    """What compute_features gives on the whole store read at once."""
+    samples = open_store(store_dir).scan().collect()
+    return compute_features(samples), find_super_peaks(samples)
+
+
+def test_chunked_run_equals_the_whole_store(store_dir, whole):
+    store = open_store(store_dir)
+    seen = []
+    result = store_features(
+        store, chunk_rows=20_000, progress=lambda done, total: seen.append((done, total))
+    )
+    assert result.chunks > 5 and seen[-1] == (result.chunks, result.chunks)
+    assert result.samples == store.catalog()["n_samples"].sum()
+    assert_frame_equal(result.features, whole[0], check_exact=True)
+    assert_frame_equal(result.super_peaks, whole[1], check_exact=True)
+    assert result.features["total_val_median_share"].is_not_nan().any()
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_result(store_dir, whole):
+    result = store_features(open_store(store_dir), workers=2, chunk_rows=30_000)
+    assert_frame_equal(result.features, whole[0], check_exact=True)
+    assert_frame_equal(result.super_peaks, whole[1], check_exact=True)
+
+
+def test_parameters_reach_the_kernel(store_dir):
+    store = open_store(store_dir)
+    samples = store.scan().collect()
+    params = FeatureParams(blocked_threshold=1.0, super_peak_factor=1.5, exclude_super_peaks=True)
+    result = store_features(store, params, chunk_rows=50_000)
+    expected = compute_features(
+        samples, blocked_threshold=1.0, super_peak_factor=1.5, exclude_super_peaks=True
+    )
+    assert_frame_equal(result.features, expected, check_exact=True)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".json"])
+def test_cli_writes_features_and_super_peaks(store_dir, whole, tmp_path, suffix):
+    out = tmp_path / f"features{suffix}"
+    result = runner.invoke(
+        app,
+        [
+            "features",
+            "--store",
+            str(store_dir),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--chunk-rows",
+            "40000",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{whole[0].height:,} series" in result.output
+    table = read_table(out)
+    assert table.height == whole[0].height
+    assert table.columns == whole[0].columns
+    if suffix == ".parquet":
+        assert_frame_equal(table, whole[0], check_exact=True)
+    peaks = pl.read_parquet(tmp_path / "features.super_peaks.parquet")
+    assert_frame_equal(peaks, whole[1], check_exact=True)
+
+
+def test_cli_options(store_dir, tmp_path):
+    out = tmp_path / "f.parquet"
+    args = ["features", "--store", str(store_dir), "--out", str(out), "--workers", "1"]
+    plain = runner.invoke(app, args)
+    assert plain.exit_code == 0, plain.output
+    base = pl.read_parquet(out)
+    loose = runner.invoke(app, [*args, "--super-peak-factor", "1.2", "--exclude-super-peaks"])
+    assert loose.exit_code == 0, loose.output
+    changed = pl.read_parquet(out)
+    assert changed["n_super_peaks"].sum() > base["n_super_peaks"].sum()
+    assert not changed["daily_max_1"].equals(base["daily_max_1"])
+
+
+def test_cli_refuses_an_unknown_extension(store_dir, tmp_path):
+    result = runner.invoke(
+        app, ["features", "--store", str(store_dir), "--out", str(tmp_path / "f.xlsx")]
+    )
+    assert result.exit_code == 2
+    assert not (tmp_path / "f.xlsx").exists()
+
+
+def test_cli_missing_store_is_one_line_error(tmp_path):
+    import sys
+
+    from floodmark.cli import main
+
+    argv = sys.argv
+    sys.argv = [
+        "floodmark",
+        "features",
+        "--store",
+        str(tmp_path / "nope"),
+        "--out",
+        str(tmp_path / "f.parquet"),
+    ]
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+    finally:
+        sys.argv = argv
+    assert exit_info.value.code == 1
+    assert not (tmp_path / "f.parquet").exists()

@@ -1,0 +1,265 @@
+"""``floodmark plot`` and ``floodmark report`` as a user runs them."""
+
+from __future__ import annotations
+
+import sys
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from floodmark.cli import app, main
+from floodmark.store import open_store
+
+runner = CliRunner()
+
+
+def _series(fleet) -> tuple[str, str, str]:
+    catalog = open_store(fleet.store_dir).catalog().sort("prediction_id", "vector", "metric")
+    row = catalog.filter(pl.col("vector") == "PT_SYN").row(0, named=True)
+    return row["prediction_id"], row["vector"], row["metric"]
+
+
+def _run_main(monkeypatch, capsys, args: list[str]) -> tuple[int, str]:
+    """Run the real entry point (which turns FloodmarkError into exit 1)."""
+    monkeypatch.setattr(sys, "argv", ["floodmark", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    return exit_info.value.code, capsys.readouterr().err
+
+
+def test_plot_html_with_all_inputs(tmp_path, fleet):
+    pid, vector, metric = _series(fleet)
+    out = tmp_path / "one.html"
+    result = runner.invoke(
+        app,
+        [
+            "plot",
+            "--store",
+            str(fleet.store_dir),
+            "--object",
+            pid,
+            "--vector",
+            vector,
+            "--metric",
+            metric,
+            "--thresholds",
+            str(fleet.thresholds),
+            "--method",
+            "evt",
+            "--features",
+            str(fleet.features),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert "recommended ss" in text and "(evt)" in text and "expert ip_ss" in text
+    assert "daily_max_q90 = " in text
+
+
+def test_plot_picks_one_method_and_says_which(tmp_path, fleet):
+    pid, vector, metric = _series(fleet)
+    result = runner.invoke(
+        app,
+        [
+            "plot",
+            "--store",
+            str(fleet.store_dir),
+            "--object",
+            pid,
+            "--vector",
+            vector,
+            "--metric",
+            metric,
+            "--thresholds",
+            str(fleet.thresholds),
+            "--out",
+            str(tmp_path / "x.html"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "showing evt (choose with --method)" in result.output
+
+
+def test_plot_computes_features_when_not_given(tmp_path, fleet):
+    pid, vector, metric = _series(fleet)
+    out = tmp_path / "bare.html"
+    result = runner.invoke(
+        app,
+        [
+            "plot",
+            "--store",
+            str(fleet.store_dir),
+            "--object",
+            pid,
+            "--vector",
+            vector,
+            "--metric",
+            metric,
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert "daily_max_q90 = " in text and "recommended ss" not in text
+
+
+@pytest.mark.parametrize(
+    ("which", "message"),
+    [
+        ("object", "unknown object 'nope'"),
+        ("vector", "has no vector 'PT_NTP'"),
+        ("metric", "has no metric 'XX'"),
+    ],
+)
+def test_plot_unknown_series_exits_1_naming_it(
+    monkeypatch, capsys, tmp_path, fleet, which, message
+):
+    pid, vector, metric = _series(fleet)
+    key = {"object": pid, "vector": vector, "metric": metric}
+    key[which] = {"object": "nope", "vector": "PT_NTP", "metric": "XX"}[which]
+    code, err = _run_main(
+        monkeypatch,
+        capsys,
+        [
+            "plot",
+            "--store",
+            str(fleet.store_dir),
+            "--object",
+            key["object"],
+            "--vector",
+            key["vector"],
+            "--metric",
+            key["metric"],
+            "--out",
+            str(tmp_path / "x.html"),
+        ],
+    )
+    assert code == 1
+    assert message in err and err.startswith("error:")
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_plot_bad_extension_is_a_usage_error(tmp_path, fleet):
+    pid, vector, metric = _series(fleet)
+    result = runner.invoke(
+        app,
+        [
+            "plot",
+            "--store",
+            str(fleet.store_dir),
+            "--object",
+            pid,
+            "--vector",
+            vector,
+            "--metric",
+            metric,
+            "--out",
+            str(tmp_path / "x.svg"),
+        ],
+    )
+    assert result.exit_code == 2
+
+
+def test_report_writes_one_html_file(tmp_path, fleet):
+    out = tmp_path / "report.html"
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            "--store",
+            str(fleet.store_dir),
+            "--features",
+            str(fleet.features),
+            "--thresholds",
+            str(fleet.thresholds),
+            "--backtest",
+            str(fleet.backtest),
+            "--worst",
+            "2",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out}" in result.output.replace("\n", "")
+    text = out.read_text(encoding="utf-8")
+    assert text.count('class="plotly-graph-div"') == 4 + 2
+    # The super peaks beside the features file were picked up for the worst plots.
+    assert "super peaks (" in text
+
+
+def test_report_combines_thresholds_files(tmp_path, fleet):
+    table = pl.read_parquet(fleet.thresholds)
+    a, b = tmp_path / "a.parquet", tmp_path / "b.csv"
+    table.filter(pl.col("method") == "evt").write_parquet(a)
+    table.filter(pl.col("method") == "rule-daily").select(
+        "prediction_id", "vector", "metric", "method", "ss", "sc", "nw", "rl"
+    ).write_csv(b)
+    out = tmp_path / "r.html"
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            "--store",
+            str(fleet.store_dir),
+            "--features",
+            str(fleet.features),
+            "--thresholds",
+            str(a),
+            "--thresholds",
+            str(b),
+            "--worst",
+            "0",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    section = out.read_text(encoding="utf-8").split('<section id="methods">')[1]
+    assert ">evt</td>" in section and ">rule-daily</td>" in section
+
+
+def test_report_bad_backtest_file_exits_1(monkeypatch, capsys, tmp_path, fleet):
+    bad = tmp_path / "bt.json"
+    bad.write_text("{}")
+    code, err = _run_main(
+        monkeypatch,
+        capsys,
+        [
+            "report",
+            "--store",
+            str(fleet.store_dir),
+            "--features",
+            str(fleet.features),
+            "--thresholds",
+            str(fleet.thresholds),
+            "--backtest",
+            str(bad),
+            "--out",
+            str(tmp_path / "r.html"),
+        ],
+    )
+    assert code == 1 and "not a backtest result" in err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_report_out_must_be_html(tmp_path, fleet):
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            "--store",
+            str(fleet.store_dir),
+            "--features",
+            str(fleet.features),
+            "--thresholds",
+            str(fleet.thresholds),
+            "--out",
+            str(tmp_path / "r.pdf"),
+        ],
+    )
+    assert result.exit_code == 2
