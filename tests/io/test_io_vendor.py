@@ -248,3 +248,11 @@ def test_defects_and_labels_cross_the_process_pool(tmp_path):
     assert pooled.samples.equals(alone.samples)
     with pytest.raises(SeriesDefect, match=r"row 1, series b/PT_TCP/PPS"):
         read_vendor_export(path, workers=2, errors="raise")
+
+
+def test_a_batch_with_every_row_quarantined_still_concatenates(tmp_path):
+    good = {"prediction_id": "aa", "vector": "PT_TCP", "metric": "PPS", "time_series": blob(GOOD)}
+    rows = [{**good, "prediction_id": "bb", "vector": "PT_HTTP"}, good]
+    result = read_vendor_export(write_vendor_rows(tmp_path / "v.parquet", rows), batch_rows=1)
+    assert result.series["prediction_id"].to_list() == ["aa"]
+    assert result.quarantine["reason"].to_list() == ["unknown_vector"]

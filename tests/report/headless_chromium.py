@@ -60,8 +60,8 @@ def find_chromium() -> str | None:
     return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
 
 
-#: A tab: the name of the protocol field that routes its messages, and its value.
-Tab = tuple[str, str]
+#: A tab: the CDP session id that routes its messages (flat mode).
+Tab = str
 
 
 class CdpError(RuntimeError):
@@ -126,8 +126,7 @@ class Chromium:
         self._next_id += 1
         msg = {"id": self._next_id, "method": method, "params": params or {}}
         if tab:
-            field, value = tab
-            msg[field] = value
+            msg["sessionId"] = tab
         data = json.dumps(msg).encode() + b"\0"
         while data:
             data = data[os.write(self._to_browser, data) :]
@@ -175,18 +174,14 @@ class Chromium:
             self._events.append(self._read(deadline))
 
     def events_of(self, tab: Tab) -> list[dict]:
-        field, value = tab
-        return [e for e in self._events if e.get(field) == value]
+        return [e for e in self._events if e.get("sessionId") == tab]
 
     # -- pages --------------------------------------------------------------------
     def open_page(self, url: str, *, width: int = 1400, height: int = 1000) -> str:
         """Open ``url`` in a new tab watched for errors and requests; return the tab."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        # The reply holds one field: the id that routes messages to and from this tab
-        # (flat mode). Reused as given, with its own name.
         reply = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})
-        ((field, value),) = reply.items()
-        tab: Tab = (field, value)
+        tab: Tab = reply["sessionId"]
         for domain in ("Runtime", "Log", "Network", "Page"):
             self.send(f"{domain}.enable", tab=tab)
         self.send(

@@ -80,6 +80,7 @@ def run_command(argv: list[str]) -> None:
     """Run one floodmark command in this process, echoing it like a shell would."""
     from floodmark.cli import app  # the app imports this module, so import late
 
-    console.rule(f"[bold]$ floodmark {shlex.join(argv)}", align="left")
+    console.print()
+    console.print(f"$ floodmark {shlex.join(argv)}", style="bold cyan", markup=False)
     command = typer.main.get_command(app)
     command.main(args=argv, prog_name="floodmark", standalone_mode=False)

@@ -108,7 +108,9 @@ def raise_first(quarantine: pl.DataFrame) -> None:
 
 def series_frame(keys: list[tuple], labels: pl.DataFrame | None, source: str) -> pl.DataFrame:
     """Per-series metadata: keys, ``source`` and labels cast to LABEL_SCHEMA."""
-    key_frame = pl.DataFrame(keys, schema=list(KEY_COLUMNS), orient="row")
+    # Typed even without rows: a batch whose every row is quarantined must still
+    # concatenate with the others.
+    key_frame = pl.DataFrame(keys, schema=dict.fromkeys(KEY_COLUMNS, pl.String), orient="row")
     sources = pl.DataFrame({"source": [source] * len(keys)}, schema={"source": pl.String})
     return pl.concat([key_frame, sources, cast_labels(labels, len(keys))], how="horizontal")
 

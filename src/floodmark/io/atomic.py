@@ -65,9 +65,7 @@ def write_json(obj: object, path: str | Path) -> Path:
     """Write a JSON document atomically (datetimes and numpy values allowed)."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        tmp.write_bytes(
-            orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
-        )
+        tmp.write_bytes(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
     return path
 
 

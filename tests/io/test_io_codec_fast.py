@@ -1,0 +1,306 @@
+"""The typed fast path reads exactly what the full parse reads, or leaves the document to it."""
+
+from __future__ import annotations
+
+import base64
+import json
+from unittest import mock
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from io_builders import T0, blob, doc, write_vendor_rows
+
+from floodmark.errors import SeriesDefect
+from floodmark.io import codec, vendor
+from floodmark.io.vendor import read_vendor_export
+
+# Without msgspec every document takes the full parse: only the agreement tests apply.
+needs_msgspec = pytest.mark.skipif(codec.msgspec is None, reason="msgspec is not installed")
+
+
+def outcome(decode, text: bytes) -> tuple:
+    """What decoding ``text`` gives, bit for bit: the arrays, or the defect (or error)."""
+    try:
+        s = decode(text)
+    except SeriesDefect as exc:
+        return ("defect", exc.reason, exc.message)
+    except Exception as exc:  # the full parse's other failures must match too
+        return ("error", type(exc).__name__, str(exc))
+    return (
+        "ok",
+        s.timestamps.dtype.str,
+        s.timestamps.tobytes(),
+        s.passed.tobytes(),
+        s.blocked.tobytes(),
+        s.repaired_duplicates,
+    )
+
+
+def full_parse(text: bytes):
+    return codec.decode_document(codec._parse_json(text))
+
+
+def fast_only(text: bytes):
+    series = codec._fast_decode(text)
+    if series is None:
+        raise LookupError("not taken")
+    return series
+
+
+# --- random documents, written token by token so that every oddity can be spelled -----------
+
+WHOLE_SECONDS = st.integers(0, 4000).map(lambda k: str(T0 + 300 * k))
+GOOD_VALUES = st.one_of(
+    st.floats(0, 1e15).map(repr),
+    st.floats(0, 1e300).map(json.dumps),
+    st.integers(0, 2**70).map(str),  # beyond 2**53 and 2**64 too
+    st.from_regex(r"(0|[1-9][0-9]{0,25})\.[0-9]{1,25}", fullmatch=True),  # more digits than a float
+    st.from_regex(r"[1-9](\.[0-9]{1,8})?[eE][+-]?[0-9]{1,2}", fullmatch=True),
+    st.sampled_from(["0", "-0", "0.0", "-0.0", "5e-324", "1.7976931348623157e308", "1e-400"]),
+)
+ODD_VALUES = st.sampled_from(
+    [
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "-1",
+        "-0.5",
+        "1e400",
+        "null",
+        "true",
+        "false",
+        '"3"',
+        '"x"',
+        "[]",
+        "{}",
+        "01",
+        "1.",
+        "",
+    ]
+)
+ODD_TIMES = st.sampled_from(
+    ["1700000000.0", "1.7e9", "1700000000.5", "1700000000000", "-62135596801", "null", '"t"']
+)
+SEPARATORS = st.sampled_from([(",", ":"), (", ", ": "), (",\n  ", ": "), (" ,\t", " :\r\n")])
+
+
+def obj(pairs: list[tuple[str, str]], sep: tuple[str, str]) -> str:
+    comma, colon = sep
+    return "{" + comma.join(f'"{k}"{colon}{v}' for k, v in pairs) + "}"
+
+
+@st.composite
+def members(draw, pairs: list[tuple[str, str]], odd: bool) -> list[tuple[str, str]]:
+    """Object members in any order; when ``odd`` also extra, missing or doubled ones."""
+    if draw(st.booleans()):
+        pairs = draw(st.permutations(pairs))
+    if odd and draw(st.integers(0, 5)) == 0:
+        pairs = [*pairs, ("extra", draw(GOOD_VALUES))]
+    if odd and pairs and draw(st.integers(0, 7)) == 0:
+        pairs = [*pairs]
+        del pairs[draw(st.integers(0, len(pairs) - 1))]
+    if odd and pairs and draw(st.integers(0, 7)) == 0:
+        pairs = [*pairs, draw(st.sampled_from(pairs))]
+    return list(pairs)
+
+
+@st.composite
+def sides(draw, odd: bool, sep) -> str:
+    days = []
+    for day in draw(st.lists(st.sampled_from(["2023-11-14", "2023-11-15", "d", "é"]), max_size=3)):
+        samples = []
+        for _ in range(draw(st.integers(0, 6))):
+            value = draw(ODD_VALUES if odd and draw(st.integers(0, 6)) == 0 else GOOD_VALUES)
+            time = draw(ODD_TIMES if odd and draw(st.integers(0, 8)) == 0 else WHOLE_SECONDS)
+            pairs = draw(members([("value", value), ("timeStamp", time)], odd))
+            samples.append(obj(pairs, sep))
+        values = "[" + sep[0].join(samples) + "]"
+        if odd and draw(st.integers(0, 12)) == 0:
+            values = draw(st.sampled_from(["null", "{}", '"abc"', "[1, 2]"]))
+        days.append((day, obj(draw(members([("values", values)], odd)), sep)))
+    return obj(days, sep)
+
+
+@st.composite
+def documents(draw, odd: bool = True) -> bytes:
+    sep = draw(SEPARATORS)
+    top = [
+        ("passedDays", draw(sides(odd, sep))),
+        ("blockedDays", draw(sides(odd, sep))),
+        ("underAttack", "false"),
+    ]
+    if odd and draw(st.integers(0, 8)) == 0:
+        at = draw(st.integers(0, 2))
+        top[at] = (top[at][0], draw(st.sampled_from(["null", "[]", "1", '"x"'])))
+    text = obj(draw(members(top, odd)), sep)
+    if odd and draw(st.integers(0, 10)) == 0:
+        text = draw(st.sampled_from(["\ufeff", " ", "[", ""])) + text
+    return text.encode()
+
+
+@given(documents())
+def test_fast_path_and_full_parse_agree_on_any_document(text):
+    expected = outcome(full_parse, text)
+    assert outcome(codec.decode_json, text) == expected
+    fast = outcome(fast_only, text)
+    if fast[0] != "error":  # taken: then it must be what the full parse gives
+        assert fast == expected
+
+
+@needs_msgspec
+@given(documents(odd=False))
+def test_fast_path_takes_every_good_document_in_any_layout(text):
+    fast = outcome(fast_only, text)
+    assert fast[0] != "error"  # neither refused nor broken
+    assert fast == outcome(full_parse, text)
+
+
+SAMPLES = [(T0, 1.5), (T0 + 300, 2.0), (T0 + 300, 7.0), (T0 + 900, 0.0)]
+BLOCKED = [(T0 + 300, 4.25), (T0 + 600, 3.0)]
+PLAIN = doc(SAMPLES, BLOCKED)
+
+
+@needs_msgspec
+@pytest.mark.parametrize(
+    "text",
+    [
+        json.dumps(PLAIN).encode(),  # Python's default ", " and ": "
+        json.dumps(PLAIN, indent=2).encode(),
+        json.dumps(
+            {
+                "underAttack": True,
+                "blockedDays": PLAIN["blockedDays"],
+                "passedDays": {
+                    day: {
+                        "values": [
+                            {"timeStamp": s["timeStamp"], "value": s["value"]} for s in v["values"]
+                        ]
+                    }
+                    for day, v in PLAIN["passedDays"].items()
+                },
+            }
+        ).encode(),  # keys in another order, everywhere
+        json.dumps({"passedDays": PLAIN["passedDays"]}).encode(),
+        json.dumps({"passedDays": PLAIN["passedDays"], "blockedDays": None}).encode(),
+    ],
+    ids=["spaces", "indented", "reversed-keys", "no-blocked", "null-blocked"],
+)
+def test_layouts_the_fast_path_takes(text):
+    fast = outcome(fast_only, text)
+    assert fast[0] == "ok"
+    assert fast == outcome(full_parse, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"passedDays":{"d":{"values":[{"value":NaN,"timeStamp":1700000000}]}}}',
+        b'{"passedDays":{"d":{"values":[{"value":Infinity,"timeStamp":1700000000}]}}}',
+        b'{"passedDays":{"d":{"values":[{"value":"3","timeStamp":1700000000}]}}}',
+        b'{"passedDays":{"d":{"values":[{"value":null,"timeStamp":1700000000}]}}}',
+        b'{"passedDays":{"d":{"values":[{"value":true,"timeStamp":1700000000}]}}}',
+        b'{"passedDays":{"d":{"values":[{"value":1,"timeStamp":1700000000,"unit":"pps"}]}}}',
+        b'{"passedDays":{"d":{"other":[]}}}',
+        b'{"passedDays":{"d":{"values":[{"value":-1,"timeStamp":1700000000}]}}}',
+        b'{"passedDays":{"d":{"values":[{"value":1,"timeStamp":1.5}]}}}',
+        b'{"passedDays":{},"underAttack":1}',
+        b'{"blockedDays":{}}',
+        b'{"passedDays":{"d":{"values":[]}}',
+    ],
+    ids=[
+        "nan",
+        "infinity",
+        "text-value",
+        "null-value",
+        "bool-value",
+        "extra-key",
+        "missing-values",
+        "negative",
+        "fractional-time",
+        "odd-under-attack",
+        "no-passed",
+        "broken",
+    ],
+)
+def test_documents_the_fast_path_leaves_to_the_full_parse(text):
+    assert codec._fast_decode(text) is None
+    assert outcome(codec.decode_json, text) == outcome(full_parse, text)
+
+
+def test_without_msgspec_everything_takes_the_full_parse():
+    text = json.dumps(PLAIN).encode()
+    with mock.patch.object(codec, "msgspec", None):
+        assert codec._fast_decode(text) is None
+        assert outcome(codec.decode_json, text) == outcome(full_parse, text)
+
+
+@needs_msgspec
+def test_packed_records_follow_the_probe():
+    # The side reader trusts msgpack's layout only after checking it.
+    sample = codec._Sample(value=2.5, time_stamp=1.0)
+    packed = codec._PACKER.encode(sample)
+    record = np.frombuffer(packed, codec._RECORD)[0]
+    assert (record["value"], record["time"]) == (2.5, 1.0)
+    assert codec._packed_side({"d": codec._Day(values=[sample] * 16)}) is not None
+    with mock.patch.object(codec, "_PROBE", codec._PROBE[::-1]):
+        assert codec._packed_side({"d": codec._Day(values=[sample])}) is None
+
+
+# --- the vendor reader: vectorised base64 and the fast path change nothing ----------------
+
+
+@given(st.text(alphabet="QUJDRAa+/=\n -é", max_size=12))
+def test_vectorised_base64_only_accepts_what_the_per_cell_decoder_accepts(text):
+    decoded, refused = vendor._base64_cells(pa.array([text]))
+    if decoded[0] is None:
+        assert refused == {0: text.encode()}
+    else:
+        assert decoded[0] == base64.b64decode(text, validate=True)
+
+
+GOOD_CELL = blob(PLAIN)
+CELLS = st.sampled_from(
+    [
+        GOOD_CELL,
+        "\n".join(GOOD_CELL[i : i + 76] for i in range(0, len(GOOD_CELL), 76)),  # in lines
+        GOOD_CELL + "\n",
+        blob(b"A") + "==",  # excess padding the strict per-cell decoder still takes
+        blob(json.dumps(PLAIN, indent=1).encode()),
+        blob(doc([(T0, -1.0)])),
+        blob(b'{"passedDays":{"d":{"values":[{"value":NaN,"timeStamp":1700000000}]}}}'),
+        blob({"passedDays": {"d": {"values": [{"value": "x", "timeStamp": T0}]}}}),
+        base64.b64encode(b"plain text, not gzip").decode(),
+        "not base64 at all!",
+        "é",
+        "",
+        None,
+    ]
+)
+
+
+@given(st.lists(st.tuples(CELLS, st.sampled_from(["PT_TCP", "PT_HTTP"])), min_size=1, max_size=6))
+def test_vendor_reader_matches_the_per_cell_full_parse(tmp_path_factory, rows):
+    path = write_vendor_rows(
+        tmp_path_factory.mktemp("fast") / "v.parquet",
+        [
+            {"prediction_id": f"p{i}", "vector": vec, "metric": "PPS", "time_series": cell}
+            for i, (cell, vec) in enumerate(rows)
+        ],
+    )
+    got = read_vendor_export(path, batch_rows=4)
+
+    def every_cell_alone(column):
+        return [None] * len(column), dict(enumerate(vendor._blobs(column)))
+
+    with (
+        mock.patch.object(vendor, "_base64_cells", every_cell_alone),
+        mock.patch.object(codec, "_fast_decode", lambda text: None),
+    ):
+        want = read_vendor_export(path, batch_rows=4)
+    assert got.samples.equals(want.samples)
+    assert got.series.equals(want.series)
+    assert got.quarantine.equals(want.quarantine)
+    assert got.repaired_duplicates == want.repaired_duplicates
