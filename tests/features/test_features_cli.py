@@ -9,9 +9,11 @@ from typer.testing import CliRunner
 
 from floodmark.cli import app
 from floodmark.features import compute_features, find_super_peaks
+from floodmark.features.engine import output_schema
 from floodmark.features.registry import FeatureParams
-from floodmark.features.runner import store_features
+from floodmark.features.runner import batch_features, store_features
 from floodmark.generate import generate_fleet
+from floodmark.io import iter_vendor_export, read_vendor_export
 from floodmark.io.atomic import read_table
 from floodmark.store import ingest_files, open_store
 
@@ -47,11 +49,39 @@ def test_chunked_run_equals_the_whole_store(store_dir, whole):
     assert result.features["total_val_median_share"].is_not_nan().any()
 
 
-@pytest.mark.slow
-def test_worker_processes_give_the_same_result(store_dir, whole):
-    result = store_features(open_store(store_dir), workers=2, chunk_rows=30_000)
+def test_worker_threads_give_the_same_result(store_dir, whole):
+    result = store_features(open_store(store_dir), workers=3, chunk_rows=30_000)
+    assert result.chunks > 3
     assert_frame_equal(result.features, whole[0], check_exact=True)
     assert_frame_equal(result.super_peaks, whole[1], check_exact=True)
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_result(store_dir, whole):
+    result = store_features(open_store(store_dir), workers=2, processes=True, chunk_rows=30_000)
+    assert_frame_equal(result.features, whole[0], check_exact=True)
+    assert_frame_equal(result.super_peaks, whole[1], check_exact=True)
+
+
+def test_empty_store_gives_empty_tables(tmp_path):
+    from floodmark.store import ingest
+
+    ingest(tmp_path / "empty", [])
+    result = store_features(open_store(tmp_path / "empty"), workers=2)
+    assert result.features.height == 0 and result.super_peaks.height == 0
+    assert result.features.columns == list(output_schema())
+
+
+def test_batches_of_a_reader_stream(tmp_path):
+    fleet = tmp_path / "fleet.parquet"
+    generate_fleet(fleet, objects=2, days=3, seed=5)
+    batches = (r.samples for r in iter_vendor_export(fleet, batch_rows=10))
+    seen = []
+    result = batch_features(batches, progress=lambda done, total: seen.append((done, total)))
+    whole = read_vendor_export(fleet).samples
+    assert result.chunks == 6 and seen[-1] == (6, None) and result.samples == whole.height
+    assert_frame_equal(result.features, compute_features(whole), check_exact=True)
+    assert_frame_equal(result.super_peaks, find_super_peaks(whole), check_exact=True)
 
 
 def test_parameters_reach_the_kernel(store_dir):

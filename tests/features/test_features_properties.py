@@ -97,6 +97,16 @@ def test_row_order_does_not_matter(long, seed):
     assert_frame_equal(compute_features(shuffled), compute_features(long), check_exact=True)
 
 
+@given(long=long_tables(), part_rows=st.integers(1, 150), seed=st.integers(0, 2**32 - 1))
+def test_kernel_parts_do_not_change_values(long, part_rows, seed):
+    """The kernel cuts big tables into parts of whole series (grouping shuffled ones)."""
+    shuffled = long.sample(fraction=1.0, shuffle=True, seed=seed)
+    whole = feature_kernel(long)
+    parts = feature_kernel(shuffled, part_rows=part_rows)
+    assert_frame_equal(parts[0], whole[0], check_exact=True)
+    assert_frame_equal(parts[1], whole[1], check_exact=True)
+
+
 @given(long=long_tables(), p=params)
 def test_chunks_finished_together_equal_the_whole(long, p):
     """Objects computed apart (as chunks or partitions are), then finished once."""

@@ -10,26 +10,25 @@ import typer
 
 from floodmark.cli.output import console, progress
 
-HELP = """Compute the notebook's features for every series of a store.
-
-Writes one row per series (keys, n_samples, n_super_peaks and every feature:
-passed/blocked/total value statistics, the daily family, quality) to --out as
-Parquet, CSV or JSON by its extension, and the super peaks (keys, timestamp,
-value) beside it as <stem>.super_peaks.parquet. Both are written atomically.
-
-Samples with blocked above --blocked-threshold are attacks: they are left out of
-the daily family and of super peaks. A super peak is a kept sample above
---super-peak-factor x daily_max_q90; --exclude-super-peaks recomputes the daily
-family without them.
-
-The store is read in chunks of whole series (--chunk-rows samples each), computed
-in --workers processes; memory grows with workers x chunk rows (about 250 bytes
-per sample).
-
-Example:
-
-  floodmark features --store fleet-store --out features.parquet
-"""
+HELP = (
+    "Compute the notebook's features for every series of a store."
+    "\n\n"
+    "Writes one row per series (keys, n_samples, n_super_peaks and every feature: "
+    "passed/blocked/total value statistics, the daily family, quality) to --out as Parquet, "
+    "CSV or JSON by its extension, and the super peaks (keys, timestamp, value) beside it as "
+    "<stem>.super_peaks.parquet. Both are written atomically."
+    "\n\n"
+    "Samples with blocked above --blocked-threshold are attacks: they are left out of the "
+    "daily family and of super peaks. A super peak is a kept sample above "
+    "--super-peak-factor x daily_max_q90; --exclude-super-peaks recomputes the daily family "
+    "without them."
+    "\n\n"
+    "The store is read in chunks of whole series (--chunk-rows samples each), --workers "
+    "chunks at a time (in threads); memory grows with workers x chunk rows (about 250 bytes "
+    "per sample)."
+    "\n\n"
+    "Example: floodmark features --store fleet-store --out features.parquet"
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -68,18 +67,24 @@ def features(
     ] = False,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", min=1, help="Processes computing chunks (default: all cores)."),
+        typer.Option("--workers", min=1, help="Chunks computed at once (default: all cores)."),
     ] = None,
     chunk_rows: Annotated[
         int, typer.Option("--chunk-rows", min=1, help="Samples per chunk (whole series).")
     ] = 2_000_000,
 ) -> None:
     from floodmark.features.registry import FeatureParams
-    from floodmark.features.runner import available_cpus, store_features, super_peaks_path
+    from floodmark.features.runner import (
+        available_cpus,
+        store_features,
+        super_peaks_path,
+        tune_malloc,
+    )
     from floodmark.io.atomic import write_table
     from floodmark.store import open_store
 
     started = time.perf_counter()
+    tune_malloc()  # this process computes the chunks
     opened = open_store(store)
     params = FeatureParams(blocked_threshold, super_peak_factor, exclude_super_peaks)
     with progress() as bar:

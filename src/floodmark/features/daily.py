@@ -41,10 +41,9 @@ def daily_features(kept: pl.DataFrame) -> pl.DataFrame:
     numbering the runs gives a sorted key Polars groups by slicing.
     """
     passed = pl.col("passed")
-    day = pl.col("t") // DAY_US
-    new_run = (pl.col("sid") != pl.col("sid").shift(1)) | (day != day.shift(1))
+    day = (pl.col("t") // DAY_US).alias("day")
     per_day = (
-        kept.with_columns(new_run.fill_null(True).cum_sum().set_sorted().alias("_run"))
+        kept.with_columns(pl.struct("sid", day).rle_id().set_sorted().alias("_run"))
         .group_by("_run", maintain_order=True)
         .agg(
             pl.col("sid").first(),

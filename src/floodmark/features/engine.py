@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from floodmark.features.daily import daily_and_peaks
-from floodmark.features.prepare import prepare
+from floodmark.features.prepare import Prepared, prepare, split_whole_series
 from floodmark.features.registry import (
     COUNT_COLUMNS,
     FAMILIES,
@@ -28,6 +28,8 @@ PEAK_SCHEMA: dict[str, pl.DataType] = {
 }
 
 _NAN = float("nan")
+#: Rows the kernel works on at once (whole series): see ``feature_kernel``.
+PART_ROWS = 2_000_000
 
 
 def output_schema() -> dict[str, pl.DataType]:
@@ -40,16 +42,26 @@ def output_schema() -> dict[str, pl.DataType]:
 
 
 def feature_kernel(
-    series: pl.DataFrame, params: FeatureParams | None = None
+    series: pl.DataFrame, params: FeatureParams | None = None, *, part_rows: int = PART_ROWS
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Per-series features (without the finishing families) and super peaks.
 
     ``series`` is a long table holding complete series, in any order. The first
     frame has the key columns, counts and every feature except those computed
-    by a ``finish`` family; the second is the super-peaks table.
+    by a ``finish`` family; the second is the super-peaks table. ``part_rows``
+    only changes speed and memory, never a value.
     """
     params = params or FeatureParams()
-    prepared = prepare(series)
+    # The families hold about fifteen temporaries as long as their input; parts of
+    # whole series bound that memory for any table size (2 M rows: ~250 MB) at no
+    # cost in speed (13.3 M rows: 2.0 s CPU whole or in 2 M-row parts).
+    parts = [_kernel_part(prepare(p), params) for p in split_whole_series(series, part_rows)]
+    features = pl.concat([p[0] for p in parts]).sort(KEY_COLUMNS)
+    peaks = pl.concat([p[1] for p in parts]).sort(*KEY_COLUMNS, "timestamp")
+    return features, peaks
+
+
+def _kernel_part(prepared: Prepared, params: FeatureParams) -> tuple[pl.DataFrame, pl.DataFrame]:
     keys = prepared.keys
     exprs = [e for f in FAMILIES if f.expressions is not None for e in f.expressions()]
     out = keys.join(prepared.samples.group_by("sid").agg(exprs), on="sid", how="left")
@@ -67,7 +79,7 @@ def feature_kernel(
         *(pl.col(c).cast(pl.Int64) for c in COUNT_COLUMNS),
         # Polars leaves some undefined aggregations null (var of one value); NaN is the definition.
         *(pl.col(c).cast(pl.Float64).fill_null(_NAN) for c in kernel_columns),
-    ).sort(KEY_COLUMNS)
+    )
     return out, _peak_table(peak_frames, keys)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from floodmark.errors import SchemaError
@@ -34,14 +35,19 @@ class Prepared:
     keys: pl.DataFrame
 
 
-def divide_exactly(numerator: pl.Series, divisor: float) -> pl.Series:
-    """``numerator / divisor`` rounded as IEEE division.
+def divide_exactly(numerator: pl.Series, divisor: float | pl.Series) -> pl.Series:
+    """``numerator / divisor`` rounded as IEEE division (nulls become NaN).
 
-    Polars divides a column by a scalar by multiplying with its reciprocal, so
-    ``120e6 / 86_400e6`` differs in the last bit depending on the frame's
-    length; a feature must not depend on how series were chunked.
+    Polars divides by a scalar, or by a column it holds as one broadcast value
+    (a join where every row meets the same row), by multiplying with the
+    reciprocal, so ``120e6 / 86_400e6`` differs in the last bit depending on the
+    frame; a feature must not depend on how series were chunked.
     """
-    return pl.Series(numerator.name, numerator.cast(pl.Float64).to_numpy() / divisor)
+    if isinstance(divisor, pl.Series):
+        divisor = divisor.cast(pl.Float64).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        quotient = numerator.cast(pl.Float64).to_numpy() / divisor
+    return pl.Series(numerator.name, quotient)
 
 
 def check_long(df: pl.DataFrame) -> pl.DataFrame:
@@ -69,12 +75,50 @@ def check_long(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def split_whole_series(df: pl.DataFrame, max_rows: int) -> list[pl.DataFrame]:
+    """Cut a long table into parts of about ``max_rows`` rows, never inside a series.
+
+    Interleaved series are grouped first. A part exceeds ``max_rows`` by less than
+    its last series.
+    """
+    df = check_long(df)
+    if df.height <= max_rows:
+        return [df]
+    starts = _run_starts(df)
+    if starts.size != df.select(KEY_COLUMNS).gather(starts).n_unique():
+        df = group_series(df)
+        starts = _run_starts(df)
+    # A series goes to the part its first row falls in.
+    first = np.flatnonzero(np.diff(starts // max_rows, prepend=-1))
+    bounds = [*starts[first].tolist(), df.height]
+    return [df.slice(a, b - a) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _run_starts(df: pl.DataFrame) -> np.ndarray:
+    """Row of the first sample of each run of equal keys."""
+    runs = df.select(pl.struct(KEY_COLUMNS).rle_id()).to_series().to_numpy()
+    return np.flatnonzero(np.diff(runs, prepend=-1))  # prepend -1: row 0 starts a run
+
+
+def group_series(df: pl.DataFrame) -> pl.DataFrame:
+    """Interleaved series made contiguous, keys sorted (hashing the keys once).
+
+    Sorting the whole table by three string keys instead cost 4x more.
+    """
+    return (
+        df.group_by(KEY_COLUMNS)
+        .agg(pl.col("timestamp", "passed", "blocked").sort_by("timestamp"))
+        .sort(KEY_COLUMNS)
+        .explode("timestamp", "passed", "blocked")
+    )
+
+
 def prepare(df: pl.DataFrame) -> Prepared:
     """Validate, key by ``sid`` and order the samples of whole series."""
     df = check_long(df)
     samples, keys = _key_runs(df)
     if keys.height != keys.select(KEY_COLUMNS).n_unique():
-        samples, keys = _regroup(df)
+        samples, keys = _key_runs(group_series(df))
     if not _time_ordered(samples):
         samples = samples.sort("sid", "t", maintain_order=True)
         _reject_repeated_times(samples, keys)
@@ -85,27 +129,11 @@ def prepare(df: pl.DataFrame) -> Prepared:
 
 def _key_runs(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Number the runs of equal keys (one run per series when the input is grouped)."""
-    with_sid = df.with_columns(pl.struct(KEY_COLUMNS).rle_id().alias("sid"))
-    keys = with_sid.filter(pl.col("sid").is_first_distinct()).select("sid", *KEY_COLUMNS)
-    return _samples(with_sid), keys
-
-
-def _regroup(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Interleaved series: gather each into one run (hashing the keys once).
-
-    Sorting the whole table by three string keys instead cost 4x more.
-    """
-    grouped = (
-        df.group_by(KEY_COLUMNS)
-        .agg(pl.col("timestamp", "passed", "blocked").sort_by("timestamp"))
-        .sort(KEY_COLUMNS)
-        .with_row_index("sid")
-        .with_columns(pl.col("sid").cast(pl.UInt32))
-    )
-    samples = grouped.select("sid", "timestamp", "passed", "blocked").explode(
-        "timestamp", "passed", "blocked"
-    )
-    return _samples(samples), grouped.select("sid", *KEY_COLUMNS)
+    sid = df.select(pl.struct(KEY_COLUMNS).rle_id().alias("sid")).to_series()
+    starts = np.flatnonzero(np.diff(sid.to_numpy(), prepend=-1))
+    keys = df.select(KEY_COLUMNS).gather(starts).with_row_index("sid")
+    keys = keys.with_columns(pl.col("sid").cast(pl.UInt32))
+    return _samples(df.with_columns(sid)), keys
 
 
 def _samples(df: pl.DataFrame) -> pl.DataFrame:

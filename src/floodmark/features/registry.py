@@ -3,8 +3,9 @@
 A family is one of three kinds, by the stage it needs:
 - ``expressions``: per-series Polars aggregations, all evaluated together in
   one ``group_by("sid")`` over the prepared samples (one pass for many columns);
-- ``kernel``: a function of the prepared samples that needs its own grouping
-  (days) and may also yield super peaks;
+- ``kernel``: a function of the prepared samples returning its columns keyed
+  by ``sid``; it may mix Polars and numpy passes, group by other keys (days)
+  and yield super peaks;
 - ``finish``: a function of the per-series results of whole objects (it looks
   across series, so it runs once after every chunk, never per chunk).
 """

@@ -1,23 +1,30 @@
-"""Features of a whole store, chunk by chunk, in worker processes, with memory bounded.
+"""Features of a whole store, chunk by chunk, in parallel, with memory bounded.
 
 The store cuts itself into chunks of whole series (``Store.chunk_plan``); each
 chunk goes through ``feature_kernel`` independently and the small per-series
-results are finished together (``finish_features``), so memory holds one chunk
-per worker plus the results, never the store.
+results are finished together (``finish_features``), so memory holds the chunks
+in flight plus the results, never the store.
 
-Parallel design, chosen by measurement (bench/features.py): the kernel is a mix
-of Polars aggregations, which use every thread, and numpy passes, which use
-one; and decoding a chunk's Parquet is partly single-threaded. Running chunks
-in ``workers`` spawned processes, each with its Polars pool capped to
-``cpus // workers`` threads, keeps every core busy through all of those phases
-instead of only the multithreaded ones. ``workers=1`` runs in this process.
+Parallel design, chosen by measurement (bench/features.py --full: 1,600 objects,
+355 M samples, 2 cores shared with other work, two runs): one chunk at a time
+leaves a core idle, since only Polars' aggregations use every thread while the
+numpy passes, Parquet decoding and the Python glue use one (50-68 s). Overlapping
+two chunks in threads of this process (Polars and numpy release the GIL during
+their work) took 39-40 s at 1.5 GB peak; in two spawned processes with Polars
+capped at one thread each, 35-49 s at 2.0 GB, plus ~2.5 s per run to import
+floodmark in every worker, which makes processes 2.5x slower than threads on a
+9 M-sample store. Threads are the default (``processes=False``); processes stay
+available for machines with many cores, where the GIL may become the limit.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +35,17 @@ from floodmark.features.registry import FeatureParams
 from floodmark.schema import KEY_COLUMNS, LONG_SCHEMA
 from floodmark.store import read_chunk
 
+#: glibc settings for processes that compute chunks: keep freed arrays (up to
+#: 32 MB, the most glibc allows) in the heap instead of returning them to the
+#: system, so the next chunk's temporaries reuse pages instead of faulting them in
+#: again; measured 35 % less wall time per chunk (sys time 72 -> 22 ms).
+MALLOC_SETTINGS = {"M_MMAP_THRESHOLD": 32 * 2**20, "M_TRIM_THRESHOLD": 2**30}
+_MALLOPT_PARAMS = {"M_TRIM_THRESHOLD": -1, "M_MMAP_THRESHOLD": -3}
+
 
 @dataclass(frozen=True)
-class StoreFeatures:
-    """What ``store_features`` computed."""
+class FeatureRun:
+    """What ``store_features`` or ``batch_features`` computed."""
 
     features: pl.DataFrame  # one row per series (``compute_features``' columns)
     super_peaks: pl.DataFrame  # keys, timestamp, value
@@ -44,38 +58,82 @@ def store_features(
     params: FeatureParams | None = None,
     *,
     workers: int = 1,
+    processes: bool = False,
     chunk_rows: int = 2_000_000,
     progress: Callable[[int, int], None] | None = None,
-) -> StoreFeatures:
+) -> FeatureRun:
     """Compute the features of every series of an open store.
 
     Parameters
     ----------
     store: a ``floodmark.store.Store`` (``open_store(dir)``).
     params: the family parameters (defaults: ``FeatureParams()``).
-    workers: processes computing chunks (1: in this process). Workers are
-        spawned, so a script calling this with ``workers > 1`` needs the usual
-        ``if __name__ == "__main__":`` guard.
+    workers: chunks computed at the same time (1: one after the other).
+    processes: compute them in spawned processes instead of threads; a script
+        doing so needs the usual ``if __name__ == "__main__":`` guard.
     chunk_rows: samples per chunk (whole series; a longer series is its own chunk).
         Memory grows with ``workers * chunk_rows``: about 250 bytes per sample.
     progress: called as ``progress(done, total)`` after each chunk.
+
+    Example
+    -------
+    >>> from floodmark.store import open_store
+    >>> result = store_features(open_store("fleet-store"), workers=2)  # doctest: +SKIP
+    >>> result.features.height, result.super_peaks.height  # doctest: +SKIP
     """
     params = params or FeatureParams()
     plan = store.chunk_plan(chunk_rows)
+    results = _run(plan, params, workers, processes)
+    return _collect(results, len(plan), sum(s.n_rows for s in plan), progress)
+
+
+def batch_features(
+    batches: Iterable[pl.DataFrame],
+    params: FeatureParams | None = None,
+    *,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> FeatureRun:
+    """Compute the features of long-table batches that each hold whole series.
+
+    For a reader's stream, e.g. a vendor export decoded in worker processes while
+    this one computes: ``batch_features(r.samples for r in iter_vendor_export(path,
+    workers=2))``. A series split over two batches would be two series: use a
+    store (``ingest``) when an input may repeat a series.
+    """
+    params = params or FeatureParams()
+    samples = 0
+
+    def kernels() -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+        nonlocal samples
+        for batch in batches:
+            samples += batch.height
+            yield feature_kernel(batch, params)
+
+    result = _collect(kernels(), None, 0, progress)
+    return FeatureRun(result.features, result.super_peaks, result.chunks, samples)
+
+
+def _collect(
+    results: Iterable[tuple[pl.DataFrame, pl.DataFrame]],
+    total: int | None,
+    samples: int,
+    progress: Callable[[int, int | None], None] | None,
+) -> FeatureRun:
+    """Concatenate per-chunk kernel outputs and finish them together."""
     parts: list[pl.DataFrame] = []
     peaks: list[pl.DataFrame] = []
-    for done, (features, chunk_peaks) in enumerate(_run(plan, params, workers), 1):
+    for done, (features, chunk_peaks) in enumerate(results, 1):
         parts.append(features)
         peaks.append(chunk_peaks)
         if progress is not None:
-            progress(done, len(plan))
+            progress(done, total)
     if parts:
         per_series = finish_features(pl.concat(parts))
         all_peaks = pl.concat(peaks).sort(*KEY_COLUMNS, "timestamp")
     else:
         per_series = finish_features(feature_kernel(pl.DataFrame(schema=LONG_SCHEMA))[0])
         all_peaks = pl.DataFrame(schema=PEAK_SCHEMA)
-    return StoreFeatures(per_series, all_peaks, len(plan), sum(s.n_rows for s in plan))
+    return FeatureRun(per_series, all_peaks, len(parts), samples)
 
 
 def chunk_features(spec, params: FeatureParams) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -97,21 +155,58 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _run(plan: list, params: FeatureParams, workers: int) -> Iterator[tuple]:
-    if workers <= 1 or len(plan) <= 1:
+def tune_malloc() -> bool:
+    """Apply ``MALLOC_SETTINGS`` to this process (glibc only; False elsewhere).
+
+    A process-wide setting, so it is the caller's choice (the CLI makes it).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return all(
+            libc.mallopt(_MALLOPT_PARAMS[name], value) == 1
+            for name, value in MALLOC_SETTINGS.items()
+        )
+    except (OSError, AttributeError):
+        return False
+
+
+def _run(plan: list, params: FeatureParams, workers: int, processes: bool) -> Iterator[tuple]:
+    workers = min(workers, len(plan))
+    if workers <= 1:
         for spec in plan:
             yield chunk_features(spec, params)
-        return
-    yield from _run_pool(plan, params, min(workers, len(plan)))
+    elif processes:
+        yield from _run_processes(plan, params, workers)
+    else:
+        yield from _run_threads(plan, params, workers)
 
 
-def _run_pool(plan: list, params: FeatureParams, workers: int) -> Iterator[tuple]:
+def _run_threads(plan: list, params: FeatureParams, workers: int) -> Iterator[tuple]:
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="features") as pool:
+        # At most `workers` chunks in memory at once: submit the next one only
+        # when a result has been taken.
+        pending: deque[Future] = deque()
+        specs = iter(plan)
+        for spec in specs:
+            pending.append(pool.submit(chunk_features, spec, params))
+            if len(pending) == workers:
+                break
+        while pending:
+            result = pending.popleft().result()
+            spec = next(specs, None)
+            if spec is not None:
+                pending.append(pool.submit(chunk_features, spec, params))
+            yield result
+
+
+def _run_processes(plan: list, params: FeatureParams, workers: int) -> Iterator[tuple]:
     threads = max(1, available_cpus() // workers)
     context = multiprocessing.get_context("spawn")
-    # Children read POLARS_MAX_THREADS when they first import Polars. A Pool starts
-    # all its processes in its constructor, so the variable is needed only then
+    # Children read these when they start (glibc) or first import Polars. A Pool
+    # starts all its processes in its constructor, so they are needed only then
     # (the parent's own Polars pool is already sized and unaffected).
-    with _environment(POLARS_MAX_THREADS=str(threads)):
+    env = {f"MALLOC_{name[2:]}_": str(value) for name, value in MALLOC_SETTINGS.items()}
+    with _environment(POLARS_MAX_THREADS=str(threads), **env):
         pool = context.Pool(workers)
     with pool:
         # Each worker holds one chunk at a time; results are small. Unordered:

@@ -1,23 +1,28 @@
 """Value statistics: ``{passed,blocked,total}_val_{stat}`` over all samples in time order.
 
 Computed in two passes over the prepared samples (contiguous, time-ordered,
-``sid`` flagged sorted), so that every aggregation is a plain per-group
-reduction Polars runs on slices:
-1. per series: count, mean, median, quartiles, mode, max|x|, mean|x|, first, last;
-2. per sample, against its series' mean and median (broadcast by ``sid``):
-   powers of the deviation, squares, median crossings, index-weighted
-   deviations; then per-series sums.
-Evaluating ``x - x.mean()`` inside a grouped aggregation instead was 5x slower.
+``sid`` flagged sorted):
+1. Polars, per series (plain grouped reductions on slices): count, mean,
+   median, quartiles, mode, min, max, mean|x|, first, last;
+2. numpy, per sample against its series' mean and median: powers of the
+   deviation, squares, median crossings, index-weighted deviations, summed
+   per series with ``np.add.reduceat``.
+Evaluating ``x - x.mean()`` inside a grouped Polars aggregation instead took
+about 5x the time. Moments are two-pass (deviations from the computed mean), as
+scipy and pandas compute them.
 
 Undefined values are NaN by definition:
 - ``variance``/``std_dev`` (ddof=1), ``median_crossing_rate``, ``slope`` and
   ``avg_first_order_diff`` need two samples;
-- ``skewness``/``kurtosis`` are NaN when the biased variance is zero by scipy's
-  own rule (``m2 <= (eps * mean)**2``), so constant series give NaN, not 0;
+- ``skewness``/``kurtosis`` are NaN for a constant series and whenever the
+  biased variance is zero by scipy's own rule (``m2 <= (eps * mean)**2``);
 - ``crest_factor`` is NaN when rms is 0, ``shape_factor`` when mean|x| is 0.
+A constant series has variance, std_dev, mad and slope exactly 0.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -62,7 +67,7 @@ def value_stats(samples: pl.DataFrame) -> pl.DataFrame:
 
     ``samples`` must be prepared (see ``floodmark.features.prepare``).
     """
-    raw = _raw_stats(samples, "passed")
+    raw = _raw_stats(samples, ("passed",))
     # Most series are never attacked: their blocked column is all zeros (every raw
     # sum and order statistic is 0) and their total equals passed bit for bit
     # (x + 0.0 is x). Computing blocked and total only for attacked series saves
@@ -72,8 +77,9 @@ def value_stats(samples: pl.DataFrame) -> pl.DataFrame:
         under_attack = samples.select("sid", "blocked", "total").filter(
             pl.col("sid").is_in(attacked.implode())
         )
-        raw = raw.join(_raw_stats(under_attack, "blocked").drop("_n"), on="sid", how="left")
-        raw = raw.join(_raw_stats(under_attack, "total").drop("_n"), on="sid", how="left")
+        raw = raw.join(
+            _raw_stats(under_attack, ("blocked", "total")).drop("_n"), on="sid", how="left"
+        )
     else:
         raw = raw.with_columns(
             *(
@@ -93,49 +99,75 @@ def value_stats(samples: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _raw_stats(samples: pl.DataFrame, c: str) -> pl.DataFrame:
-    """``sid``, ``_n`` and the per-series aggregates ``{c}_{name}`` for ``name`` in ``_RAW``."""
-    first = samples.group_by("sid", maintain_order=True).agg(pl.len().alias("_n"), *_first_pass(c))
-    sums = deviation_sums(
-        samples[c].to_numpy(),
-        first["_n"].to_numpy().astype(np.int64),
-        first[f"{c}_mean"].to_numpy(),
-        first[f"{c}_median"].to_numpy(),
+def _raw_stats(samples: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+    """``sid``, ``_n`` and the per-series aggregates ``{c}_{name}`` (``name`` in ``_RAW``)."""
+    first = samples.group_by("sid", maintain_order=True).agg(
+        pl.len().alias("_n"), *(e for c in columns for e in _first_pass(c))
     )
-    return first.with_columns(pl.Series(f"{c}_{name}", v) for name, v in sums.items())
+    layout = Layout.of(first["_n"].to_numpy())
+    sums = []
+    for c in columns:
+        found = deviation_sums(
+            samples[c].to_numpy(),
+            layout,
+            first[f"{c}_mean"].to_numpy(),
+            first[f"{c}_median"].to_numpy(),
+        )
+        sums += [pl.Series(f"{c}_{name}", v) for name, v in found.items()]
+    return first.with_columns(sums)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the series of a frame of consecutive series are, row by row."""
+
+    n: np.ndarray  # samples per series
+    starts: np.ndarray  # first row of each series
+    series_of_row: np.ndarray  # 0..k-1: the series each row belongs to
+    centred_index: np.ndarray  # i - (n - 1)/2 of each row within its series (for the slope)
+
+    @classmethod
+    def of(cls, n: np.ndarray) -> Layout:
+        n = n.astype(np.intp)
+        starts = np.cumsum(n) - n
+        series_of_row = np.repeat(np.arange(n.size, dtype=np.intp), n)
+        centred = np.take(starts + (n - 1) / 2, series_of_row)
+        np.subtract(np.arange(centred.size, dtype=np.float64), centred, out=centred)
+        return cls(n, starts, series_of_row, centred)
 
 
 def deviation_sums(
-    x: np.ndarray, n: np.ndarray, mean: np.ndarray, median: np.ndarray
+    x: np.ndarray, layout: Layout, mean: np.ndarray, median: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Per-series sums over samples of deviations from the series' mean and median.
 
-    ``x`` holds the series one after another (``n[i]`` samples each, time order).
-    Numpy with in-place temporaries: the same sums as Polars row expressions
-    followed by a grouped sum measured 4x faster, being bound by memory traffic.
+    ``x`` holds the series one after another, as ``layout`` says. Numpy with
+    in-place temporaries: the same sums as Polars row expressions followed by a
+    grouped sum measured 4x faster, being bound by memory traffic.
     """
-    starts = np.cumsum(n) - n
-    d = x - np.repeat(mean, n)
-    d2 = d * d
-    tmp = np.empty_like(d)
+    if x.size == 0:
+        return dict.fromkeys(("d2", "d3", "d4", "dabs", "x2", "icd", "cross"), np.zeros(0))
+    starts, rows = layout.starts, layout.series_of_row
 
     def per_series(values: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(values, starts) if values.size else np.zeros(0)
+        return np.add.reduceat(values, starts, dtype=np.float64)
 
+    d = np.take(mean, rows)
+    np.subtract(x, d, out=d)
+    d2 = d * d
+    tmp = np.empty_like(d)
     sums = {"d2": per_series(d2)}
     sums["d3"] = per_series(np.multiply(d2, d, out=tmp))  # the products scipy's _moment forms
     sums["d4"] = per_series(np.multiply(d2, d2, out=tmp))
     sums["dabs"] = per_series(np.abs(d, out=tmp))
     sums["x2"] = per_series(np.multiply(x, x, out=tmp))
-    # Index centred within its series: i - (n - 1)/2, for the OLS slope.
-    np.subtract(np.arange(x.size, dtype=np.float64), np.repeat(starts + (n - 1) / 2, n), out=tmp)
-    sums["icd"] = per_series(np.multiply(tmp, d, out=tmp))
+    sums["icd"] = per_series(np.multiply(layout.centred_index, d, out=tmp))
     # Sign changes of x - median between neighbours of the same series.
-    sign = np.sign(np.subtract(x, np.repeat(median, n), out=tmp), out=tmp)
-    changes = sign[1:] != sign[:-1]
-    changes[starts[1:] - 1] = False  # a series' first sample has no predecessor
-    running = np.concatenate(([0], np.cumsum(changes)))
-    sums["cross"] = (running[starts + n - 1] - running[starts]).astype(np.float64)
+    sign = np.sign(np.subtract(x, np.take(median, rows, out=d), out=tmp), out=tmp)
+    changed = np.empty(x.size, dtype=bool)
+    np.not_equal(sign[1:], sign[:-1], out=changed[1:])
+    changed[starts] = False  # a series' first sample has no predecessor
+    sums["cross"] = per_series(changed)
     return sums
 
 
