@@ -29,7 +29,6 @@ Run: ``.venv/bin/python bench/features.py [--objects 40] [--slow-series 80] [--f
 """
 
 # The notebook's function below is kept byte for byte, style and all.
-# ruff: noqa: B007, E231, E251, E261, E262, E265, E501, W291, W293
 
 from __future__ import annotations
 
@@ -60,6 +59,7 @@ from floodmark.features.runner import (
 from floodmark.generate import generate_fleet
 from floodmark.io import iter_vendor_export, read_vendor_export
 from floodmark.store import ingest_files, open_store
+from notebook_decode import extract_ts_from_dict  # bench/ is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "features"))
@@ -67,46 +67,6 @@ from notebook_port import series_features, series_frame  # noqa: E402
 
 OUT = REPO / "bench" / "out" / "features.json"
 TARGETS = {"a": 30.0, "b": 10.0, "c_peak_rss_gb": 3.0}
-
-
-# --- copied verbatim from the original notebook (cell In [5]) -------------------------
-# fmt: off
-def extract_ts_from_dict(ts_dict):
-    '''Creating the time series data to be later added to a file'''
-    passed_values = []
-    blocked_values = []
-
-    for day, values in ts_dict['passedDays'].items():
-        for value in values['values']:
-            passed_values.append(value)
-
-    for day, values in ts_dict['blockedDays'].items():
-        for value in values['values']:
-            blocked_values.append(value)
-
-    # Some times passed_Values or blocked values are empty
-    if len(passed_values) == 0:
-        passed = pd.DataFrame({'passed_val':[],'passed_tmstmp':[]})
-    else:    
-        passed = pd.DataFrame(passed_values).rename(columns={'value': 'passed_val', 'timeStamp': 'passed_tmstmp'})
-    
-    if len(blocked_values) == 0:
-        blocked = pd.DataFrame({'blocked_val':[],'blocked_tmstmp':[]})
-    else:    
-        blocked = pd.DataFrame(blocked_values).rename(columns={'value': 'blocked_val', 'timeStamp': 'blocked_tmstmp'})
-
-    #display(blocked.blocked_val.sum())
-    ts = pd.concat([passed, blocked], axis=1).drop(['blocked_tmstmp'], axis = 1)  
-    ts.set_index(['passed_tmstmp'], inplace=True, drop=True, append=False, verify_integrity=False   ) 
-    ts.index = pd.to_datetime(ts.index, unit = 's')
-    
-    ts = ts.sort_index()
-    ts.fillna(0, inplace=True)
-    ts['total_val'] = ts['passed_val'] + ts['blocked_val']
-
-    return ts
-# fmt: on
-# --- end of the notebook's code --------------------------------------------------------
 
 
 def cpu_seconds() -> float:
@@ -152,7 +112,7 @@ def write_notebook_files(store, keys: pl.DataFrame, folder: Path) -> list[Path]:
     """Each series in its own Parquet file, as the notebook kept them."""
     folder.mkdir()
     paths = []
-    for i, (pid, vector, metric, _) in enumerate(keys.iter_rows()):
+    for pid, vector, metric, _ in keys.iter_rows():
         part = store.read_series(pid, vector, metric)
         frame = series_frame(
             part["timestamp"].dt.epoch("s").to_numpy(),
@@ -404,7 +364,8 @@ def main() -> None:
                     f"{step['samples_per_s']:>12,.0f} samples/s" if "samples_per_s" in step else ""
                 )
                 print(
-                    f"  {step.get('variant', step['command'])[:58]:<58} wall {step['wall_s']:7.1f} s"
+                    f"  {step.get('variant', step['command'])[:58]:<58}"
+                    f" wall {step['wall_s']:7.1f} s"
                     f"  peak tree RSS {step['peak_tree_rss_gb']:.2f} GB"
                     f"  largest process {largest} GB {rate}"
                 )
