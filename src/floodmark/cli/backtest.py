@@ -11,7 +11,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from floodmark.cli.output import console, parse_csv_option, progress
+from floodmark.cli.output import StoreDir, console, parse_csv_option, progress
 
 HELP = """Measure what thresholds would have cost and caught, method by method.
 
@@ -57,15 +57,7 @@ def register(app: typer.Typer) -> None:
 
 
 def backtest(
-    store: Annotated[
-        Path,
-        typer.Option(
-            "--store",
-            exists=True,
-            file_okay=False,
-            help="Store directory (from `floodmark ingest`).",
-        ),
-    ],
+    store: StoreDir,
     methods: Annotated[
         str,
         typer.Option(

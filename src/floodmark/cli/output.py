@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Annotated
 
 import polars as pl
+import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -18,6 +21,24 @@ from rich.table import Table
 
 # soft_wrap: long lines (paths, summaries) stay whole so they can be copied and grepped.
 console = Console(highlight=False, soft_wrap=True)
+
+#: ``--store``: an existing store directory (every command that reads one).
+StoreDir = Annotated[
+    Path,
+    typer.Option(
+        "--store", exists=True, file_okay=False, help="Store directory (from `floodmark ingest`)."
+    ),
+]
+#: ``--features``: the table written by ``floodmark features``.
+FeaturesFile = Annotated[
+    Path,
+    typer.Option(
+        "--features",
+        exists=True,
+        dir_okay=False,
+        help="Features table from `floodmark features` (.parquet, .csv or .json).",
+    ),
+]
 
 
 def progress(*, disable: bool = False) -> Progress:
@@ -58,8 +79,6 @@ def comma_list(values: Iterable[str]) -> str:
 
 def parse_csv_option(text: str, allowed: Sequence[str], what: str) -> list[str]:
     """Split ``a,b,c`` and check every item is allowed (usage error otherwise)."""
-    import typer
-
     items = [item.strip() for item in text.split(",") if item.strip()]
     unknown = [item for item in items if item not in allowed]
     if unknown or not items:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from floodmark.cli.output import console
+from floodmark.cli.output import StoreDir, console
 
 HELP = """Plot one series: the notebook's figure plus what floodmark recommends.
 
@@ -41,9 +41,7 @@ def register(app: typer.Typer) -> None:
 
 
 def plot(
-    store: Annotated[
-        Path, typer.Option("--store", exists=True, file_okay=False, help="Store directory.")
-    ],
+    store: StoreDir,
     object_id: Annotated[str, typer.Option("--object", help="The object's prediction_id.")],
     vector: Annotated[str, typer.Option("--vector", help="Vector, e.g. PT_SYN.")],
     metric: Annotated[str, typer.Option("--metric", help="PPS or BW.")],

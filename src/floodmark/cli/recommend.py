@@ -8,7 +8,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from floodmark.cli.output import console, print_frame, progress
+from floodmark.cli.output import FeaturesFile, StoreDir, console, print_frame, progress
 from floodmark.cli.train import parse_params
 from floodmark.schema import KEY_COLUMNS, LEVELS
 
@@ -41,24 +41,8 @@ def register(app: typer.Typer) -> None:
 
 
 def recommend(
-    store: Annotated[
-        Path,
-        typer.Option(
-            "--store",
-            exists=True,
-            file_okay=False,
-            help="Store directory (samples for rule-daily p95 and evt).",
-        ),
-    ],
-    features: Annotated[
-        Path,
-        typer.Option(
-            "--features",
-            exists=True,
-            dir_okay=False,
-            help="Features table (Parquet, CSV or JSON).",
-        ),
-    ],
+    store: StoreDir,
+    features: FeaturesFile,
     method: Annotated[str, typer.Option("--method", help="rule-max, rule-daily, evt or model.")],
     out: Annotated[
         Path,

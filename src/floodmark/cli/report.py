@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from floodmark.cli.output import console
+from floodmark.cli.output import FeaturesFile, StoreDir, console
 
 HELP = """Write one self-contained HTML report about a store and its results.
 
@@ -37,18 +37,8 @@ def register(app: typer.Typer) -> None:
 
 
 def report(
-    store: Annotated[
-        Path, typer.Option("--store", exists=True, file_okay=False, help="Store directory.")
-    ],
-    features: Annotated[
-        Path,
-        typer.Option(
-            "--features",
-            exists=True,
-            dir_okay=False,
-            help="Features table (from `floodmark features`).",
-        ),
-    ],
+    store: StoreDir,
+    features: FeaturesFile,
     thresholds: Annotated[
         list[Path],
         typer.Option(

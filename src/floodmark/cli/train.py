@@ -9,7 +9,7 @@ import orjson
 import polars as pl
 import typer
 
-from floodmark.cli.output import console, print_frame
+from floodmark.cli.output import FeaturesFile, StoreDir, console, print_frame
 from floodmark.errors import SchemaError
 from floodmark.schema import KEY_COLUMNS, LABEL_SCHEMA
 
@@ -38,24 +38,8 @@ def register(app: typer.Typer) -> None:
 
 
 def train(
-    store: Annotated[
-        Path,
-        typer.Option(
-            "--store",
-            exists=True,
-            file_okay=False,
-            help="Store directory (its catalog holds the labels).",
-        ),
-    ],
-    features: Annotated[
-        Path,
-        typer.Option(
-            "--features",
-            exists=True,
-            dir_okay=False,
-            help="Features table (Parquet, CSV or JSON).",
-        ),
-    ],
+    store: StoreDir,
+    features: FeaturesFile,
     out: Annotated[
         Path, typer.Option("--out", help="Model directory to write (created if needed).")
     ],
