@@ -12,17 +12,12 @@ The whole flow in a notebook::
     fm.write_report("report.html", store, features, thresholds, backtest=result)
 """
 
+# ruff: noqa: F401 - the eager names below are re-exported through the computed __all__
+
 from __future__ import annotations
 
-from floodmark.backtest import (
-    BACKTEST_PER_SERIES_SCHEMA,
-    BACKTEST_TABLE_SCHEMA,
-    WINDOW_SCHEMA,
-    BacktestResult,
-    read_nab_windows,
-    read_windows,
-    run_backtest,
-)
+import importlib
+
 from floodmark.errors import (
     FloodmarkError,
     InputFormatError,
@@ -32,140 +27,114 @@ from floodmark.errors import (
     SeriesDefect,
     StoreError,
 )
-from floodmark.features import (
-    FEATURE_COLUMNS,
-    compute_features,
-    find_super_peaks,
-)
-from floodmark.generate import (
-    FleetSummary,
-    generate_fleet,
-)
-from floodmark.io import (
-    FORMATS,
-    ReadResult,
-    decode_time_series,
-    detect_format,
-    encode_time_series,
-    iter_long_table,
-    iter_series_csv,
-    iter_vendor_catalog,
-    iter_vendor_export,
-    open_input,
-    read_long_table,
-    read_series_csv,
-    read_vendor_catalog,
-    read_vendor_export,
-    scan_long_table,
-    write_long_table,
-    write_vendor_export,
-)
-from floodmark.report import (
-    build_report,
-    series_figure,
-    write_figure,
-    write_report,
-)
 from floodmark.schema import KEY_COLUMNS, LEVELS, LONG_SCHEMA, METRICS, VECTORS
-from floodmark.store import (
-    CATALOG_SCHEMA,
-    STORE_QUARANTINE_SCHEMA,
-    ChunkPiece,
-    ChunkSpec,
-    IngestSummary,
-    Store,
-    ingest,
-    ingest_files,
-    open_store,
-    read_chunk,
-)
-from floodmark.thresholds import (
-    EVT,
-    EXPECTED_FA_COLUMNS,
-    METHODS,
-    THRESHOLD_SCHEMA,
-    Floors,
-    GBTModel,
-    RuleDaily,
-    RuleMax,
-    ThresholdMethod,
-    empty_thresholds,
-    fallback_summary,
-    floor_thresholds,
-    make_method,
-    recommend_thresholds,
-)
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BACKTEST_PER_SERIES_SCHEMA",
-    "BACKTEST_TABLE_SCHEMA",
-    "BacktestResult",
-    "CATALOG_SCHEMA",
-    "ChunkPiece",
-    "ChunkSpec",
-    "EVT",
-    "EXPECTED_FA_COLUMNS",
-    "FEATURE_COLUMNS",
-    "FORMATS",
-    "FleetSummary",
-    "FloodmarkError",
-    "Floors",
-    "GBTModel",
-    "IngestSummary",
-    "InputFormatError",
-    "InsufficientDataError",
-    "KEY_COLUMNS",
-    "LEVELS",
-    "LONG_SCHEMA",
-    "METHODS",
-    "METRICS",
-    "NotFittedError",
-    "ReadResult",
-    "RuleDaily",
-    "RuleMax",
-    "STORE_QUARANTINE_SCHEMA",
-    "SchemaError",
-    "SeriesDefect",
-    "Store",
-    "StoreError",
-    "THRESHOLD_SCHEMA",
-    "ThresholdMethod",
-    "VECTORS",
-    "WINDOW_SCHEMA",
-    "build_report",
-    "compute_features",
-    "decode_time_series",
-    "detect_format",
-    "empty_thresholds",
-    "encode_time_series",
-    "fallback_summary",
-    "find_super_peaks",
-    "floor_thresholds",
-    "generate_fleet",
-    "ingest",
-    "ingest_files",
-    "iter_long_table",
-    "iter_series_csv",
-    "iter_vendor_catalog",
-    "iter_vendor_export",
-    "make_method",
-    "open_input",
-    "open_store",
-    "read_chunk",
-    "read_long_table",
-    "read_nab_windows",
-    "read_series_csv",
-    "read_vendor_catalog",
-    "read_vendor_export",
-    "read_windows",
-    "recommend_thresholds",
-    "run_backtest",
-    "scan_long_table",
-    "series_figure",
-    "write_figure",
-    "write_long_table",
-    "write_report",
-    "write_vendor_export",
-]
+# Subpackages pull in Polars, scikit-learn, LightGBM and Plotly: their names are
+# imported on first use so that `floodmark --help` and light scripts start fast.
+_LAZY: dict[str, tuple[str, ...]] = {
+    "floodmark.io": (
+        "FORMATS",
+        "ReadResult",
+        "decode_time_series",
+        "detect_format",
+        "encode_time_series",
+        "iter_long_table",
+        "iter_series_csv",
+        "iter_vendor_catalog",
+        "iter_vendor_export",
+        "open_input",
+        "read_long_table",
+        "read_series_csv",
+        "read_vendor_catalog",
+        "read_vendor_export",
+        "scan_long_table",
+        "write_long_table",
+        "write_vendor_export",
+    ),
+    "floodmark.store": (
+        "CATALOG_SCHEMA",
+        "ChunkPiece",
+        "ChunkSpec",
+        "IngestSummary",
+        "STORE_QUARANTINE_SCHEMA",
+        "Store",
+        "ingest",
+        "ingest_files",
+        "open_store",
+        "read_chunk",
+    ),
+    "floodmark.generate": (
+        "FleetSummary",
+        "generate_fleet",
+    ),
+    "floodmark.features": (
+        "FEATURE_COLUMNS",
+        "compute_features",
+        "find_super_peaks",
+    ),
+    "floodmark.thresholds": (
+        "EVT",
+        "EXPECTED_FA_COLUMNS",
+        "Floors",
+        "GBTModel",
+        "METHODS",
+        "RuleDaily",
+        "RuleMax",
+        "THRESHOLD_SCHEMA",
+        "ThresholdMethod",
+        "empty_thresholds",
+        "fallback_summary",
+        "floor_thresholds",
+        "make_method",
+        "recommend_thresholds",
+    ),
+    "floodmark.backtest": (
+        "BACKTEST_PER_SERIES_SCHEMA",
+        "BACKTEST_TABLE_SCHEMA",
+        "BacktestResult",
+        "WINDOW_SCHEMA",
+        "read_nab_windows",
+        "read_windows",
+        "run_backtest",
+    ),
+    "floodmark.report": (
+        "build_report",
+        "series_figure",
+        "write_figure",
+        "write_report",
+    ),
+}
+_ORIGIN = {name: module for module, names in _LAZY.items() for name in names}
+
+__all__ = sorted(
+    [
+        "FloodmarkError",
+        "InputFormatError",
+        "InsufficientDataError",
+        "KEY_COLUMNS",
+        "LEVELS",
+        "LONG_SCHEMA",
+        "METRICS",
+        "NotFittedError",
+        "SchemaError",
+        "SeriesDefect",
+        "StoreError",
+        "VECTORS",
+        *_ORIGIN,
+    ]
+)
+
+
+def __getattr__(name: str) -> object:
+    module = _ORIGIN.get(name)
+    if module is None:
+        raise AttributeError(f"module 'floodmark' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

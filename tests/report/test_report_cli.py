@@ -20,6 +20,20 @@ def _series(fleet) -> tuple[str, str, str]:
     return row["prediction_id"], row["vector"], row["metric"]
 
 
+def _plot_args(fleet, out, *extra: str, **key: str) -> list[str]:
+    """``floodmark plot`` arguments for the fleet's first PT_SYN series (``key`` overrides)."""
+    pid, vector, metric = _series(fleet)
+    key = {"object": pid, "vector": vector, "metric": metric} | key
+    return [
+        "plot",
+        "--store",
+        str(fleet.store_dir),
+        *("--object", key["object"], "--vector", key["vector"], "--metric", key["metric"]),
+        *("--out", str(out)),
+        *extra,
+    ]
+
+
 def _run_main(monkeypatch, capsys, args: list[str]) -> tuple[int, str]:
     """Run the real entry point (which turns FloodmarkError into exit 1)."""
     monkeypatch.setattr(sys, "argv", ["floodmark", *args])
@@ -29,30 +43,9 @@ def _run_main(monkeypatch, capsys, args: list[str]) -> tuple[int, str]:
 
 
 def test_plot_html_with_all_inputs(tmp_path, fleet):
-    pid, vector, metric = _series(fleet)
     out = tmp_path / "one.html"
-    result = runner.invoke(
-        app,
-        [
-            "plot",
-            "--store",
-            str(fleet.store_dir),
-            "--object",
-            pid,
-            "--vector",
-            vector,
-            "--metric",
-            metric,
-            "--thresholds",
-            str(fleet.thresholds),
-            "--method",
-            "evt",
-            "--features",
-            str(fleet.features),
-            "--out",
-            str(out),
-        ],
-    )
+    extra = ("--thresholds", str(fleet.thresholds), "--method", "evt")
+    result = runner.invoke(app, _plot_args(fleet, out, *extra, "--features", str(fleet.features)))
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
     assert "recommended ss" in text and "(evt)" in text and "expert ip_ss" in text
@@ -60,48 +53,15 @@ def test_plot_html_with_all_inputs(tmp_path, fleet):
 
 
 def test_plot_picks_one_method_and_says_which(tmp_path, fleet):
-    pid, vector, metric = _series(fleet)
-    result = runner.invoke(
-        app,
-        [
-            "plot",
-            "--store",
-            str(fleet.store_dir),
-            "--object",
-            pid,
-            "--vector",
-            vector,
-            "--metric",
-            metric,
-            "--thresholds",
-            str(fleet.thresholds),
-            "--out",
-            str(tmp_path / "x.html"),
-        ],
-    )
+    extra = ("--thresholds", str(fleet.thresholds))
+    result = runner.invoke(app, _plot_args(fleet, tmp_path / "x.html", *extra))
     assert result.exit_code == 0, result.output
     assert "showing evt (choose with --method)" in result.output
 
 
 def test_plot_computes_features_when_not_given(tmp_path, fleet):
-    pid, vector, metric = _series(fleet)
     out = tmp_path / "bare.html"
-    result = runner.invoke(
-        app,
-        [
-            "plot",
-            "--store",
-            str(fleet.store_dir),
-            "--object",
-            pid,
-            "--vector",
-            vector,
-            "--metric",
-            metric,
-            "--out",
-            str(out),
-        ],
-    )
+    result = runner.invoke(app, _plot_args(fleet, out))
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
     assert "daily_max_q90 = " in text and "recommended ss" not in text
@@ -118,49 +78,15 @@ def test_plot_computes_features_when_not_given(tmp_path, fleet):
 def test_plot_unknown_series_exits_1_naming_it(
     monkeypatch, capsys, tmp_path, fleet, which, message
 ):
-    pid, vector, metric = _series(fleet)
-    key = {"object": pid, "vector": vector, "metric": metric}
-    key[which] = {"object": "nope", "vector": "PT_NTP", "metric": "XX"}[which]
-    code, err = _run_main(
-        monkeypatch,
-        capsys,
-        [
-            "plot",
-            "--store",
-            str(fleet.store_dir),
-            "--object",
-            key["object"],
-            "--vector",
-            key["vector"],
-            "--metric",
-            key["metric"],
-            "--out",
-            str(tmp_path / "x.html"),
-        ],
-    )
+    wrong = {which: {"object": "nope", "vector": "PT_NTP", "metric": "XX"}[which]}
+    code, err = _run_main(monkeypatch, capsys, _plot_args(fleet, tmp_path / "x.html", **wrong))
     assert code == 1
     assert message in err and err.startswith("error:")
     assert not (tmp_path / "x.html").exists()
 
 
 def test_plot_bad_extension_is_a_usage_error(tmp_path, fleet):
-    pid, vector, metric = _series(fleet)
-    result = runner.invoke(
-        app,
-        [
-            "plot",
-            "--store",
-            str(fleet.store_dir),
-            "--object",
-            pid,
-            "--vector",
-            vector,
-            "--metric",
-            metric,
-            "--out",
-            str(tmp_path / "x.svg"),
-        ],
-    )
+    result = runner.invoke(app, _plot_args(fleet, tmp_path / "x.svg"))
     assert result.exit_code == 2
 
 

@@ -134,29 +134,12 @@ def _mapped_times(ids: pl.Series, times_file: Path, path: Path) -> pl.Series:
     return mapped
 
 
-def iter_series_csv(
-    path: str | Path,
-    *,
-    prediction_id: str | None = None,
-    vector: str = "PT_TOTAL",
-    metric: str = "BW",
-    time_column: str | None = None,
-    value_column: str | None = None,
-    times_file: str | Path | None = None,
-    errors: str = "quarantine",
-) -> Iterator[ReadResult]:
-    """The one ``ReadResult`` of a single-series CSV, as a stream (see ``read_series_csv``)."""
-    result = read_series_csv(
-        path,
-        prediction_id=prediction_id,
-        vector=vector,
-        metric=metric,
-        time_column=time_column,
-        value_column=value_column,
-        times_file=times_file,
-        errors=errors,
-    )
-    return iter([result])
+def iter_series_csv(path: str | Path, **options) -> Iterator[ReadResult]:
+    """The one ``ReadResult`` of a single-series CSV, as a stream.
+
+    ``options`` are ``read_series_csv``'s; the file is read (and checked) on call.
+    """
+    return iter([read_series_csv(path, **options)])
 
 
 def read_series_csv(
