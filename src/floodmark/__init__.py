@@ -64,6 +64,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "ingest_files",
         "open_store",
         "read_chunk",
+        "read_chunk_runs",
     ),
     "floodmark.generate": (
         "FleetSummary",

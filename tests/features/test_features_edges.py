@@ -13,7 +13,8 @@ from notebook_port import port_features
 
 from floodmark.errors import SchemaError
 from floodmark.features import FEATURE_COLUMNS, compute_features, find_super_peaks
-from floodmark.features.engine import output_schema
+from floodmark.features.engine import feature_kernel, output_schema, prepared_kernel
+from floodmark.features.prepare import prepare_runs
 from floodmark.features.registry import FAMILIES
 from floodmark.schema import KEY_COLUMNS
 
@@ -267,3 +268,32 @@ def test_unsorted_input_is_sorted():
     df = one(passed=[1.0, 5.0, 2.0, 8.0])
     backwards = df.reverse()
     assert compute_features(backwards).equals(compute_features(df))
+
+
+def runs_of(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A long table as a store chunk gives it: the series with their sizes, then the samples."""
+    keys = df.group_by(KEY_COLUMNS, maintain_order=True).len("n_samples")
+    return keys, df.select("timestamp", "passed", "blocked")
+
+
+def test_runs_give_the_features_of_the_long_table():
+    df = pl.concat([one("a", passed=[1.0, 5.0, 2.0]), one("b", passed=[3.0]), one("c", passed=[])])
+    keys, values = runs_of(df)
+    keys = pl.concat(
+        [keys, pl.DataFrame([("z", "PT_TCP", "PPS", 0)], schema=keys.schema, orient="row")]
+    )
+    per_series, _ = prepared_kernel(prepare_runs(keys, values))
+    assert per_series.equals(feature_kernel(df)[0])
+    assert per_series["prediction_id"].to_list() == ["a", "b"]  # no row for an empty series
+
+
+def test_runs_are_checked():
+    df = one(passed=[1.0, 2.0, 3.0])
+    keys, values = runs_of(df)
+    with pytest.raises(SchemaError, match="3 samples in all, but 2 rows"):
+        prepare_runs(keys, values.head(2))
+    backwards = prepared_kernel(prepare_runs(keys, values.reverse()))[0]
+    assert backwards.equals(feature_kernel(df)[0])
+    repeated = values.with_columns(pl.col("timestamp").first())
+    with pytest.raises(SchemaError, match="repeats"):
+        prepare_runs(keys, repeated)

@@ -16,7 +16,7 @@ from polars.testing import assert_frame_equal
 from store_builders import batch, regular, series_frame
 
 from floodmark.schema import LONG_SCHEMA
-from floodmark.store import ChunkSpec, ingest, open_store, read_chunk
+from floodmark.store import ChunkSpec, ingest, open_store, read_chunk, read_chunk_runs
 
 KEYS = ["prediction_id", "vector", "metric"]
 ORDER = ["vector", "metric", "prediction_id", "timestamp"]
@@ -61,6 +61,15 @@ def test_iter_chunks_never_splits_and_covers_once(fleet, max_rows):
     assert [s.n_rows for s in plan] == [c.height for c in chunks]
     for spec, chunk in zip(plan, chunks, strict=True):
         assert_frame_equal(read_chunk(spec), chunk)
+        assert_runs_match(spec, chunk)
+
+
+def assert_runs_match(spec, chunk: pl.DataFrame) -> None:
+    """read_chunk_runs: the same samples, the series listed in row order with their sizes."""
+    keys, values = read_chunk_runs(spec)
+    assert_frame_equal(values, chunk.select("timestamp", "passed", "blocked"))
+    runs = chunk.group_by(KEYS, maintain_order=True).len("n_samples")
+    assert_frame_equal(keys, runs, check_dtypes=False)
 
 
 def test_chunks_filter_by_vector_and_metric(fleet):

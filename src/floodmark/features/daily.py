@@ -31,7 +31,10 @@ DAILY_COLUMNS: tuple[str, ...] = (
 
 def kept_samples(samples: pl.DataFrame, blocked_threshold: float) -> pl.DataFrame:
     """``sid, t, passed`` of the samples that are not blocked (baseline traffic)."""
-    return samples.filter(pl.col("blocked") <= blocked_threshold).select("sid", "t", "passed")
+    keep = samples["blocked"] <= blocked_threshold
+    samples = samples.select("sid", "t", "passed")
+    # Most chunks have few blocked samples; a filter would copy all the others.
+    return samples if keep.all() else samples.filter(keep)
 
 
 def daily_features(kept: pl.DataFrame) -> pl.DataFrame:
@@ -105,8 +108,8 @@ def daily_and_peaks(
     counts = peaks.group_by("sid").agg(pl.len().alias("n_super_peaks"))
     out = (
         sids.select("sid")
-        .join(daily, on="sid", how="left")
-        .join(counts, on="sid", how="left")
+        .join(daily, on="sid", how="left", maintain_order="left")
+        .join(counts, on="sid", how="left", maintain_order="left")
         .with_columns(pl.col("n_super_peaks").fill_null(0))
     )
     return out, peaks

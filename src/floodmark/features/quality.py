@@ -16,9 +16,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
-from floodmark.features.prepare import DAY_US, divide_exactly
+from floodmark.features.prepare import DAY_US, divide_exactly, series_starts
 
 QUALITY_COLUMNS: tuple[str, ...] = (
     "missing_tmstmp_percentage",
@@ -36,36 +37,33 @@ _NAN = pl.lit(float("nan"))
 def quality_stats(samples: pl.DataFrame) -> pl.DataFrame:
     """``sid`` and the ``QUALITY_COLUMNS``, one row per series (prepared samples).
 
-    Row-wise work first, then plain per-group reductions on the sorted ``sid``
-    (expressions such as cumulative sums evaluated inside a grouped aggregation
-    run group by group and were 3x slower); zero runs come from run ids.
+    Numpy over whole columns (the series lie one after another), plus one
+    grouped median of the steps; a polars grouped pass per quantity, or
+    expressions evaluated group by group, cost several times more.
     """
-    sid, t = pl.col("sid"), pl.col("t")
-    same_series = sid == sid.shift(1)
-    zero = pl.col("total") == 0
-    per_series = (
-        samples.select(
-            "sid",
-            "t",
-            pl.when(same_series).then(t - t.shift(1)).alias("_step"),
-            zero.alias("_zero"),
-        )
+    sid = samples["sid"].to_numpy()
+    t = samples["t"].to_numpy()
+    starts = series_starts(sid)
+    ends = np.append(starts[1:], sid.size)[: starts.size] - 1  # last row of each series
+    n = (ends - starts + 1).astype(np.float64)
+    zero = (samples["passed"] + samples["blocked"]).to_numpy() == 0  # the total is zero
+    # Steps between consecutive samples of a series; a series' first row has none.
+    steps = pl.Series("_step", np.diff(t, prepend=t[:1])).scatter(starts, None)
+    step = (
+        pl.DataFrame([samples["sid"], steps])
         .group_by("sid", maintain_order=True)
-        .agg(
-            pl.len().cast(pl.Float64).alias("_n"),
-            pl.col("_step").median().alias("_step"),
-            (t.last() - t.first()).cast(pl.Float64).alias("_span"),
-            pl.col("_zero").mean().alias("percent_of_zeros"),
-        )
+        .agg(pl.col("_step").median())["_step"]
     )
-    # Runs of equal (series, is zero): the longest zero run of each series.
-    runs = (
-        samples.select("sid", zero.alias("_zero"), pl.struct("sid", zero).rle_id().alias("_run"))
-        .group_by("_run", maintain_order=True)
-        .agg(pl.col("sid").first(), pl.col("_zero").first(), pl.len().alias("_length"))
+    per_series = pl.DataFrame(
+        {
+            "sid": samples["sid"].gather(starts),
+            "_n": n,
+            "_step": step,
+            "_span": (t[ends] - t[starts]).astype(np.float64),
+            "percent_of_zeros": _per_series_sum(zero, starts) / n,
+            "_longest": _longest_runs(zero, starts, sid),
+        }
     )
-    longest = runs.filter("_zero").group_by("sid").agg(pl.col("_length").max().alias("_longest"))
-    per_series = per_series.join(longest, on="sid", how="left", maintain_order="left")
     per_series = per_series.with_columns(
         divide_exactly(per_series["_span"] + per_series["_step"], DAY_US).alias("_days")
     )
@@ -79,12 +77,36 @@ def quality_stats(samples: pl.DataFrame) -> pl.DataFrame:
         .otherwise(_NAN)
         .alias("missing_tmstmp_percentage"),
         "percent_of_zeros",
-        pl.when(pl.col("_longest").is_not_null())
-        .then(pl.col("_longest").cast(pl.Float64) / n)
+        pl.when(pl.col("_longest") > 0)
+        .then(pl.col("_longest") / n)
         .otherwise(_NAN)
         .alias("percent_of_largest_dead"),
         pl.when(has_step).then(pl.col("_days")).otherwise(_NAN).alias("total_time"),
     )
+
+
+def _per_series_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    if values.size == 0:
+        return np.zeros(0)
+    return np.add.reduceat(values, starts, dtype=np.float64)
+
+
+def _longest_runs(flags: np.ndarray, starts: np.ndarray, sid: np.ndarray) -> np.ndarray:
+    """Length of the longest run of True in each series (0 where there is none)."""
+    first = np.zeros(flags.size, dtype=bool)
+    first[starts] = True
+    # A run starts at a flagged row whose predecessor is unflagged or in another series,
+    # and ends where the next row is unflagged or starts another series.
+    run_start = flags & (first | ~np.roll(flags, 1))
+    run_end = flags & (np.roll(first, -1) | ~np.roll(flags, -1))
+    begin, stop = np.flatnonzero(run_start), np.flatnonzero(run_end)
+    longest = np.zeros(starts.size)
+    if begin.size:
+        # Runs come in series order: the longest of each series with runs.
+        owner = sid[begin]
+        groups = series_starts(owner)
+        longest[owner[groups]] = np.maximum.reduceat(stop - begin + 1, groups)
+    return longest
 
 
 def add_median_share(features: pl.DataFrame) -> pl.DataFrame:

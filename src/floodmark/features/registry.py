@@ -1,11 +1,9 @@
 """The feature families, registered explicitly, in output order.
 
-A family is one of three kinds, by the stage it needs:
-- ``expressions``: per-series Polars aggregations, all evaluated together in
-  one ``group_by("sid")`` over the prepared samples (one pass for many columns);
-- ``kernel``: a function of the prepared samples returning its columns keyed
-  by ``sid``; it may mix Polars and numpy passes, group by other keys (days)
-  and yield super peaks;
+A family is one of two kinds, by the stage it needs:
+- ``kernel``: a function of the prepared samples returning its columns, one
+  row per series in ``sid`` order; it may mix Polars and numpy passes, group
+  by other keys (days) and yield super peaks;
 - ``finish``: a function of the per-series results of whole objects (it looks
   across series, so it runs once after every chunk, never per chunk).
 """
@@ -37,8 +35,8 @@ class FeatureParams:
     exclude_super_peaks: bool = False
 
 
-#: A kernel returns its columns keyed by ``sid`` (every series) and super peaks
-#: (``sid, t, value``) or None.
+#: A kernel returns ``sid`` and its columns (one row per series, in ``sid``
+#: order) and super peaks (``sid, t, value``) or None.
 Kernel = Callable[[Prepared, FeatureParams], tuple[pl.DataFrame, pl.DataFrame | None]]
 
 
@@ -53,13 +51,8 @@ class Family:
     name: str
     columns: tuple[str, ...]
     counts: tuple[str, ...] = ()
-    expressions: Callable[[], list[pl.Expr]] | None = None
     kernel: Kernel | None = None
     finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None
-
-
-def _count_expressions() -> list[pl.Expr]:
-    return [pl.len().cast(pl.Int64).alias("n_samples")]
 
 
 def _stats_kernel(
@@ -87,8 +80,7 @@ def _daily_kernel(
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family("samples", (), counts=("n_samples",), expressions=_count_expressions),
-    Family("value_stats", STAT_COLUMNS, kernel=_stats_kernel),
+    Family("value_stats", STAT_COLUMNS, counts=("n_samples",), kernel=_stats_kernel),
     Family("daily", DAILY_COLUMNS, counts=("n_super_peaks",), kernel=_daily_kernel),
     Family("quality", QUALITY_COLUMNS, kernel=_quality_kernel),
     Family("median_share", (SHARE_COLUMN,), finish=add_median_share),

@@ -30,10 +30,16 @@ from pathlib import Path
 
 import polars as pl
 
-from floodmark.features.engine import PEAK_SCHEMA, feature_kernel, finish_features
+from floodmark.features.engine import (
+    PEAK_SCHEMA,
+    feature_kernel,
+    finish_features,
+    prepared_kernel,
+)
+from floodmark.features.prepare import prepare_runs
 from floodmark.features.registry import FeatureParams
 from floodmark.schema import KEY_COLUMNS, LONG_SCHEMA
-from floodmark.store import read_chunk
+from floodmark.store import read_chunk_runs
 
 #: glibc settings for processes that compute chunks: keep freed arrays (up to
 #: 32 MB, the most glibc allows) in the heap instead of returning them to the
@@ -138,7 +144,7 @@ def _collect(
 
 def chunk_features(spec, params: FeatureParams) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Read one chunk and run the kernel on it (what a worker does)."""
-    return feature_kernel(read_chunk(spec), params)
+    return prepared_kernel(prepare_runs(*read_chunk_runs(spec)), params)
 
 
 def super_peaks_path(out: str | Path) -> Path:

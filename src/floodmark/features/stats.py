@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from floodmark.features.prepare import divide_exactly
+from floodmark.features.prepare import divide_exactly, series_starts
 
 #: The three sample columns and the feature-name prefix of each (the notebook's names).
 VALUE_COLUMNS: dict[str, str] = {
@@ -63,7 +63,7 @@ _NAN = pl.lit(float("nan"))
 
 
 def value_stats(samples: pl.DataFrame) -> pl.DataFrame:
-    """``sid`` and every ``STAT_COLUMNS`` value, one row per series.
+    """``sid``, ``n_samples`` and every ``STAT_COLUMNS`` value, one row per series.
 
     ``samples`` must be prepared (see ``floodmark.features.prepare``).
     """
@@ -72,13 +72,17 @@ def value_stats(samples: pl.DataFrame) -> pl.DataFrame:
     # sum and order statistic is 0) and their total equals passed bit for bit
     # (x + 0.0 is x). Computing blocked and total only for attacked series saves
     # up to two thirds of the work without changing a single value.
-    attacked = samples.filter(pl.col("blocked") != 0)["sid"].unique()
-    if attacked.len():
-        under_attack = samples.select("sid", "blocked", "total").filter(
-            pl.col("sid").is_in(attacked.implode())
-        )
+    hit = samples["sid"].to_numpy()[samples["blocked"].to_numpy() != 0]  # in sid order
+    if hit.size:
+        attacked = pl.Series(hit[series_starts(hit)]).implode()
+        under_attack = samples.select(
+            "sid", "blocked", (pl.col("passed") + pl.col("blocked")).alias("total")
+        ).filter(pl.col("sid").is_in(attacked))
         raw = raw.join(
-            _raw_stats(under_attack, ("blocked", "total")).drop("_n"), on="sid", how="left"
+            _raw_stats(under_attack, ("blocked", "total")).drop("_n"),
+            on="sid",
+            how="left",
+            maintain_order="left",
         )
     else:
         raw = raw.with_columns(
@@ -95,7 +99,9 @@ def value_stats(samples: pl.DataFrame) -> pl.DataFrame:
     n = raw["_n"].cast(pl.Float64)
     raw = raw.with_columns(divide_exactly(n * (n * n - 1.0), 12.0).alias("_slope_den"))
     return raw.select(
-        "sid", *(e for c, prefix in VALUE_COLUMNS.items() for e in _finish(c, prefix))
+        "sid",
+        pl.col("_n").cast(pl.Int64).alias("n_samples"),
+        *(e for c, prefix in VALUE_COLUMNS.items() for e in _finish(c, prefix)),
     )
 
 
@@ -123,17 +129,19 @@ class Layout:
 
     n: np.ndarray  # samples per series
     starts: np.ndarray  # first row of each series
-    series_of_row: np.ndarray  # 0..k-1: the series each row belongs to
     centred_index: np.ndarray  # i - (n - 1)/2 of each row within its series (for the slope)
 
     @classmethod
     def of(cls, n: np.ndarray) -> Layout:
         n = n.astype(np.intp)
         starts = np.cumsum(n) - n
-        series_of_row = np.repeat(np.arange(n.size, dtype=np.intp), n)
-        centred = np.take(starts + (n - 1) / 2, series_of_row)
+        centred = np.repeat(starts + (n - 1) / 2, n)
         np.subtract(np.arange(centred.size, dtype=np.float64), centred, out=centred)
-        return cls(n, starts, series_of_row, centred)
+        return cls(n, starts, centred)
+
+    def per_row(self, per_series: np.ndarray) -> np.ndarray:
+        """Each series' value on each of its rows (np.repeat: 8x faster than np.take)."""
+        return np.repeat(per_series, self.n)
 
 
 def deviation_sums(
@@ -147,12 +155,12 @@ def deviation_sums(
     """
     if x.size == 0:
         return dict.fromkeys(("d2", "d3", "d4", "dabs", "x2", "icd", "cross"), np.zeros(0))
-    starts, rows = layout.starts, layout.series_of_row
+    starts = layout.starts
 
     def per_series(values: np.ndarray) -> np.ndarray:
         return np.add.reduceat(values, starts, dtype=np.float64)
 
-    d = np.take(mean, rows)
+    d = layout.per_row(mean)
     np.subtract(x, d, out=d)
     d2 = d * d
     tmp = np.empty_like(d)
@@ -162,8 +170,10 @@ def deviation_sums(
     sums["dabs"] = per_series(np.abs(d, out=tmp))
     sums["x2"] = per_series(np.multiply(x, x, out=tmp))
     sums["icd"] = per_series(np.multiply(layout.centred_index, d, out=tmp))
-    # Sign changes of x - median between neighbours of the same series.
-    sign = np.sign(np.subtract(x, np.take(median, rows, out=d), out=tmp), out=tmp)
+    # Sign changes of x - median between neighbours of the same series; the sign as
+    # int8 from two comparisons (np.sign of the difference was 5x slower).
+    m = layout.per_row(median)
+    sign = np.greater(x, m).view(np.int8) - np.less(x, m).view(np.int8)
     changed = np.empty(x.size, dtype=bool)
     np.not_equal(sign[1:], sign[:-1], out=changed[1:])
     changed[starts] = False  # a series' first sample has no predecessor

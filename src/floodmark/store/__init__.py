@@ -6,7 +6,7 @@
 >>> store.catalog(), store.read_series(vector="PT_SYN")  # doctest: +SKIP
 """
 
-from floodmark.store.chunks import ChunkPiece, ChunkSpec, read_chunk
+from floodmark.store.chunks import ChunkPiece, ChunkSpec, read_chunk, read_chunk_runs
 from floodmark.store.ingestion import IngestSummary, ingest, ingest_files
 from floodmark.store.reader import Store, open_store
 from floodmark.store.tables import CATALOG_SCHEMA, STORE_QUARANTINE_SCHEMA
@@ -22,4 +22,5 @@ __all__ = [  # sorted; tests keep it complete
     "ingest_files",
     "open_store",
     "read_chunk",
+    "read_chunk_runs",
 ]

@@ -8,14 +8,17 @@ process can read by itself (``read_chunk``): the parent ships paths, not data.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
 
-from floodmark.schema import LONG_SCHEMA
+from floodmark.schema import KEY_COLUMNS, LONG_SCHEMA
 from floodmark.store.layout import partition_dir
 from floodmark.store.parquet import read_rows
+
+#: The sample columns ``read_chunk_runs`` reads.
+VALUE_COLUMNS: tuple[str, ...] = ("timestamp", "passed", "blocked")
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,8 @@ class ChunkPiece:
     metric: str
     row_start: int
     row_stop: int
-    first_id: str  # prediction_id of the first and last series in the range
-    last_id: str
+    series_ids: tuple[str, ...]  # prediction_id of each series in the range, in row order
+    series_rows: tuple[int, ...]  # and its number of rows
 
 
 @dataclass(frozen=True)
@@ -59,14 +62,11 @@ def plan_chunks(index: pl.DataFrame, series_dir: Path, max_rows: int) -> list[Ch
         start, stop = row["row_offset"], row["row_offset"] + row["n_rows"]
         last = pieces[-1] if pieces else None
         if last is not None and last.path == path and last.row_stop == start:
-            pieces[-1] = ChunkPiece(
-                path,
-                last.vector,
-                last.metric,
-                last.row_start,
-                stop,
-                last.first_id,
-                row["prediction_id"],
+            pieces[-1] = replace(
+                last,
+                row_stop=stop,
+                series_ids=(*last.series_ids, row["prediction_id"]),
+                series_rows=(*last.series_rows, row["n_rows"]),
             )
         else:
             pieces.append(
@@ -76,8 +76,8 @@ def plan_chunks(index: pl.DataFrame, series_dir: Path, max_rows: int) -> list[Ch
                     row["metric"],
                     start,
                     stop,
-                    row["prediction_id"],
-                    row["prediction_id"],
+                    (row["prediction_id"],),
+                    (row["n_rows"],),
                 )
             )
         n_rows += row["n_rows"]
@@ -98,6 +98,31 @@ def read_chunk(spec: ChunkSpec) -> pl.DataFrame:
     if not frames:
         return pl.DataFrame(schema=LONG_SCHEMA)
     return pl.concat(frames, how="vertical").select(LONG_SCHEMA.keys()).cast(LONG_SCHEMA)
+
+
+def read_chunk_runs(spec: ChunkSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Read one chunk as runs: the series, and their samples one series after another.
+
+    The first frame has the key columns and ``n_samples`` of each series, in row
+    order; the second ``timestamp, passed, blocked``, each series' rows
+    consecutive and in time order. Skips the per-row key strings ``read_chunk``
+    builds (a third of its time), for engines that key samples by position.
+    """
+    keys = pl.DataFrame(
+        {
+            "prediction_id": [i for p in spec.pieces for i in p.series_ids],
+            "vector": [p.vector for p in spec.pieces for _ in p.series_ids],
+            "metric": [p.metric for p in spec.pieces for _ in p.series_ids],
+            "n_samples": [n for p in spec.pieces for n in p.series_rows],
+        },
+        schema={**{k: pl.String() for k in KEY_COLUMNS}, "n_samples": pl.Int64()},
+    )
+    values = [
+        read_rows(p.path, p.row_start, p.row_stop, columns=VALUE_COLUMNS) for p in spec.pieces
+    ]
+    if not values:
+        return keys, pl.DataFrame(schema={c: LONG_SCHEMA[c] for c in VALUE_COLUMNS})
+    return keys, pl.concat(values, how="vertical")
 
 
 def iter_chunk_frames(plan: list[ChunkSpec]) -> Iterator[pl.DataFrame]:
