@@ -171,6 +171,20 @@ def test_missing_timestamps():
     assert r["total_time"] == pytest.approx(13 * 300 / DAY, rel=1e-15)
 
 
+def test_step_is_the_median_step_of_each_series():
+    regular = one("a", t=T0 + 300 * np.r_[0:4, 7:13], passed=np.ones(10))
+    # Steps 60, 600, 600, 600, 60: the median is not the smallest step.
+    irregular = one("b", t=T0 + np.cumsum([0, 60, 600, 600, 600, 60]), passed=np.ones(6))
+    # Steps 60, 60, 600, 600: the median is their mean, 330.
+    even = one("c", t=T0 + np.cumsum([0, 60, 60, 600, 600]), passed=np.ones(5))
+    out = compute_features(pl.concat([regular, irregular, even]))
+    spans = np.array([12 * 300, 1920, 1320])
+    steps = np.array([300, 600, 330])
+    expected = 100 * (spans / steps + 1 - [10, 6, 5]) / (spans / steps + 1)
+    assert out["missing_tmstmp_percentage"].to_numpy() == pytest.approx(expected, rel=1e-12)
+    assert out["total_time"].to_numpy() == pytest.approx((spans + steps) / DAY, rel=1e-12)
+
+
 def test_median_share_against_the_objects_total():
     frames = [
         one("a", "PT_TOTAL", passed=[10.0, 10.0, 10.0]),

@@ -4,9 +4,10 @@ A sample is kept when ``blocked <= blocked_threshold`` (the notebook dropped
 ``blocked > 0``). Kept samples are binned into UTC calendar days; per day the
 max, mean, median and 90th percentile (linear) of ``passed``; across days the
 0.9 and 0.7 quantiles (linear) of each, and the four largest daily maxima.
-Days without kept samples do not exist here (pandas makes NaN rows for them and
-its quantile skips NaN: the same result); fewer than four days leave the missing
-``daily_max_k`` NaN, and a series with no kept sample has every daily value NaN.
+A day without kept samples has null stats and is skipped by the quantiles
+across days (pandas makes NaN rows for such days, also skipped: the same
+result); fewer than four days leave the missing ``daily_max_k`` NaN, and a
+series with no kept sample has every daily value NaN.
 
 Super peaks are kept samples whose passed value is above
 ``super_peak_factor * daily_max_q90``. With ``exclude_super_peaks`` the daily
@@ -16,6 +17,7 @@ against the first pass.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from floodmark.features.prepare import DAY_US
@@ -30,38 +32,50 @@ DAILY_COLUMNS: tuple[str, ...] = (
 
 
 def kept_samples(samples: pl.DataFrame, blocked_threshold: float) -> pl.DataFrame:
-    """``sid, t, passed`` of the samples that are not blocked (baseline traffic)."""
-    keep = samples["blocked"] <= blocked_threshold
-    samples = samples.select("sid", "t", "passed")
-    # Most chunks have few blocked samples; a filter would copy all the others.
-    return samples if keep.all() else samples.filter(keep)
+    """``sid, t, passed`` with ``passed`` null where the sample is blocked (attack traffic).
+
+    Masked rather than filtered: every aggregation below skips nulls, and the
+    mask writes one column where a filter would copy three.
+    """
+    keep = pl.col("blocked") <= blocked_threshold
+    return samples.select("sid", "t", pl.when(keep).then(pl.col("passed")).alias("passed"))
 
 
 def daily_features(kept: pl.DataFrame) -> pl.DataFrame:
-    """``sid`` and every ``DAILY_COLUMNS`` value, for the series that have kept samples.
+    """``sid`` and every ``DAILY_COLUMNS`` value, one row per series of ``kept``."""
+    return _across_days(_per_day(kept))
+
+
+def _per_day(kept: pl.DataFrame) -> pl.DataFrame:
+    """One row per (series, UTC day) in row order: ``sid``, ``_rows`` and the day's stats.
 
     ``kept`` is ordered by (sid, t), so each (series, day) is one contiguous run;
     numbering the runs gives a sorted key Polars groups by slicing.
     """
     passed = pl.col("passed")
     day = (pl.col("t") // DAY_US).alias("day")
-    per_day = (
+    return (
         kept.with_columns(pl.struct("sid", day).rle_id().set_sorted().alias("_run"))
         .group_by("_run", maintain_order=True)
         .agg(
             pl.col("sid").first(),
+            pl.len().alias("_rows"),
             passed.max().alias("max"),
             passed.mean().alias("mean"),
             passed.median().alias("median"),
             passed.quantile(0.9, interpolation="linear").alias("q90"),
         )
     )
+
+
+def _across_days(per_day: pl.DataFrame) -> pl.DataFrame:
+    # A day whose samples are all blocked has null stats: quantiles skip it.
     across = [
         pl.col(stat).quantile(q, interpolation="linear").alias(f"daily_{stat}_{name}")
         for name, q in _ACROSS.items()
         for stat in _DAY_STATS
     ]
-    top = pl.col("max").top_k(4).sort(descending=True).alias("_top")
+    top = pl.col("max").drop_nulls().top_k(4).sort(descending=True).alias("_top")
     per_series = per_day.group_by("sid", maintain_order=True).agg(*across, top)
     return per_series.select(
         "sid",
@@ -73,17 +87,22 @@ def daily_features(kept: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def peak_mask(kept: pl.DataFrame, daily: pl.DataFrame, sids: pl.DataFrame, factor: float):
-    """Boolean Series over ``kept``: the sample is above ``factor * daily_max_q90``."""
-    limits = sids.select("sid").join(
-        daily.select("sid", (factor * pl.col("daily_max_q90")).alias("_limit")),
-        on="sid",
-        how="left",
-        maintain_order="left",
-    )["_limit"]
-    # sids holds every sid 0..k-1 in order, so its row sid is series sid.
-    above = kept["passed"] > limits.gather(kept["sid"])
-    return above.fill_null(False)
+def _peak_rows(kept: pl.DataFrame, per_day: pl.DataFrame, limits: np.ndarray) -> np.ndarray:
+    """Rows of ``kept`` whose passed value is above its series' limit (``limits[sid]``).
+
+    Only a day whose maximum is above the limit can hold one, so only those
+    days' rows are compared (usually a few of thousands).
+    """
+    rows = per_day["_rows"].to_numpy().astype(np.int64)
+    day_limit = limits[per_day["sid"].to_numpy()]
+    candidate = per_day["max"].to_numpy() > day_limit  # a null max or limit is NaN: False
+    lengths = rows[candidate]
+    firsts = (np.cumsum(rows) - rows)[candidate]
+    # The rows of the candidate days, one range after another.
+    shift = firsts - (np.cumsum(lengths) - lengths)
+    index = np.arange(lengths.sum(), dtype=np.int64) + np.repeat(shift, lengths)
+    above = kept["passed"].gather(index).to_numpy() > np.repeat(day_limit[candidate], lengths)
+    return index[above]
 
 
 def daily_and_peaks(
@@ -100,16 +119,22 @@ def daily_and_peaks(
     kept samples get null daily values (NaN once finished).
     """
     kept = kept_samples(samples, blocked_threshold)
-    daily = daily_features(kept)
-    is_peak = peak_mask(kept, daily, sids, super_peak_factor)
-    peaks = kept.filter(is_peak).select("sid", "t", pl.col("passed").alias("value"))
-    if exclude_super_peaks and peaks.height:
-        daily = daily_features(kept.filter(~is_peak))
+    per_day = _per_day(kept)
+    daily = sids.select("sid").join(
+        _across_days(per_day), on="sid", how="left", maintain_order="left"
+    )
+    limits = (super_peak_factor * daily["daily_max_q90"]).to_numpy()  # by sid
+    peak_rows = _peak_rows(kept, per_day, limits)
+    peaks = kept.gather(peak_rows).select("sid", "t", pl.col("passed").alias("value"))
+    if exclude_super_peaks and peak_rows.size:
+        is_peak = np.zeros(kept.height, dtype=bool)
+        is_peak[peak_rows] = True
+        without = kept.with_columns(kept["passed"].set(pl.Series(is_peak), None))
+        daily = sids.select("sid").join(
+            daily_features(without), on="sid", how="left", maintain_order="left"
+        )
     counts = peaks.group_by("sid").agg(pl.len().alias("n_super_peaks"))
-    out = (
-        sids.select("sid")
-        .join(daily, on="sid", how="left", maintain_order="left")
-        .join(counts, on="sid", how="left", maintain_order="left")
-        .with_columns(pl.col("n_super_peaks").fill_null(0))
+    out = daily.join(counts, on="sid", how="left", maintain_order="left").with_columns(
+        pl.col("n_super_peaks").fill_null(0)
     )
     return out, peaks

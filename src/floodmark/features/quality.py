@@ -37,9 +37,9 @@ _NAN = pl.lit(float("nan"))
 def quality_stats(samples: pl.DataFrame) -> pl.DataFrame:
     """``sid`` and the ``QUALITY_COLUMNS``, one row per series (prepared samples).
 
-    Numpy over whole columns (the series lie one after another), plus one
-    grouped median of the steps; a polars grouped pass per quantity, or
-    expressions evaluated group by group, cost several times more.
+    Numpy over whole columns (the series lie one after another): a polars
+    grouped pass per quantity, or expressions evaluated group by group, cost
+    several times more.
     """
     sid = samples["sid"].to_numpy()
     t = samples["t"].to_numpy()
@@ -47,18 +47,11 @@ def quality_stats(samples: pl.DataFrame) -> pl.DataFrame:
     ends = np.append(starts[1:], sid.size)[: starts.size] - 1  # last row of each series
     n = (ends - starts + 1).astype(np.float64)
     zero = (samples["passed"] + samples["blocked"]).to_numpy() == 0  # the total is zero
-    # Steps between consecutive samples of a series; a series' first row has none.
-    steps = pl.Series("_step", np.diff(t, prepend=t[:1])).scatter(starts, None)
-    step = (
-        pl.DataFrame([samples["sid"], steps])
-        .group_by("sid", maintain_order=True)
-        .agg(pl.col("_step").median())["_step"]
-    )
     per_series = pl.DataFrame(
         {
             "sid": samples["sid"].gather(starts),
             "_n": n,
-            "_step": step,
+            "_step": pl.Series(_median_steps(t, starts, sid), nan_to_null=True),
             "_span": (t[ends] - t[starts]).astype(np.float64),
             "percent_of_zeros": _per_series_sum(zero, starts) / n,
             "_longest": _longest_runs(zero, starts, sid),
@@ -83,6 +76,34 @@ def quality_stats(samples: pl.DataFrame) -> pl.DataFrame:
         .alias("percent_of_largest_dead"),
         pl.when(has_step).then(pl.col("_days")).otherwise(_NAN).alias("total_time"),
     )
+
+
+def _median_steps(t: np.ndarray, starts: np.ndarray, sid: np.ndarray) -> np.ndarray:
+    """Median step between consecutive samples of each series (NaN with one sample).
+
+    A series mostly steps by its smallest step: when more than half of its steps
+    are that one, it is the median, found by counting. Only the other series
+    (irregular sampling) go through a grouped median.
+    """
+    n = np.diff(np.append(starts, t.size))
+    steps = np.empty_like(t)
+    np.subtract(t[1:], t[:-1], out=steps[1:])
+    steps[starts] = np.iinfo(np.int64).max  # a series' first sample has no step
+    if t.size == 0:
+        return np.zeros(0)
+    smallest = np.minimum.reduceat(steps, starts)
+    count = np.add.reduceat(steps == np.repeat(smallest, n), starts)
+    median = smallest.astype(np.float64)
+    median[n == 1] = np.nan
+    unsettled = (n > 1) & (count <= (n - 1) // 2)
+    if unsettled.any():
+        rows = np.repeat(unsettled, n)
+        rows[starts] = False
+        grouped = pl.DataFrame({"sid": sid[rows], "step": steps[rows]})
+        median[unsettled] = (
+            grouped.group_by("sid", maintain_order=True).agg(pl.col("step").median())["step"]
+        ).to_numpy()
+    return median
 
 
 def _per_series_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:

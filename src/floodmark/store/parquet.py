@@ -11,9 +11,13 @@ from floodmark.store.tables import FILE_COLUMNS
 
 
 def write_partition_file(df: pl.DataFrame, path: Path, *, row_group_rows: int) -> None:
-    """Write one sorted partition file; same data gives the same bytes (no timestamps inside)."""
+    """Write one sorted partition file; same data gives the same bytes (no timestamps inside).
+
+    LZ4, not zstd: files 1.7x larger, but reading them back, the first step of
+    every feature run, takes 40 % less time (bench/features.py).
+    """
     df.select(FILE_COLUMNS).write_parquet(
-        path, compression="zstd", statistics=True, row_group_size=row_group_rows
+        path, compression="lz4", statistics=True, row_group_size=row_group_rows
     )
     fsync_file(path)
 
