@@ -51,8 +51,10 @@ import polars as pl
 
 from floodmark.features import compute_features
 from floodmark.features.runner import (
+    CHUNK_ROWS,
     available_cpus,
     batch_features,
+    default_workers,
     store_features,
     tune_malloc,
 )
@@ -242,6 +244,7 @@ def bench_small(args, workdir: Path) -> dict:
     for label, workers, processes in (
         ("one chunk at a time", 1, False),
         (f"{cpus} threads", cpus, False),
+        (f"{default_workers()} threads (the CLI default)", default_workers(), False),
         (f"{cpus} processes", cpus, True),
     ):
         variants_a[f"floodmark store_features, {label}"] = lambda w=workers, p=processes: (
@@ -280,7 +283,7 @@ def bench_full(args, workdir: Path) -> dict:
     fleet.unlink()  # 1.4 GB; the store holds the samples now
     samples = int(open_store(store_dir).catalog()["n_samples"].sum())
     runs = []
-    for workers in sorted({"1", cpus}):
+    for workers in sorted({"1", cpus, str(default_workers())}):
         out = workdir / f"features-w{workers}.parquet"
         argv = [exe, "features", "--store", str(store_dir), "--out", str(out)]
         run = run_with_peak_rss(
@@ -331,7 +334,7 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=2, help="best of N runs per variant")
-    parser.add_argument("--chunk-rows", type=int, default=2_000_000)
+    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS)
     parser.add_argument("--full", action="store_true", help="also run (c) on 1,600 objects")
     parser.add_argument("--full-objects", type=int, default=1_600)
     parser.add_argument("--workdir", type=Path, help="keep the data here (default: a temp dir)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -165,3 +167,10 @@ def test_cli_missing_store_is_one_line_error(tmp_path):
         sys.argv = argv
     assert exit_info.value.code == 1
     assert not (tmp_path / "f.parquet").exists()
+
+
+def test_cli_chunk_rows_default_is_the_library_default():
+    from floodmark.cli.features import features
+    from floodmark.features.runner import CHUNK_ROWS
+
+    assert inspect.signature(features).parameters["chunk_rows"].default == CHUNK_ROWS

@@ -247,6 +247,8 @@ def test_edge_cases_match_the_port():
             one("d", passed=[1.0, 2.0, 3.0], blocked=[1.0, 1.0, 1.0]),
             one("e", passed=np.arange(288.0)),
             super_peak_series().with_columns(pl.lit("f").alias("prediction_id")),
+            # Negative values (a corrected counter, say): mean |x| is not the mean.
+            one("g", passed=[-3.0, 5.0, -1.0, 2.0], blocked=[0.0, -2.0, 0.0, 0.0]),
         ]
     )
     for params in ({}, {"exclude_super_peaks": True}, {"blocked_threshold": 5.0}):

@@ -67,15 +67,17 @@ def features(
     ] = False,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", min=1, help="Chunks computed at once (default: all cores)."),
+        typer.Option(
+            "--workers", min=1, help="Chunks computed at once (default: cores + 1 threads)."
+        ),
     ] = None,
     chunk_rows: Annotated[
         int, typer.Option("--chunk-rows", min=1, help="Samples per chunk (whole series).")
-    ] = 2_000_000,
+    ] = 1_000_000,  # floodmark.features.runner.CHUNK_ROWS (not imported: --help stays fast)
 ) -> None:
     from floodmark.features.registry import FeatureParams
     from floodmark.features.runner import (
-        available_cpus,
+        default_workers,
         store_features,
         super_peaks_path,
         tune_malloc,
@@ -92,7 +94,7 @@ def features(
         result = store_features(
             opened,
             params,
-            workers=workers or available_cpus(),
+            workers=workers or default_workers(),
             chunk_rows=chunk_rows,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )

@@ -107,8 +107,13 @@ def value_stats(samples: pl.DataFrame) -> pl.DataFrame:
 
 def _raw_stats(samples: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
     """``sid``, ``_n`` and the per-series aggregates ``{c}_{name}`` (``name`` in ``_RAW``)."""
+    # |x| is x when no sample is negative (traffic seldom is): mean |x| is the mean.
+    signed = {c: bool((samples[c] < 0).any()) for c in columns}
     first = samples.group_by("sid", maintain_order=True).agg(
-        pl.len().alias("_n"), *(e for c in columns for e in _first_pass(c))
+        pl.len().alias("_n"), *(e for c in columns for e in _first_pass(c, signed[c]))
+    )
+    first = first.with_columns(
+        pl.col(f"{c}_mean").alias(f"{c}_meanabs") for c in columns if not signed[c]
     )
     layout = Layout.of(first["_n"].to_numpy())
     sums = []
@@ -203,9 +208,10 @@ _RAW: tuple[str, ...] = (
 )
 
 
-def _first_pass(c: str) -> list[pl.Expr]:
+def _first_pass(c: str, signed: bool) -> list[pl.Expr]:
     x = pl.col(c)
     return [
+        *([x.abs().mean().alias(f"{c}_meanabs")] if signed else []),
         x.mean().alias(f"{c}_mean"),
         x.median().alias(f"{c}_median"),
         # mode() returns every most frequent value; the notebook took the smallest.
@@ -214,7 +220,6 @@ def _first_pass(c: str) -> list[pl.Expr]:
         x.quantile(0.75, interpolation="linear").alias(f"{c}_q75"),
         x.min().alias(f"{c}_min"),
         x.max().alias(f"{c}_max"),
-        x.abs().mean().alias(f"{c}_meanabs"),
         x.first().alias(f"{c}_first"),
         x.last().alias(f"{c}_last"),
     ]

@@ -8,14 +8,14 @@ process can read by itself (``read_chunk``): the parent ships paths, not data.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from floodmark.schema import KEY_COLUMNS, LONG_SCHEMA
 from floodmark.store.layout import partition_dir
-from floodmark.store.parquet import read_rows
+from floodmark.store.parquet import read_rows, scan_rows
 
 #: The sample columns ``read_chunk_runs`` reads.
 VALUE_COLUMNS: tuple[str, ...] = ("timestamp", "passed", "blocked")
@@ -50,41 +50,60 @@ def plan_chunks(index: pl.DataFrame, series_dir: Path, max_rows: int) -> list[Ch
     """
     if max_rows < 1:
         raise ValueError("max_rows must be at least 1")
-    rows = index.sort("vector", "metric", "file", "row_offset").iter_rows(named=True)
+    ordered = index.sort("vector", "metric", "file", "row_offset")
+    columns = ("vector", "metric", "file", "prediction_id", "row_offset", "n_rows")
     chunks: list[ChunkSpec] = []
-    pieces: list[ChunkPiece] = []
+    pieces: list[_Piece] = []
     n_rows = n_series = 0
-    for row in rows:
-        if n_rows and n_rows + row["n_rows"] > max_rows:
-            chunks.append(ChunkSpec(tuple(pieces), n_rows, n_series))
+    for vector, metric, file, pid, start, size in ordered.select(columns).iter_rows():
+        if n_rows and n_rows + size > max_rows:
+            chunks.append(_freeze(pieces, series_dir, n_rows, n_series))
             pieces, n_rows, n_series = [], 0, 0
-        path = str(partition_dir(series_dir, row["vector"], row["metric"]) / row["file"])
-        start, stop = row["row_offset"], row["row_offset"] + row["n_rows"]
-        last = pieces[-1] if pieces else None
-        if last is not None and last.path == path and last.row_stop == start:
-            pieces[-1] = replace(
-                last,
-                row_stop=stop,
-                series_ids=(*last.series_ids, row["prediction_id"]),
-                series_rows=(*last.series_rows, row["n_rows"]),
-            )
-        else:
-            pieces.append(
-                ChunkPiece(
-                    path,
-                    row["vector"],
-                    row["metric"],
-                    start,
-                    stop,
-                    (row["prediction_id"],),
-                    (row["n_rows"],),
-                )
-            )
-        n_rows += row["n_rows"]
+        if not pieces or not pieces[-1].continued_by(vector, metric, file, start):
+            pieces.append(_Piece(vector, metric, file, start, start))
+        pieces[-1].add(pid, size)
+        n_rows += size
         n_series += 1
     if pieces:
-        chunks.append(ChunkSpec(tuple(pieces), n_rows, n_series))
+        chunks.append(_freeze(pieces, series_dir, n_rows, n_series))
     return chunks
+
+
+@dataclass
+class _Piece:
+    """A ``ChunkPiece`` being packed: consecutive series of one file."""
+
+    vector: str
+    metric: str
+    file: str
+    row_start: int
+    row_stop: int
+    ids: list[str] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)
+
+    def continued_by(self, vector: str, metric: str, file: str, start: int) -> bool:
+        return (self.vector, self.metric, self.file, self.row_stop) == (vector, metric, file, start)
+
+    def add(self, prediction_id: str, size: int) -> None:
+        self.row_stop += size
+        self.ids.append(prediction_id)
+        self.rows.append(size)
+
+
+def _freeze(pieces: list[_Piece], series_dir: Path, n_rows: int, n_series: int) -> ChunkSpec:
+    frozen = tuple(
+        ChunkPiece(
+            str(partition_dir(series_dir, p.vector, p.metric) / p.file),
+            p.vector,
+            p.metric,
+            p.row_start,
+            p.row_stop,
+            tuple(p.ids),
+            tuple(p.rows),
+        )
+        for p in pieces
+    )
+    return ChunkSpec(frozen, n_rows, n_series)
 
 
 def read_chunk(spec: ChunkSpec) -> pl.DataFrame:
@@ -117,12 +136,11 @@ def read_chunk_runs(spec: ChunkSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
         },
         schema={**{k: pl.String() for k in KEY_COLUMNS}, "n_samples": pl.Int64()},
     )
-    values = [
-        read_rows(p.path, p.row_start, p.row_stop, columns=VALUE_COLUMNS) for p in spec.pieces
-    ]
-    if not values:
+    if not spec.pieces:
         return keys, pl.DataFrame(schema={c: LONG_SCHEMA[c] for c in VALUE_COLUMNS})
-    return keys, pl.concat(values, how="vertical")
+    # One query for all pieces: planned once (a query per piece cost ~1 ms each).
+    pieces = [scan_rows(p.path, p.row_start, p.row_stop, VALUE_COLUMNS) for p in spec.pieces]
+    return keys, pl.concat(pieces, how="vertical").collect()
 
 
 def iter_chunk_frames(plan: list[ChunkSpec]) -> Iterator[pl.DataFrame]:

@@ -31,12 +31,17 @@ def read_file(path: Path) -> pl.DataFrame:
     return scan_files(path).collect()
 
 
-def read_rows(
+def read_rows(path: str | Path, start: int, stop: int) -> pl.DataFrame:
+    """Rows ``[start, stop)`` of a partition file."""
+    return scan_rows(path, start, stop).collect()
+
+
+def scan_rows(
     path: str | Path, start: int, stop: int, columns: tuple[str, ...] = FILE_COLUMNS
-) -> pl.DataFrame:
-    """Rows ``[start, stop)`` of a partition file (``columns`` of it).
+) -> pl.LazyFrame:
+    """Rows ``[start, stop)`` of a partition file (``columns`` of it), lazily.
 
     Polars pushes the slice into the Parquet reader, so only the pages holding those
     rows are decoded (measured ~20x faster than reading the row groups with pyarrow).
     """
-    return scan_files(Path(path)).slice(start, stop - start).select(columns).collect()
+    return scan_files(Path(path)).slice(start, stop - start).select(columns)
