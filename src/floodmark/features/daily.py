@@ -133,8 +133,5 @@ def daily_and_peaks(
         daily = sids.select("sid").join(
             daily_features(without), on="sid", how="left", maintain_order="left"
         )
-    counts = peaks.group_by("sid").agg(pl.len().alias("n_super_peaks"))
-    out = daily.join(counts, on="sid", how="left", maintain_order="left").with_columns(
-        pl.col("n_super_peaks").fill_null(0)
-    )
-    return out, peaks
+    counts = np.bincount(peaks["sid"].to_numpy(), minlength=daily.height)
+    return daily.with_columns(pl.Series("n_super_peaks", counts, dtype=pl.Int64)), peaks

@@ -86,11 +86,18 @@ def _kernel_part(prepared: Prepared, params: FeatureParams) -> tuple[pl.DataFram
         if peaks is not None:
             peak_frames.append(peaks)
     kernel_columns = [c for f in FAMILIES if f.finish is None for c in f.columns]
-    out = pl.concat(frames, how="horizontal").select(
+    out = pl.concat(frames, how="horizontal")
+    # Polars leaves some undefined aggregations null (a quantile of no value); NaN is the
+    # definition. Only the columns that need it are touched: planning each costs time.
+    out = out.select(
         *KEY_COLUMNS,
         *(pl.col(c).cast(pl.Int64) for c in COUNT_COLUMNS),
-        # Polars leaves some undefined aggregations null (var of one value); NaN is the definition.
-        *(pl.col(c).cast(pl.Float64).fill_null(_NAN) for c in kernel_columns),
+        *(
+            pl.col(c).cast(pl.Float64).fill_null(_NAN)
+            if out[c].null_count() or out[c].dtype != pl.Float64
+            else pl.col(c)
+            for c in kernel_columns
+        ),
     )
     return out, _peak_table(peak_frames, keys)
 

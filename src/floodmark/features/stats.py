@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from floodmark.features.prepare import divide_exactly, series_starts
+from floodmark.features.prepare import series_starts
 
 #: The three sample columns and the feature-name prefix of each (the notebook's names).
 VALUE_COLUMNS: dict[str, str] = {
@@ -57,7 +57,6 @@ STAT_COLUMNS: tuple[str, ...] = tuple(
 )
 
 _EPS = float(np.finfo(np.float64).eps)
-_NAN = pl.lit(float("nan"))
 
 
 def value_stats(samples: pl.DataFrame) -> pl.DataFrame:
@@ -65,65 +64,47 @@ def value_stats(samples: pl.DataFrame) -> pl.DataFrame:
 
     ``samples`` must be prepared (see ``floodmark.features.prepare``).
     """
-    raw = _raw_stats(samples, ("passed",))
+    sid, n, raw = _raw_stats(samples, ("passed",))
     # Most series are never attacked: their blocked column is all zeros (every raw
     # sum and order statistic is 0) and their total equals passed bit for bit
     # (x + 0.0 is x). Computing blocked and total only for attacked series saves
     # up to two thirds of the work without changing a single value.
+    raw["blocked"] = {name: np.zeros(n.size) for name in _RAW}
+    raw["total"] = {name: v.copy() for name, v in raw["passed"].items()}
     hit = samples["sid"].to_numpy()[samples["blocked"].to_numpy() != 0]  # in sid order
     if hit.size:
-        attacked = pl.Series(hit[series_starts(hit)]).implode()
-        under_attack = samples.select(
-            "sid", "blocked", (pl.col("passed") + pl.col("blocked")).alias("total")
-        ).filter(pl.col("sid").is_in(attacked))
-        raw = raw.join(
-            _raw_stats(under_attack, ("blocked", "total")).drop("_n"),
-            on="sid",
-            how="left",
-            maintain_order="left",
+        attacked = hit[series_starts(hit)]  # sids are row positions
+        under_attack = (
+            samples.select("sid", "passed", "blocked")
+            .filter(pl.col("sid").is_in(pl.Series(attacked).implode()))
+            .select("sid", "blocked", (pl.col("passed") + pl.col("blocked")).alias("total"))
         )
-    else:
-        raw = raw.with_columns(
-            *(
-                pl.lit(None, pl.Float64).alias(f"{c}_{name}")
-                for c in ("blocked", "total")
-                for name in _RAW
-            )
-        )
-    raw = raw.with_columns(
-        *(pl.col(f"blocked_{name}").fill_null(0.0) for name in _RAW),
-        *(pl.coalesce(f"total_{name}", f"passed_{name}").alias(f"total_{name}") for name in _RAW),
-    )
-    n = raw["_n"].cast(pl.Float64)
-    raw = raw.with_columns(divide_exactly(n * (n * n - 1.0), 12.0).alias("_slope_den"))
-    return raw.select(
-        "sid",
-        pl.col("_n").cast(pl.Int64).alias("n_samples"),
-        *(e for c, prefix in VALUE_COLUMNS.items() for e in _finish(c, prefix)),
-    )
+        _, _, found = _raw_stats(under_attack, ("blocked", "total"))
+        for c, values in found.items():
+            for name, v in values.items():
+                raw[c][name][attacked] = v
+    columns = {"sid": sid, "n_samples": n}
+    for c, prefix in VALUE_COLUMNS.items():
+        columns |= {f"{prefix}_{stat}": v for stat, v in _finish(raw[c], n).items()}
+    return pl.DataFrame(columns)
 
 
-def _raw_stats(samples: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
-    """``sid``, ``_n`` and the per-series aggregates ``{c}_{name}`` (``name`` in ``_RAW``)."""
+def _raw_stats(
+    samples: pl.DataFrame, columns: tuple[str, ...]
+) -> tuple[pl.Series, np.ndarray, dict[str, dict[str, np.ndarray]]]:
+    """``sid``, the sample counts and, per column, the aggregates in ``_RAW``, by series."""
     # |x| is x when no sample is negative (traffic seldom is): mean |x| is the mean.
     signed = {c: bool((samples[c] < 0).any()) for c in columns}
     first = samples.group_by("sid", maintain_order=True).agg(
         pl.len().alias("_n"), *(e for c in columns for e in _first_pass(c, signed[c]))
     )
-    first = first.with_columns(
-        pl.col(f"{c}_mean").alias(f"{c}_meanabs") for c in columns if not signed[c]
-    )
-    sizes = first["_n"].to_numpy()
-    sums = []
+    n = first["_n"].to_numpy().astype(np.int64)
+    raw = {}
     for c in columns:
-        found = deviation_sums(
-            samples[c].to_numpy(),
-            sizes,
-            first[f"{c}_mean"].to_numpy(),
-            first[f"{c}_median"].to_numpy(),
-        )
-        sums += [pl.Series(f"{c}_{name}", v) for name, v in found.items()]
-    return first.with_columns(sums)
+        raw[c] = {name: first[f"{c}_{name}"].to_numpy() for name in _FIRST if name != "meanabs"}
+        raw[c]["meanabs"] = first[f"{c}_meanabs" if signed[c] else f"{c}_mean"].to_numpy()
+        raw[c] |= deviation_sums(samples[c].to_numpy(), n, raw[c]["mean"], raw[c]["median"])
+    return first["sid"], n, raw
 
 
 #: Rows of whole series ``deviation_sums`` works on at once: the temporaries of a
@@ -188,8 +169,8 @@ def _block_sums(
     return sums
 
 
-#: Per-series aggregates each statistic is finished from.
-_RAW: tuple[str, ...] = (
+#: Per-series aggregates of the first (Polars) pass...
+_FIRST: tuple[str, ...] = (
     "mean",
     "median",
     "mode",
@@ -200,14 +181,9 @@ _RAW: tuple[str, ...] = (
     "meanabs",
     "first",
     "last",
-    "d2",
-    "d3",
-    "d4",
-    "dabs",
-    "x2",
-    "cross",
-    "icd",
 )
+#: ... and all those each statistic is finished from.
+_RAW: tuple[str, ...] = (*_FIRST, *_DEVIATIONS)
 
 
 def _first_pass(c: str, signed: bool) -> list[pl.Expr]:
@@ -227,45 +203,48 @@ def _first_pass(c: str, signed: bool) -> list[pl.Expr]:
     ]
 
 
-def _finish(c: str, prefix: str) -> list[pl.Expr]:
-    def col(name: str) -> pl.Expr:
-        return pl.col(f"{c}_{name}")
+def _finish(raw: dict[str, np.ndarray], n: np.ndarray) -> dict[str, np.ndarray]:
+    """Every statistic in ``STATS`` from the raw aggregates, by series (numpy: a few
+    hundred values, where a Polars query would spend longer being planned)."""
+    count = n.astype(np.float64)
+    two_or_more = n >= 2
+    constant = raw["min"] == raw["max"]
 
-    def deviation(name: str) -> pl.Expr:
+    def deviation(name: str) -> np.ndarray:
         # A constant series deviates by exactly 0 from its mean, even when the
         # computed mean is one rounding away from the value.
-        return pl.when(constant).then(0.0).otherwise(col(name))
+        return np.where(constant, 0.0, raw[name])
 
-    n = pl.col("_n").cast(pl.Float64)
-    two_or_more = pl.col("_n") >= 2
-    constant = col("min") == col("max")
-    m2 = deviation("d2") / n
-    # NaN for zero variance: exactly constant, or scipy's own rule for skew/kurtosis.
-    flat = constant | (m2 <= (_EPS * col("mean")) ** 2)
-    variance = pl.when(two_or_more).then(deviation("d2") / (n - 1.0)).otherwise(_NAN)
-    rms = (col("x2") / n).sqrt()
-    max_abs = pl.max_horizontal(col("min").abs(), col("max").abs())
-    # OLS slope against the index 0..n-1: sum((i - ibar)(x - xbar)) / sum((i - ibar)^2),
-    # the denominator in closed form n(n^2 - 1)/12.
-    slope = deviation("icd") / pl.col("_slope_den")
-    stats = {
-        "mean": col("mean"),
-        "median": col("median"),
-        "mode": col("mode"),
-        "variance": variance,
-        "std_dev": variance.sqrt(),
-        "skewness": pl.when(flat).then(_NAN).otherwise((col("d3") / n) / m2**1.5),
-        "kurtosis": pl.when(flat).then(_NAN).otherwise((col("d4") / n) / (m2 * m2) - 3.0),
-        "iqr": col("q75") - col("q25"),
-        "mad": deviation("dabs") / n,
-        "rms": rms,
-        "median_crossing_rate": pl.when(two_or_more).then(col("cross") / (n - 1.0)).otherwise(_NAN),
-        "slope": pl.when(two_or_more).then(slope).otherwise(_NAN),
-        "crest_factor": pl.when(rms == 0).then(_NAN).otherwise(max_abs / rms),
-        "shape_factor": pl.when(col("meanabs") == 0).then(_NAN).otherwise(rms / col("meanabs")),
-        # mean(diff(x)) telescopes to (last - first)/(n - 1).
-        "avg_first_order_diff": pl.when(two_or_more)
-        .then((col("last") - col("first")) / (n - 1.0))
-        .otherwise(_NAN),
-    }
-    return [expr.alias(f"{prefix}_{stat}") for stat, expr in stats.items()]
+    def unless(undefined: np.ndarray, value: np.ndarray) -> np.ndarray:
+        return np.where(undefined, np.nan, value)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m2 = deviation("d2") / count
+        # NaN for zero variance: exactly constant, or scipy's own rule for skew/kurtosis.
+        flat = constant | (m2 <= (_EPS * raw["mean"]) ** 2)
+        variance = unless(~two_or_more, deviation("d2") / (count - 1.0))
+        rms = np.sqrt(raw["x2"] / count)
+        max_abs = np.maximum(np.abs(raw["min"]), np.abs(raw["max"]))
+        # OLS slope against the index 0..n-1: sum((i - ibar)(x - xbar)) / sum((i - ibar)^2),
+        # the denominator in closed form n(n^2 - 1)/12.
+        slope = deviation("icd") / (count * (count * count - 1.0) / 12.0)
+        return {
+            "mean": raw["mean"],
+            "median": raw["median"],
+            "mode": raw["mode"],
+            "variance": variance,
+            "std_dev": np.sqrt(variance),
+            "skewness": unless(flat, (raw["d3"] / count) / m2**1.5),
+            "kurtosis": unless(flat, (raw["d4"] / count) / (m2 * m2) - 3.0),
+            "iqr": raw["q75"] - raw["q25"],
+            "mad": deviation("dabs") / count,
+            "rms": rms,
+            "median_crossing_rate": unless(~two_or_more, raw["cross"] / (count - 1.0)),
+            "slope": unless(~two_or_more, slope),
+            "crest_factor": unless(rms == 0, max_abs / rms),
+            "shape_factor": unless(raw["meanabs"] == 0, rms / raw["meanabs"]),
+            # mean(diff(x)) telescopes to (last - first)/(n - 1).
+            "avg_first_order_diff": unless(
+                ~two_or_more, (raw["last"] - raw["first"]) / (count - 1.0)
+            ),
+        }
