@@ -37,9 +37,9 @@ _NAN = pl.lit(float("nan"))
 def quality_stats(samples: pl.DataFrame) -> pl.DataFrame:
     """``sid`` and the ``QUALITY_COLUMNS``, one row per series (prepared samples).
 
-    Numpy over whole columns (the series lie one after another): a polars
-    grouped pass per quantity, or expressions evaluated group by group, cost
-    several times more.
+    Numpy over whole columns (the series lie one after another), with one run
+    over each column per quantity; the grouped Polars passes this replaces took
+    about 50 % longer.
     """
     sid = samples["sid"].to_numpy()
     t = samples["t"].to_numpy()

@@ -1,20 +1,18 @@
 """Features of a whole store, chunk by chunk, in parallel, with memory bounded.
 
 The store cuts itself into chunks of whole series (``Store.chunk_plan``); each
-chunk goes through ``feature_kernel`` independently and the small per-series
+chunk goes through the kernel (``prepared_kernel``) independently and the small per-series
 results are finished together (``finish_features``), so memory holds the chunks
 in flight plus the results, never the store.
 
-Parallel design, chosen by measurement (bench/features.py --full: 1,600 objects,
-355 M samples, 2 cores shared with other work, two runs): one chunk at a time
-leaves a core idle, since only Polars' aggregations use every thread while the
-numpy passes, Parquet decoding and the Python glue use one (50-68 s). Overlapping
-two chunks in threads of this process (Polars and numpy release the GIL during
-their work) took 39-40 s at 1.5 GB peak; in two spawned processes with Polars
-capped at one thread each, 35-49 s at 2.0 GB, plus ~2.5 s per run to import
-floodmark in every worker, which makes processes 2.5x slower than threads on a
-9 M-sample store. Threads are the default (``processes=False``); processes stay
-available for machines with many cores, where the GIL may become the limit.
+Parallel design, chosen by measurement (bench/features.py on 8.9 M samples, 2
+cores shared with other work): one chunk at a time leaves a core idle much of the
+time, since only Polars' aggregations use both (0.81 s). Threads overlap chunks,
+Polars and most numpy work releasing the GIL (2 threads: 0.65 s); one thread more
+than cores keeps both busy while a thread holds the GIL in Python glue (3 threads:
+0.61 s). Spawned processes must first import floodmark (1.78 s in all), so
+threads are the default (``processes=False``); processes stay available for
+machines with many cores, where the GIL may become the limit.
 """
 
 from __future__ import annotations
@@ -50,7 +48,7 @@ _MALLOPT_PARAMS = {"M_TRIM_THRESHOLD": -1, "M_MMAP_THRESHOLD": -3}
 
 
 #: Samples per chunk by default: 1 M took less time than 2 M (whose temporaries
-#: overflow the caches) and than 0.5 M (fixed costs of about 10 ms per chunk).
+#: overflow the caches) and than 0.5 M (a chunk has fixed costs of 6-10 ms).
 CHUNK_ROWS = 1_000_000
 
 
@@ -163,8 +161,8 @@ def default_workers() -> int:
     """Threads ``floodmark features`` uses: one more than the cores.
 
     A thread spends part of each chunk in Python glue (holding the GIL) or waiting
-    for Polars' pool; a third thread on 2 cores keeps both busy (bench/features.py:
-    10 % less wall time than 2 threads).
+    for Polars' pool; a third thread on 2 cores keeps both busier (bench/features.py,
+    three runs: 2-6 % less wall time than 2 threads).
     """
     return available_cpus() + 1
 

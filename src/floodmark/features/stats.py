@@ -119,10 +119,10 @@ def deviation_sums(
     """Per-series sums over samples of deviations from the series' mean and median.
 
     ``x`` holds the series one after another, ``n[i]`` samples each. Numpy with
-    in-place temporaries, block by block of whole series: a dozen passes over
-    whole-chunk arrays were bound by memory bandwidth, which threads share
-    (with 3 threads on 2 cores blocks took a third of the time). A series is one
-    segment of one block, so its sums do not depend on the blocks.
+    in-place temporaries, block by block of whole series so that the dozen passes
+    over a block's temporaries hit the cache (on 8.9 M samples in one thread:
+    0.11 s instead of 0.13 s for whole 1 M-row chunks). A series is one segment
+    of one block, so its sums do not depend on the blocks.
     """
     n = n.astype(np.intp)
     starts = np.cumsum(n) - n
