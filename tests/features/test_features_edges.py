@@ -256,6 +256,28 @@ def test_edge_cases_match_the_port():
         assert not mismatches(compute_features(frames, **params), port, frames)
 
 
+def test_blocked_order_statistics_by_counting_or_selection():
+    """Blocked zero on most samples (a short attack) or on few (a long one), one table."""
+    rng = np.random.default_rng(3)
+    passed = rng.integers(0, 50, 400).astype(float)
+    short, long = np.zeros(400), rng.integers(0, 5, 400).astype(float)
+    short[100:104] = [7.0, 9.0, 7.0, 3.0]
+    edge = np.zeros(8)
+    edge[:2] = [1.0, 2.0]  # 6 zeros of 8: just not settled by counting (needs 7)
+    frames = pl.concat(
+        [
+            one("a", passed=passed, blocked=short),
+            one("b", passed=passed, blocked=long),
+            one("c", passed=np.arange(8.0), blocked=edge),
+            one("d", passed=np.arange(9.0), blocked=np.r_[1.0, np.zeros(8)]),  # 8 of 9: settled
+        ]
+    )
+    port, _ = port_features(to_port_input(frames))
+    from feature_compare import mismatches
+
+    assert not mismatches(compute_features(frames), port, frames)
+
+
 def test_naive_and_other_unit_timestamps_are_utc():
     df = one(passed=[1.0, 2.0, 3.0])
     naive = df.with_columns(pl.col("timestamp").dt.replace_time_zone(None).dt.cast_time_unit("ms"))

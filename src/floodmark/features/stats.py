@@ -79,7 +79,7 @@ def value_stats(samples: pl.DataFrame) -> pl.DataFrame:
             .filter(pl.col("sid").is_in(pl.Series(attacked).implode()))
             .select("sid", "blocked", (pl.col("passed") + pl.col("blocked")).alias("total"))
         )
-        _, _, found = _raw_stats(under_attack, ("blocked", "total"))
+        _, _, found = _raw_stats(under_attack, ("blocked", "total"), mostly_zero="blocked")
         for c, values in found.items():
             for name, v in values.items():
                 raw[c][name][attacked] = v
@@ -90,21 +90,59 @@ def value_stats(samples: pl.DataFrame) -> pl.DataFrame:
 
 
 def _raw_stats(
-    samples: pl.DataFrame, columns: tuple[str, ...]
+    samples: pl.DataFrame, columns: tuple[str, ...], *, mostly_zero: str | None = None
 ) -> tuple[pl.Series, np.ndarray, dict[str, dict[str, np.ndarray]]]:
-    """``sid``, the sample counts and, per column, the aggregates in ``_RAW``, by series."""
+    """``sid``, the sample counts and, per column, the aggregates in ``_RAW``, by series.
+
+    ``mostly_zero`` names a column (blocked traffic) whose order statistics are
+    found by counting zeros where that settles them (see ``_order_by_counting``).
+    """
     # |x| is x when no sample is negative (traffic seldom is): mean |x| is the mean.
     signed = {c: bool((samples[c] < 0).any()) for c in columns}
     first = samples.group_by("sid", maintain_order=True).agg(
-        pl.len().alias("_n"), *(e for c in columns for e in _first_pass(c, signed[c]))
+        pl.len().alias("_n"),
+        *(e for c in columns for e in _cheap_pass(c, signed[c])),
+        *(e for c in columns if c != mostly_zero for e in _order_pass(c)),
+        *([(pl.col(mostly_zero) == 0).sum().alias("_zeros")] if mostly_zero else []),
     )
     n = first["_n"].to_numpy().astype(np.int64)
     raw = {}
     for c in columns:
-        raw[c] = {name: first[f"{c}_{name}"].to_numpy() for name in _FIRST if name != "meanabs"}
+        raw[c] = {name: first[f"{c}_{name}"].to_numpy() for name in _CHEAP}
         raw[c]["meanabs"] = first[f"{c}_meanabs" if signed[c] else f"{c}_mean"].to_numpy()
+        if c == mostly_zero:
+            raw[c] |= _order_by_counting(samples, first, c, signed[c])
+        else:
+            raw[c] |= {name: first[f"{c}_{name}"].to_numpy() for name in _ORDER}
         raw[c] |= deviation_sums(samples[c].to_numpy(), n, raw[c]["mean"], raw[c]["median"])
     return first["sid"], n, raw
+
+
+def _order_by_counting(
+    samples: pl.DataFrame, first: pl.DataFrame, c: str, signed: bool
+) -> dict[str, np.ndarray]:
+    """``_ORDER`` aggregates of a column that is zero on most samples of most series.
+
+    Attacks are short: blocked traffic is zero most of the time. With no negative
+    value the sorted samples of a series start with its ``z`` zeros, so when
+    ``z > floor(0.75 (n - 1)) + 1`` its quartiles and median (ranks at most that,
+    interpolated with the next one) are 0, and so is its mode (``z > n / 2``).
+    Only the other series go through the selections and the hashing.
+    """
+    n = first["_n"].to_numpy().astype(np.int64)
+    settled = first["_zeros"].to_numpy() > (3 * (n - 1)) // 4 + 1
+    settled &= not signed
+    order = {name: np.zeros(n.size) for name in _ORDER}
+    if not settled.all():
+        others = first["sid"].filter(pl.Series(~settled)).implode()
+        found = (
+            samples.filter(pl.col("sid").is_in(others))
+            .group_by("sid", maintain_order=True)
+            .agg(_order_pass(c))
+        )
+        for name in _ORDER:
+            order[name][~settled] = found[f"{c}_{name}"].to_numpy()
+    return order
 
 
 #: Rows of whole series ``deviation_sums`` works on at once: the temporaries of a
@@ -169,38 +207,32 @@ def _block_sums(
     return sums
 
 
-#: Per-series aggregates of the first (Polars) pass...
-_FIRST: tuple[str, ...] = (
-    "mean",
-    "median",
-    "mode",
-    "q25",
-    "q75",
-    "min",
-    "max",
-    "meanabs",
-    "first",
-    "last",
-)
+#: Per-series aggregates of the first (Polars) pass: one streaming reduction each...
+_CHEAP: tuple[str, ...] = ("mean", "min", "max", "first", "last")
+#: ... those that select or count values (the costly part)...
+_ORDER: tuple[str, ...] = ("median", "mode", "q25", "q75")
 #: ... and all those each statistic is finished from.
-_RAW: tuple[str, ...] = (*_FIRST, *_DEVIATIONS)
+_RAW: tuple[str, ...] = (*_CHEAP, "meanabs", *_ORDER, *_DEVIATIONS)
 
 
-def _first_pass(c: str, signed: bool) -> list[pl.Expr]:
+def _cheap_pass(c: str, signed: bool) -> list[pl.Expr]:
     x = pl.col(c)
+    exprs = [x.mean(), x.min(), x.max(), x.first(), x.last()]
     return [
         *([x.abs().mean().alias(f"{c}_meanabs")] if signed else []),
-        x.mean().alias(f"{c}_mean"),
-        x.median().alias(f"{c}_median"),
-        # mode() returns every most frequent value; the notebook took the smallest.
-        x.mode().min().alias(f"{c}_mode"),
-        x.quantile(0.25, interpolation="linear").alias(f"{c}_q25"),
-        x.quantile(0.75, interpolation="linear").alias(f"{c}_q75"),
-        x.min().alias(f"{c}_min"),
-        x.max().alias(f"{c}_max"),
-        x.first().alias(f"{c}_first"),
-        x.last().alias(f"{c}_last"),
+        *(e.alias(f"{c}_{name}") for e, name in zip(exprs, _CHEAP, strict=True)),
     ]
+
+
+def _order_pass(c: str) -> list[pl.Expr]:
+    x = pl.col(c)
+    exprs = [
+        x.median(),
+        x.mode().min(),  # mode() gives every most frequent value; the notebook took the smallest
+        x.quantile(0.25, interpolation="linear"),
+        x.quantile(0.75, interpolation="linear"),
+    ]
+    return [e.alias(f"{c}_{name}") for e, name in zip(exprs, _ORDER, strict=True)]
 
 
 def _finish(raw: dict[str, np.ndarray], n: np.ndarray) -> dict[str, np.ndarray]:
