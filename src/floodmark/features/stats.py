@@ -146,8 +146,10 @@ def _order_by_counting(
 
 
 #: Rows of whole series ``deviation_sums`` works on at once: the temporaries of a
-#: block (256 KB each) stay in the core's cache for all the passes over them.
-BLOCK_ROWS = 32_768
+#: block (1 MB each) stay in the cache for all the passes over them. Measured on 27 M
+#: samples: 32 K-row blocks 0.20 s (0.25 s in 3 threads: more calls, each taking the
+#: GIL), 128 K 0.16 s (0.15 s), whole 1 M-row chunks 0.23 s (0.22 s).
+BLOCK_ROWS = 131_072
 _DEVIATIONS: tuple[str, ...] = ("d2", "d3", "d4", "dabs", "x2", "icd", "cross")
 
 
@@ -158,9 +160,8 @@ def deviation_sums(
 
     ``x`` holds the series one after another, ``n[i]`` samples each. Numpy with
     in-place temporaries, block by block of whole series so that the dozen passes
-    over a block's temporaries hit the cache (on 8.9 M samples in one thread:
-    0.11 s instead of 0.13 s for whole 1 M-row chunks). A series is one segment
-    of one block, so its sums do not depend on the blocks.
+    over a block's temporaries hit the cache (``BLOCK_ROWS``). A series is one
+    segment of one block, so its sums do not depend on the blocks.
     """
     n = n.astype(np.intp)
     starts = np.cumsum(n) - n
