@@ -120,9 +120,7 @@ def daily_and_peaks(
     """
     kept = kept_samples(samples, blocked_threshold)
     per_day = _per_day(kept)
-    daily = sids.select("sid").join(
-        _across_days(per_day), on="sid", how="left", maintain_order="left"
-    )
+    daily = _every_series(sids, _across_days(per_day))
     limits = (super_peak_factor * daily["daily_max_q90"]).to_numpy()  # by sid
     peak_rows = _peak_rows(kept, per_day, limits)
     peaks = kept.gather(peak_rows).select("sid", "t", pl.col("passed").alias("value"))
@@ -130,8 +128,11 @@ def daily_and_peaks(
         is_peak = np.zeros(kept.height, dtype=bool)
         is_peak[peak_rows] = True
         without = kept.with_columns(kept["passed"].set(pl.Series(is_peak), None))
-        daily = sids.select("sid").join(
-            daily_features(without), on="sid", how="left", maintain_order="left"
-        )
+        daily = _every_series(sids, daily_features(without))
     counts = np.bincount(peaks["sid"].to_numpy(), minlength=daily.height)
     return daily.with_columns(pl.Series("n_super_peaks", counts, dtype=pl.Int64)), peaks
+
+
+def _every_series(sids: pl.DataFrame, daily: pl.DataFrame) -> pl.DataFrame:
+    """``daily`` with one row per ``sid`` of ``sids``, in order (null where absent)."""
+    return sids.select("sid").join(daily, on="sid", how="left", maintain_order="left")

@@ -45,13 +45,14 @@ def quality_stats(samples: pl.DataFrame) -> pl.DataFrame:
     t = samples["t"].to_numpy()
     starts = series_starts(sid)
     ends = np.append(starts[1:], sid.size)[: starts.size] - 1  # last row of each series
-    n = (ends - starts + 1).astype(np.float64)
+    sizes = ends - starts + 1
+    n = sizes.astype(np.float64)
     zero = (samples["passed"] + samples["blocked"]).to_numpy() == 0  # the total is zero
     per_series = pl.DataFrame(
         {
             "sid": samples["sid"].gather(starts),
             "_n": n,
-            "_step": pl.Series(_median_steps(t, starts, sid), nan_to_null=True),
+            "_step": pl.Series(_median_steps(t, starts, sizes, sid), nan_to_null=True),
             "_span": (t[ends] - t[starts]).astype(np.float64),
             "percent_of_zeros": _per_series_sum(zero, starts) / n,
             "_longest": _longest_runs(zero, starts, sid),
@@ -78,14 +79,13 @@ def quality_stats(samples: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _median_steps(t: np.ndarray, starts: np.ndarray, sid: np.ndarray) -> np.ndarray:
+def _median_steps(t: np.ndarray, starts: np.ndarray, n: np.ndarray, sid: np.ndarray) -> np.ndarray:
     """Median step between consecutive samples of each series (NaN with one sample).
 
     A series mostly steps by its smallest step: when more than half of its steps
     are that one, it is the median, found by counting. Only the other series
     (irregular sampling) go through a grouped median.
     """
-    n = np.diff(np.append(starts, t.size))
     steps = np.empty_like(t)
     np.subtract(t[1:], t[:-1], out=steps[1:])
     steps[starts] = np.iinfo(np.int64).max  # a series' first sample has no step

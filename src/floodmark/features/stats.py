@@ -111,7 +111,7 @@ def _raw_stats(
         raw[c] = {name: first[f"{c}_{name}"].to_numpy() for name in _CHEAP}
         raw[c]["meanabs"] = first[f"{c}_meanabs" if signed[c] else f"{c}_mean"].to_numpy()
         if c == mostly_zero:
-            raw[c] |= _order_by_counting(samples, first, c, signed[c])
+            raw[c] |= _order_by_counting(samples, first, n, c, signed[c])
         else:
             raw[c] |= {name: first[f"{c}_{name}"].to_numpy() for name in _ORDER}
         raw[c] |= deviation_sums(samples[c].to_numpy(), n, raw[c]["mean"], raw[c]["median"])
@@ -119,7 +119,7 @@ def _raw_stats(
 
 
 def _order_by_counting(
-    samples: pl.DataFrame, first: pl.DataFrame, c: str, signed: bool
+    samples: pl.DataFrame, first: pl.DataFrame, n: np.ndarray, c: str, signed: bool
 ) -> dict[str, np.ndarray]:
     """``_ORDER`` aggregates of a column that is zero on most samples of most series.
 
@@ -129,7 +129,6 @@ def _order_by_counting(
     interpolated with the next one) are 0, and so is its mode (``z > n / 2``).
     Only the other series go through the selections and the hashing.
     """
-    n = first["_n"].to_numpy().astype(np.int64)
     settled = first["_zeros"].to_numpy() > (3 * (n - 1)) // 4 + 1
     settled &= not signed
     order = {name: np.zeros(n.size) for name in _ORDER}
