@@ -8,6 +8,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 import pytest
+from feature_compare import mismatches
 from feature_fleets import series_table, to_port_input
 from notebook_port import port_features
 
@@ -237,8 +238,6 @@ def test_super_peaks_are_listed_counted_and_excludable():
 
 
 def test_edge_cases_match_the_port():
-    from feature_compare import mismatches
-
     frames = pl.concat(
         [
             one("a", passed=[4.0]),
@@ -256,25 +255,21 @@ def test_edge_cases_match_the_port():
         assert not mismatches(compute_features(frames, **params), port, frames)
 
 
-def test_blocked_order_statistics_by_counting_or_selection():
-    """Blocked zero on most samples (a short attack) or on few (a long one), one table."""
+def test_blocked_order_statistics_of_short_and_long_attacks():
+    """Blocked traffic zero on most samples (a short attack) or on few (a long one)."""
     rng = np.random.default_rng(3)
     passed = rng.integers(0, 50, 400).astype(float)
     short, long = np.zeros(400), rng.integers(0, 5, 400).astype(float)
     short[100:104] = [7.0, 9.0, 7.0, 3.0]
-    edge = np.zeros(8)
-    edge[:2] = [1.0, 2.0]  # 6 zeros of 8: just not settled by counting (needs 7)
     frames = pl.concat(
         [
             one("a", passed=passed, blocked=short),
             one("b", passed=passed, blocked=long),
-            one("c", passed=np.arange(8.0), blocked=edge),
-            one("d", passed=np.arange(9.0), blocked=np.r_[1.0, np.zeros(8)]),  # 8 of 9: settled
+            one("c", passed=np.arange(8.0), blocked=np.r_[1.0, 2.0, np.zeros(6)]),
+            one("d", passed=np.arange(9.0), blocked=np.r_[1.0, np.zeros(8)]),
         ]
     )
     port, _ = port_features(to_port_input(frames))
-    from feature_compare import mismatches
-
     assert not mismatches(compute_features(frames), port, frames)
 
 
@@ -293,6 +288,18 @@ def test_nulls_are_a_schema_error():
     df = one(passed=[1.0, 2.0]).with_columns(pl.Series("passed", [1.0, None]))
     with pytest.raises(SchemaError, match="nulls in passed"):
         compute_features(df)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("column", ["passed", "blocked"])
+def test_non_finite_values_are_a_schema_error_naming_series_and_row(column, bad):
+    df = pl.concat([one("a", passed=[1.0, 2.0]), one("b", passed=[1.0, 2.0, 3.0])])
+    df = df.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(bad).otherwise(pl.col(column)).alias(column)
+    )
+    with pytest.raises(SchemaError, match=f"{column} is {bad}") as info:
+        compute_features(df)
+    assert info.value.series == "b/PT_TCP/PPS" and info.value.row == 3
 
 
 def test_repeated_timestamp_names_the_series():

@@ -131,6 +131,9 @@ def compute_features(
     ``total_val_median_share`` needs each object's ``PT_TOTAL`` series in the same
     table; it is NaN for objects whose ``PT_TOTAL`` is absent.
 
+    Raises ``SchemaError`` (naming the series, and the row where there is one) for
+    a missing column, a null, a NaN or infinite value, or a repeated timestamp.
+
     Example
     -------
     >>> import polars as pl

@@ -75,12 +75,29 @@ def check_long(df: pl.DataFrame) -> pl.DataFrame:
     ts = pl.col("timestamp")
     # A naive timestamp is taken as UTC: every input floodmark reads is UTC epoch time.
     ts = ts.dt.replace_time_zone("UTC") if ts_dtype.time_zone is None else ts
-    return df.select(
+    df = df.select(
         *(pl.col(k).cast(pl.String) for k in KEY_COLUMNS),
         ts.dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias("timestamp"),
         pl.col("passed").cast(pl.Float64),
         pl.col("blocked").cast(pl.Float64),
     )
+    _reject_non_finite(df)
+    return df
+
+
+def _reject_non_finite(df: pl.DataFrame) -> None:
+    """Traffic is a finite number: NaN or infinity is a broken sample, not a value
+    to compute with (the store quarantines such series at ingest)."""
+    finite = pl.all_horizontal(pl.col("passed", "blocked").is_finite())
+    broken = df.with_row_index("row").filter(~finite)
+    if broken.height:
+        row = broken.row(0, named=True)
+        column = "passed" if not np.isfinite(row["passed"]) else "blocked"
+        raise SchemaError(
+            f"{column} is {row[column]} at {row['timestamp']}: values must be finite",
+            row=row["row"],
+            series=series_name(row["prediction_id"], row["vector"], row["metric"]),
+        )
 
 
 def split_whole_series(df: pl.DataFrame, max_rows: int) -> list[pl.DataFrame]:

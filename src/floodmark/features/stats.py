@@ -121,8 +121,8 @@ def deviation_sums(
     """Per-series sums over samples of deviations from the series' mean and median.
 
     ``x`` holds the series one after another, ``n[i]`` samples each. One compiled
-    pass over the samples: the numpy version (a dozen passes over block-sized
-    temporaries) took 85 ms per 8.9 M samples, this one 15 ms.
+    pass over the samples: on the generated fleet (8.9 M samples) the numpy
+    version, a dozen passes over block-sized temporaries, took 85 ms, this 33 ms.
     """
     sums = _deviation_sums(
         np.ascontiguousarray(x, dtype=np.float64), n.astype(np.int64), mean, median
