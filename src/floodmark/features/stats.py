@@ -8,9 +8,9 @@ Computed in three passes over the prepared samples (contiguous, time-ordered,
 3. compiled, per sample against its series' mean and median: powers of the
    deviation, squares, median crossings, index-weighted deviations, summed
    per series.
-Evaluating ``x - x.mean()`` inside a grouped Polars aggregation instead took
-about 30x the time. Moments are two-pass (deviations from the computed mean), as
-scipy and pandas compute them.
+Evaluating ``x - x.mean()`` inside a grouped Polars aggregation took about 5x
+the time of numpy passes, which took 2.5x that of the compiled one. Moments are
+two-pass (deviations from the computed mean), as scipy and pandas compute them.
 
 Undefined values are NaN by definition:
 - ``variance``/``std_dev`` (ddof=1), ``median_crossing_rate``, ``slope`` and
