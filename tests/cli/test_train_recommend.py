@@ -75,6 +75,11 @@ def fleet(tmp_path_factory):
     return root, samples, features
 
 
+def _inputs(root) -> tuple:
+    """``--store`` and ``--features`` of the fleet fixture."""
+    return ("--store", str(root / "store"), "--features", str(root / "features.parquet"))
+
+
 def _ok(args):
     result = runner.invoke(app, [str(a) for a in args])
     assert result.exit_code == 0, (result.output, result.exception)
@@ -88,10 +93,7 @@ def test_recommend_rule_daily_writes_the_table(fleet, tmp_path, suffix):
     result = _ok(
         [
             "recommend",
-            "--store",
-            root / "store",
-            "--features",
-            root / "features.parquet",
+            *_inputs(root),
             "--method",
             "rule-daily",
             "--out",
@@ -116,10 +118,7 @@ def test_recommend_evt_streams_chunks_and_matches_the_library(fleet, tmp_path):
     _ok(
         [
             "recommend",
-            "--store",
-            root / "store",
-            "--features",
-            root / "features.parquet",
+            *_inputs(root),
             "--method",
             "evt",
             "--out",
@@ -143,10 +142,7 @@ def test_recommend_p95_and_floors_file(fleet, tmp_path):
     _ok(
         [
             "recommend",
-            "--store",
-            root / "store",
-            "--features",
-            root / "features.parquet",
+            *_inputs(root),
             "--method",
             "rule-daily",
             "--params",
@@ -169,10 +165,7 @@ def test_train_then_recommend_with_the_model(fleet, tmp_path):
     result = _ok(
         [
             "train",
-            "--store",
-            root / "store",
-            "--features",
-            root / "features.parquet",
+            *_inputs(root),
             "--out",
             model_dir,
             "--folds",
@@ -191,10 +184,7 @@ def test_train_then_recommend_with_the_model(fleet, tmp_path):
     _ok(
         [
             "recommend",
-            "--store",
-            root / "store",
-            "--features",
-            root / "features.parquet",
+            *_inputs(root),
             "--method",
             "model",
             "--model",
@@ -228,10 +218,7 @@ def test_recommend_usage_errors_exit_2(fleet, tmp_path, args):
         app,
         [
             "recommend",
-            "--store",
-            str(root / "store"),
-            "--features",
-            str(root / "features.parquet"),
+            *_inputs(root),
             *args,
             "--out",
             str(out),
@@ -245,10 +232,7 @@ def test_train_usage_errors_exit_2(fleet, tmp_path):
     root, _, _ = fleet
     base = [
         "train",
-        "--store",
-        str(root / "store"),
-        "--features",
-        str(root / "features.parquet"),
+        *_inputs(root),
         "--out",
         str(tmp_path / "m"),
     ]
@@ -281,10 +265,7 @@ def test_failures_are_floodmark_errors_naming_what(fleet, tmp_path):
         app,
         [
             "recommend",
-            "--store",
-            str(root / "store"),
-            "--features",
-            str(root / "features.parquet"),
+            *_inputs(root),
             "--method",
             "model",
             "--model",

@@ -34,6 +34,18 @@ def _plot_args(fleet, out, *extra: str, **key: str) -> list[str]:
     ]
 
 
+def _report_args(fleet, out, *extra: str, thresholds=None) -> list[str]:
+    """``floodmark report`` arguments over the fleet (its thresholds unless given)."""
+    thresholds = [fleet.thresholds] if thresholds is None else thresholds
+    return [
+        "report",
+        *("--store", str(fleet.store_dir), "--features", str(fleet.features)),
+        *(a for path in thresholds for a in ("--thresholds", str(path))),
+        *extra,
+        *("--out", str(out)),
+    ]
+
+
 def _run_main(monkeypatch, capsys, args: list[str]) -> tuple[int, str]:
     """Run the real entry point (which turns FloodmarkError into exit 1)."""
     monkeypatch.setattr(sys, "argv", ["floodmark", *args])
@@ -93,22 +105,7 @@ def test_plot_bad_extension_is_a_usage_error(tmp_path, fleet):
 def test_report_writes_one_html_file(tmp_path, fleet):
     out = tmp_path / "report.html"
     result = runner.invoke(
-        app,
-        [
-            "report",
-            "--store",
-            str(fleet.store_dir),
-            "--features",
-            str(fleet.features),
-            "--thresholds",
-            str(fleet.thresholds),
-            "--backtest",
-            str(fleet.backtest),
-            "--worst",
-            "2",
-            "--out",
-            str(out),
-        ],
+        app, _report_args(fleet, out, "--backtest", str(fleet.backtest), "--worst", "2")
     )
     assert result.exit_code == 0, result.output
     assert f"wrote {out}" in result.output.replace("\n", "")
@@ -126,24 +123,7 @@ def test_report_combines_thresholds_files(tmp_path, fleet):
         "prediction_id", "vector", "metric", "method", "ss", "sc", "nw", "rl"
     ).write_csv(b)
     out = tmp_path / "r.html"
-    result = runner.invoke(
-        app,
-        [
-            "report",
-            "--store",
-            str(fleet.store_dir),
-            "--features",
-            str(fleet.features),
-            "--thresholds",
-            str(a),
-            "--thresholds",
-            str(b),
-            "--worst",
-            "0",
-            "--out",
-            str(out),
-        ],
-    )
+    result = runner.invoke(app, _report_args(fleet, out, "--worst", "0", thresholds=[a, b]))
     assert result.exit_code == 0, result.output
     section = out.read_text(encoding="utf-8").split('<section id="methods">')[1]
     assert ">evt</td>" in section and ">rule-daily</td>" in section
@@ -155,37 +135,12 @@ def test_report_bad_backtest_file_exits_1(monkeypatch, capsys, tmp_path, fleet):
     code, err = _run_main(
         monkeypatch,
         capsys,
-        [
-            "report",
-            "--store",
-            str(fleet.store_dir),
-            "--features",
-            str(fleet.features),
-            "--thresholds",
-            str(fleet.thresholds),
-            "--backtest",
-            str(bad),
-            "--out",
-            str(tmp_path / "r.html"),
-        ],
+        _report_args(fleet, tmp_path / "r.html", "--backtest", str(bad)),
     )
     assert code == 1 and "not a backtest result" in err
     assert not (tmp_path / "r.html").exists()
 
 
 def test_report_out_must_be_html(tmp_path, fleet):
-    result = runner.invoke(
-        app,
-        [
-            "report",
-            "--store",
-            str(fleet.store_dir),
-            "--features",
-            str(fleet.features),
-            "--thresholds",
-            str(fleet.thresholds),
-            "--out",
-            str(tmp_path / "r.pdf"),
-        ],
-    )
+    result = runner.invoke(app, _report_args(fleet, tmp_path / "r.pdf"))
     assert result.exit_code == 2

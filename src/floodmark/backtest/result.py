@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 import polars as pl
 
+from floodmark.backtest.episodes import SCORE_SCHEMA
 from floodmark.errors import InputFormatError
 from floodmark.io.atomic import write_json
-from floodmark.schema import KEY_COLUMNS
 
 #: One row per method × level (see docs/backtest.md for what each column means).
 BACKTEST_TABLE_SCHEMA: dict[str, pl.DataType] = {
@@ -29,16 +29,7 @@ BACKTEST_TABLE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 #: One row per series × method × level that had test samples.
-BACKTEST_PER_SERIES_SCHEMA: dict[str, pl.DataType] = {
-    **{k: pl.String() for k in KEY_COLUMNS},
-    "method": pl.String(),
-    "level": pl.String(),
-    "threshold": pl.Float64(),
-    "false_alarms": pl.Int64(),
-    "attack_episodes": pl.Int64(),
-    "detected": pl.Int64(),
-    "expert": pl.Float64(),
-}
+BACKTEST_PER_SERIES_SCHEMA: dict[str, pl.DataType] = {**SCORE_SCHEMA, "expert": pl.Float64()}
 
 
 @dataclass(frozen=True, eq=False)

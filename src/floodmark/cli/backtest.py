@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import polars as pl
 import typer
 from rich import box
 from rich.table import Table
 
 from floodmark.cli.output import StoreDir, console, parse_csv_option, progress
+from floodmark.cli.train import parse_params
 
 HELP = """Measure what thresholds would have cost and caught, method by method.
 
@@ -123,7 +123,7 @@ def backtest(
     if out.suffix.lower() != ".json":
         raise typer.BadParameter("the output is JSON: give a .json file", param_hint="--out")
     names = parse_csv_option(methods, list(METHODS), "methods")
-    method_params = _parse_params(params)
+    method_params = parse_params(params, per_method=True)
     window_frame = None if windows is None else read_windows(windows)
 
     with progress(disable=quiet) as bar:
@@ -160,18 +160,6 @@ def backtest(
         f"learned on the {split}",
     )
     console.print(f"wrote {out}")
-
-
-def _parse_params(text: str | None) -> dict[str, dict]:
-    if not text:
-        return {}
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise typer.BadParameter(f"not JSON ({exc})", param_hint="--params") from None
-    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-        raise typer.BadParameter('expected {"method": {"parameter": value}}', param_hint="--params")
-    return value
 
 
 #: Short headers for the terminal; the JSON keeps the full column names.

@@ -109,14 +109,20 @@ def join_labels(features: pl.DataFrame, catalog: pl.DataFrame) -> pl.DataFrame:
     return features.join(right, on=keys, how="left", maintain_order="left")
 
 
-def parse_params(text: str | None) -> dict:
-    """``--params`` JSON object → keyword arguments (usage error otherwise)."""
+def parse_params(text: str | None, *, per_method: bool = False) -> dict:
+    """``--params`` JSON object → keyword arguments, or with ``per_method`` one such
+    object per method name (usage error otherwise)."""
     if not text:
         return {}
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise typer.BadParameter(f"not JSON ({exc})", param_hint="--params") from None
-    if not isinstance(value, dict):
+    if per_method:
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise typer.BadParameter(
+                'expected {"method": {"parameter": value}}', param_hint="--params"
+            )
+    elif not isinstance(value, dict):
         raise typer.BadParameter('expected {"parameter": value, ...}', param_hint="--params")
     return value

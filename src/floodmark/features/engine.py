@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from floodmark.features.daily import daily_and_peaks
-from floodmark.features.prepare import Prepared, prepare, split_whole_series
+from floodmark.features.prepare import Prepared, prepare, prepare_checked, split_whole_series
 from floodmark.features.registry import (
     COUNT_COLUMNS,
     FAMILIES,
@@ -55,7 +55,9 @@ def feature_kernel(
     # The families hold about fifteen temporaries as long as their input; parts of
     # whole series bound that memory for any table size (2 M rows: ~250 MB) at no
     # cost in speed (13.3 M rows: 2.0 s CPU whole or in 2 M-row parts).
-    parts = [_kernel_part(prepare(p), params) for p in split_whole_series(series, part_rows)]
+    parts = [
+        _kernel_part(prepare_checked(p), params) for p in split_whole_series(series, part_rows)
+    ]
     return _combine(parts)
 
 

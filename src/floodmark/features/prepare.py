@@ -140,7 +140,11 @@ def group_series(df: pl.DataFrame) -> pl.DataFrame:
 
 def prepare(df: pl.DataFrame) -> Prepared:
     """Validate, key by ``sid`` and order the samples of whole series."""
-    df = check_long(df)
+    return prepare_checked(check_long(df))
+
+
+def prepare_checked(df: pl.DataFrame) -> Prepared:
+    """``prepare`` of a table ``check_long`` (or ``split_whole_series``) returned."""
     samples, keys = _key_runs(df)
     if keys.height != keys.select(KEY_COLUMNS).n_unique():
         samples, keys = _key_runs(group_series(df))

@@ -44,7 +44,26 @@ def _multiply(stat: np.ndarray, factors: Sequence[float], label: str, missing: s
     return raw, basis, fallback
 
 
-class RuleMax(ThresholdMethod):
+class _Rule(ThresholdMethod):
+    """A statistic of baseline traffic × a factor per level (``raw``), then floored."""
+
+    def raw(self, features: pl.DataFrame, samples: pl.DataFrame | None = None) -> Raw:
+        """Unfloored thresholds, basis and fallback texts (used by methods falling back to this)."""
+        raise NotImplementedError
+
+    def _predict(self, features: pl.DataFrame, samples: pl.DataFrame | None) -> pl.DataFrame:
+        raw, basis, fallback = self.raw(features, samples)
+        return assemble(
+            features.select(KEYS),
+            self.name,
+            raw,
+            floors=self.floors_,
+            basis=basis,
+            fallback=fallback,
+        )
+
+
+class RuleMax(_Rule):
     """Max (or mean) of passed baseline traffic over the window × a factor per level.
 
     Parameters
@@ -91,7 +110,6 @@ class RuleMax(ThresholdMethod):
         self.floors_ = Floors.default() if self.floors is None else self.floors
 
     def raw(self, features: pl.DataFrame, samples: pl.DataFrame | None = None) -> Raw:
-        """Unfloored thresholds, basis and fallback texts (used by methods falling back to this)."""
         return _multiply(
             column(features, self.column_),
             self.factors_,
@@ -99,19 +117,8 @@ class RuleMax(ThresholdMethod):
             f"no baseline traffic ({self.column_} is null)",
         )
 
-    def _predict(self, features: pl.DataFrame, samples: pl.DataFrame | None) -> pl.DataFrame:
-        raw, basis, fallback = self.raw(features, samples)
-        return assemble(
-            features.select(KEYS),
-            self.name,
-            raw,
-            floors=self.floors_,
-            basis=basis,
-            fallback=fallback,
-        )
 
-
-class RuleDaily(ThresholdMethod):
+class RuleDaily(_Rule):
     """Multiples of a high quantile of daily maxima of passed baseline traffic.
 
     Parameters
@@ -165,7 +172,6 @@ class RuleDaily(ThresholdMethod):
         return daily_max_quantile(samples, quantile=0.95, blocked_threshold=self.blocked_threshold)
 
     def raw(self, features: pl.DataFrame, samples: pl.DataFrame | None = None) -> Raw:
-        """Unfloored thresholds, basis and fallback texts (used by methods falling back to this)."""
         q90 = _multiply(
             column(features, "daily_max_q90"),
             self.factors_,
@@ -189,14 +195,3 @@ class RuleDaily(ThresholdMethod):
                 q90[2][i] or "rule-daily q90: no baseline samples for the p95 of daily maxima"
             )
         return raw, basis, fallback
-
-    def _predict(self, features: pl.DataFrame, samples: pl.DataFrame | None) -> pl.DataFrame:
-        raw, basis, fallback = self.raw(features, samples)
-        return assemble(
-            features.select(KEYS),
-            self.name,
-            raw,
-            floors=self.floors_,
-            basis=basis,
-            fallback=fallback,
-        )
