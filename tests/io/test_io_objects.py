@@ -58,3 +58,13 @@ def test_missing_column_is_named(tmp_path):
 
 def test_parse_networks_deduplicates():
     assert parse_networks("198.51.100.0/24  198.51.100.0/24 ::/0") == ["198.51.100.0/24", "::/0"]
+
+
+def test_generated_fleet_objects_round_trip(tmp_path):
+    from floodmark.generate.objects import fleet_objects
+    from floodmark.io.objects import write_objects_csv
+
+    table = fleet_objects(["p0", "p1", "p2"])
+    assert table["networks"].to_list()[2] == ["198.18.0.64/27", "2001:db8:2::/48"]
+    path = write_objects_csv(table, tmp_path / "objects.csv")
+    assert read_objects_csv(path).equals(table)

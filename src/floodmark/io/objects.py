@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from floodmark.errors import InputFormatError
+from floodmark.io.atomic import write_table
 
 OBJECT_COLUMNS: tuple[str, ...] = ("prediction_id", "name", "networks")
 
@@ -89,3 +90,11 @@ def _object_row(path: Path, line: int, record: dict[str, str | None]) -> tuple[i
         raise InputFormatError(str(exc), file=path, row=line) from None
     name = (record.get("name") or "").strip() or prediction_id
     return line, {"prediction_id": prediction_id, "name": name, "networks": networks}
+
+
+def write_objects_csv(table: pl.DataFrame, path: str | Path) -> Path:
+    """Write objects (``OBJECT_SCHEMA``) as the CSV ``read_objects_csv`` reads, atomically."""
+    flat = table.select(
+        "prediction_id", "name", pl.col("networks").list.join(" ").alias("networks")
+    )
+    return write_table(flat, path)
