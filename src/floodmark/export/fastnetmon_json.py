@@ -65,7 +65,7 @@ def export_fastnetmon_json(
         objects_without_networks=plan.without_networks,
         networks_left_out=left_out,
         groups=groups_frame(plan.groups),
-        rounded_up=mapped.rounded_up,
+        rounded_up=mapped.rounded_in([g.prediction_id for g in plan.groups]),
     )
 
 

@@ -76,7 +76,12 @@ class Mapped:
     #: The mapped series per object, ``(vector, metric)``.
     series: dict[str, list[tuple[str, str]]]
     unexported: list[dict[str, str]]
-    rounded_up: int
+    #: Objects whose values were rounded up, and how many.
+    rounded_up: dict[str, int]
+
+    def rounded_in(self, prediction_ids: list[str]) -> int:
+        """How many values of these objects were rounded up."""
+        return sum(self.rounded_up.get(pid, 0) for pid in prediction_ids)
 
 
 def map_thresholds(
@@ -87,7 +92,7 @@ def map_thresholds(
     values: dict[str, dict[str, int]] = {}
     series: dict[str, list[tuple[str, str]]] = {}
     unexported: list[dict[str, str]] = []
-    rounded = 0
+    rounded: dict[str, int] = {}
     for pid, vector, metric, raw in thresholds.select(
         "prediction_id", "vector", "metric", level
     ).iter_rows():
@@ -106,7 +111,7 @@ def map_thresholds(
             if reason is None:
                 values.setdefault(pid, {})[key] = device.value
                 series.setdefault(pid, []).append((vector, metric))
-                rounded += device.rounded
+                rounded[pid] = rounded.get(pid, 0) + device.rounded
         if reason is not None:
             unexported.append(
                 {"prediction_id": pid, "vector": vector, "metric": metric, "reason": reason}
