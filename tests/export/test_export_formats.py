@@ -97,6 +97,11 @@ def test_bad_frames_are_schema_errors_naming_what_is_wrong(tmp_path, fleet):
             fmt="csv",
             out=tmp_path / "x",
         )
+    no_key = thresholds.with_columns(
+        vector=pl.when(pl.col("metric") == "BW").then(pl.col("vector"))
+    )
+    with pytest.raises(SchemaError, match="rows with an empty prediction_id/vector/metric"):
+        export_thresholds(no_key, objects, level="ss", fmt="csv", out=tmp_path / "x")
     bad = objects.with_columns(networks=pl.lit(["192.0.2.1/24"]))
     with pytest.raises(SchemaError, match="object 'a1'"):
         export_thresholds(thresholds, bad, level="ss", fmt="csv", out=tmp_path / "x")

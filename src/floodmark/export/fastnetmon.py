@@ -22,15 +22,9 @@ import polars as pl
 
 from floodmark.errors import InputFormatError
 from floodmark.export.fastnetmon_keys import COMMUNITY, ban_settings, map_thresholds
-from floodmark.export.hostgroups import GroupPlan, HostGroup, plan_groups
+from floodmark.export.hostgroups import GroupPlan, HostGroup, plan_groups, plan_summary
 from floodmark.export.inputs import networks_by_object, object_order
-from floodmark.export.summary import (
-    GROUP_SCHEMA,
-    LEFT_OUT_SCHEMA,
-    UNEXPORTED_SCHEMA,
-    ExportSummary,
-    write_sidecar,
-)
+from floodmark.export.summary import ExportSummary
 from floodmark.io.atomic import atomic_path
 
 _HOSTGROUP = re.compile(r"^\s*hostgroup\s*=\s*([^:]*):", re.MULTILINE)
@@ -93,25 +87,7 @@ def export_fastnetmon(
     )
     with atomic_path(out) as tmp:
         tmp.write_text(text)
-    unexported = pl.DataFrame(plan.unexported, schema=UNEXPORTED_SCHEMA)
-    left_out = pl.DataFrame(plan.left_out, schema=LEFT_OUT_SCHEMA)
-    sidecar = write_sidecar(
-        out,
-        unexported,
-        left_out,
-        plan.without_networks,
-        no_network_reason="object has no networks: no host group written",
-    )
-    return ExportSummary(
-        format="fastnetmon",
-        level=level,
-        files=(out, networks_file, sidecar),
-        unexported=unexported,
-        objects_without_networks=plan.without_networks,
-        networks_left_out=left_out,
-        groups=groups_frame(plan.groups),
-        rounded_up=mapped.rounded_in([g.prediction_id for g in plan.groups]),
-    )
+    return plan_summary(plan, mapped, fmt="fastnetmon", level=level, files=(out, networks_file))
 
 
 def render_config(
@@ -163,14 +139,3 @@ def group_block(group: HostGroup, values: dict[str, int]) -> list[str]:
 def comment_text(text: str) -> str:
     """One line of text, safe in a ``#`` comment."""
     return " ".join(str(text).split())
-
-
-def groups_frame(groups: list[HostGroup]) -> pl.DataFrame:
-    """``GROUP_SCHEMA`` rows for the summary."""
-    return pl.DataFrame(
-        [
-            {"prediction_id": g.prediction_id, "group": g.name, "networks": len(g.networks)}
-            for g in groups
-        ],
-        schema=GROUP_SCHEMA,
-    )

@@ -14,16 +14,10 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from floodmark.export.fastnetmon import groups_frame
 from floodmark.export.fastnetmon_keys import ADVANCED, ban_settings, map_thresholds
-from floodmark.export.hostgroups import HostGroup, plan_groups
+from floodmark.export.hostgroups import HostGroup, plan_groups, plan_summary
 from floodmark.export.inputs import networks_by_object, object_order
-from floodmark.export.summary import (
-    LEFT_OUT_SCHEMA,
-    UNEXPORTED_SCHEMA,
-    ExportSummary,
-    write_sidecar,
-)
+from floodmark.export.summary import ExportSummary
 from floodmark.io.atomic import atomic_path
 
 
@@ -48,25 +42,7 @@ def export_fastnetmon_json(
     document = [host_group(g, mapped.values[g.prediction_id]) for g in plan.groups]
     with atomic_path(out) as tmp:
         tmp.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
-    unexported = pl.DataFrame(plan.unexported, schema=UNEXPORTED_SCHEMA)
-    left_out = pl.DataFrame(plan.left_out, schema=LEFT_OUT_SCHEMA)
-    sidecar = write_sidecar(
-        out,
-        unexported,
-        left_out,
-        plan.without_networks,
-        no_network_reason="object has no networks: no host group written",
-    )
-    return ExportSummary(
-        format="fastnetmon-json",
-        level=level,
-        files=(out, sidecar),
-        unexported=unexported,
-        objects_without_networks=plan.without_networks,
-        networks_left_out=left_out,
-        groups=groups_frame(plan.groups),
-        rounded_up=mapped.rounded_in([g.prediction_id for g in plan.groups]),
-    )
+    return plan_summary(plan, mapped, fmt="fastnetmon-json", level=level, files=(out,))
 
 
 def host_group(group: HostGroup, values: dict[str, int]) -> dict[str, object]:

@@ -5,8 +5,18 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
 
 from floodmark.export.fastnetmon_keys import Mapped
+from floodmark.export.summary import (
+    GROUP_SCHEMA,
+    LEFT_OUT_SCHEMA,
+    UNEXPORTED_SCHEMA,
+    ExportSummary,
+    write_sidecar,
+)
 
 #: FastNetMon 1.2.4 splits a ``hostgroup`` line on ``:`` and needs exactly two parts;
 #: an IPv6 prefix adds more, so the daemon logs "We can't parse new host group" and
@@ -128,3 +138,35 @@ def plan_groups(
             continue
         groups.append(HostGroup(pid, group_name(pid, taken), name, tuple(kept)))
     return GroupPlan(groups, list(networks), unexported, left_out, tuple(without))
+
+
+def plan_summary(
+    plan: GroupPlan, mapped: Mapped, *, fmt: str, level: str, files: tuple[Path, ...]
+) -> ExportSummary:
+    """Write the sidecar beside ``files[0]`` and sum the export up."""
+    unexported = pl.DataFrame(plan.unexported, schema=UNEXPORTED_SCHEMA)
+    left_out = pl.DataFrame(plan.left_out, schema=LEFT_OUT_SCHEMA)
+    sidecar = write_sidecar(
+        files[0],
+        unexported,
+        left_out,
+        plan.without_networks,
+        no_network_reason="object has no networks: no host group written",
+    )
+    groups = pl.DataFrame(
+        [
+            {"prediction_id": g.prediction_id, "group": g.name, "networks": len(g.networks)}
+            for g in plan.groups
+        ],
+        schema=GROUP_SCHEMA,
+    )
+    return ExportSummary(
+        format=fmt,
+        level=level,
+        files=(*files, sidecar),
+        unexported=unexported,
+        objects_without_networks=plan.without_networks,
+        networks_left_out=left_out,
+        groups=groups,
+        rounded_up=mapped.rounded_in([g.prediction_id for g in plan.groups]),
+    )

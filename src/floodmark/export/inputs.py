@@ -32,6 +32,9 @@ def check_thresholds(thresholds: pl.DataFrame) -> pl.DataFrame:
     except pl.exceptions.PolarsError as exc:
         raise SchemaError(f"thresholds levels must be numbers ({exc})") from None
     keys = list(KEY_COLUMNS)
+    nulls = table.filter(pl.any_horizontal(pl.col(keys).is_null()))
+    if nulls.height:
+        raise SchemaError(f"thresholds have {nulls.height} rows with an empty {'/'.join(keys)}")
     dupes = table.select(keys).filter(pl.struct(keys).is_duplicated())
     if dupes.height:
         raise SchemaError(
