@@ -81,6 +81,21 @@ def test_daemon_loads_every_exported_group_with_ipv4_and_ipv6_networks(
     assert "Totally we have 2 IPv6 subnets" in log
 
 
+def test_the_check_accepts_an_export_on_the_built_in_base(tmp_path, fleet):
+    fastnetmon_binary()
+    thresholds, objects = fleet
+    conf = tmp_path / "fastnetmon.conf"
+    export_thresholds(thresholds, objects, level="sc", fmt="fastnetmon", out=conf)
+
+    checked = configuration_check(conf, tmp_path / "check.log")
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    log = (tmp_path / "check.log").read_text()
+    assert "Configuration file is correct" in log
+    assert not [e for e in PARSE_ERRORS if e in log], log
+    assert created_groups(log) == {"a1": 1, "b_2": 1}
+
+
 def test_an_ipv6_prefix_in_a_hostgroup_passes_the_check_but_the_daemon_drops_the_group(
     tmp_path, setup, fastnetmon
 ):
