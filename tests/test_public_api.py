@@ -15,6 +15,7 @@ SUBPACKAGES = (
     "floodmark.thresholds",
     "floodmark.backtest",
     "floodmark.report",
+    "floodmark.export",
 )
 
 

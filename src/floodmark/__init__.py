@@ -106,6 +106,14 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "write_figure",
         "write_report",
     ),
+    "floodmark.export": (
+        "BW_UNITS",
+        "EXPORT_FORMATS",
+        "ExportSummary",
+        "LEFT_OUT_SCHEMA",
+        "UNEXPORTED_SCHEMA",
+        "export_thresholds",
+    ),
 }
 _ORIGIN = {name: module for module, names in _LAZY.items() for name in names}
 

@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "backtest",
     "plot",
     "report",
+    "export",
 )
 
 app = typer.Typer(
