@@ -6,7 +6,10 @@ batch becomes one ``ReadResult`` (long table + per-series labels + quarantine).
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
 import sys
 from collections import deque
 from collections.abc import Iterator
@@ -285,7 +288,12 @@ def _iter_parts(
 def _iter_pool(
     parquet: pq.ParquetFile, batch_rows: int, workers: int, source: str, errors: str
 ) -> Iterator[ReadResult]:
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=_pool_context(),
+        initializer=_die_with_parent,
+        initargs=(os.getpid(),),
+    )
     pending: deque[tuple[pa.RecordBatch, list[Future]]] = deque()
 
     def finished() -> ReadResult:
@@ -308,6 +316,23 @@ def _iter_pool(
             yield finished()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker start: be killed with the process that started the pool (Linux).
+
+    A parent killed with SIGKILL cannot stop its workers, and they would wait
+    forever for work that never comes. The kernel's parent-death signal ends
+    them; a parent that died before the signal was armed is caught by the pid test.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
