@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import zlib
 
 import polars as pl
 import pytest
@@ -256,3 +258,34 @@ def test_a_batch_with_every_row_quarantined_still_concatenates(tmp_path):
     result = read_vendor_export(write_vendor_rows(tmp_path / "v.parquet", rows), batch_rows=1)
     assert result.series["prediction_id"].to_list() == ["aa"]
     assert result.quarantine["reason"].to_list() == ["unknown_vector"]
+
+
+def _bomb(inflated: int) -> str:
+    """base64(gzip) of a JSON head followed by ``inflated`` bytes of zeros."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [packer.compress(b'{"passedDays":{"d":{"values":[')]
+    parts += [packer.compress(bytes(1 << 20)) for _ in range(inflated >> 20)]
+    return base64.b64encode(b"".join(parts) + packer.flush()).decode("ascii")
+
+
+HOSTILE = {
+    "bad_json": blob(b'{"passedDays":' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+    "too_large": _bomb(8 << 20),
+    "wrong_shape": blob(b'{"passedDays":{"d":{"values":[{"value":true,"timeStamp":1}]}}}'),
+}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_hostile_cells_are_quarantined_and_the_rest_of_the_file_is_read(tmp_path, workers):
+    good = {"vector": "PT_TCP", "metric": "PPS", "time_series": blob(GOOD)}
+    rows = [{**good, "prediction_id": "aa"}]
+    rows += [{**good, "prediction_id": r, "time_series": cell} for r, cell in HOSTILE.items()]
+    rows += [{**good, "prediction_id": "zz"}]
+    path = write_vendor_rows(tmp_path / "hostile.parquet", rows)
+    result = read_vendor_export(path, workers=workers, max_series_bytes=4 << 20)
+    quarantined = dict(result.quarantine.select("prediction_id", "reason").iter_rows())
+    assert quarantined == {reason: reason for reason in HOSTILE}
+    assert result.series["prediction_id"].to_list() == ["aa", "zz"]
+    assert result.samples.height == 4
+    # The default limit lets this bomb's 8 MB through, to fail as JSON instead.
+    assert read_vendor_export(path).quarantine["reason"].to_list()[1] == "bad_json"

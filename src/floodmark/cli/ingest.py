@@ -74,6 +74,15 @@ def ingest(
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Processes decoding vendor series.")
     ] = 1,
+    max_series_bytes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-series-bytes",
+            min=1,
+            help="Most bytes of JSON one vendor series may inflate to; a larger one is "
+            "quarantined as too_large. Default: room for 400 days at 60 s (73,728,000).",
+        ),
+    ] = None,
     prediction_id: Annotated[
         str | None,
         typer.Option(
@@ -122,6 +131,7 @@ def ingest(
             ("time_column", time_column),
             ("value_column", value_column),
             ("times_file", times_file),
+            ("max_series_bytes", max_series_bytes),
         )
         if value is not None
     }

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from floodmark.errors import FloodmarkError, InputFormatError, SchemaError, SeriesDefect
 from floodmark.io._common import Defects, check_errors, concat_results, key_defect, series_frame
-from floodmark.io.codec import decode_time_series
+from floodmark.io.codec import MAX_SERIES_BYTES, decode_time_series
 from floodmark.io.result import ReadResult
 from floodmark.io.vendor import DecodedBatch, samples_frame
 from floodmark.schema import KEY_COLUMNS, LABEL_SCHEMA
@@ -83,6 +83,7 @@ def iter_vendor_catalog(
     root: str | Path | None = None,
     errors: str = "quarantine",
     batch_rows: int = 256,
+    max_series_bytes: int = MAX_SERIES_BYTES,
 ) -> Iterator[ReadResult]:
     """Stream the series a catalog CSV names, one ``ReadResult`` per ``batch_rows`` rows.
 
@@ -90,29 +91,40 @@ def iter_vendor_catalog(
         folder). Relative paths resolve against the catalog's folder.
     errors: ``"quarantine"`` or ``"raise"``; quarantine rows name the catalog
         and its 0-based row, the detail names the series file.
+    max_series_bytes: the most one series' JSON may inflate to (``too_large`` beyond).
     """
     check_errors(errors)
-    if batch_rows < 1:
-        raise FloodmarkError("batch_rows must be at least 1")
+    if batch_rows < 1 or max_series_bytes < 1:
+        raise FloodmarkError("batch_rows and max_series_bytes must be at least 1")
     path = Path(path)
     catalog = read_catalog_csv(path)
     base = path.resolve().parent
     root_dir = base if root is None else Path(root).resolve()
     return _iter_chunks(
-        catalog, batch_rows, base=base, root=root_dir, source=str(path), errors=errors
+        catalog,
+        batch_rows,
+        base=base,
+        root=root_dir,
+        source=str(path),
+        errors=errors,
+        max_bytes=max_series_bytes,
     )
 
 
-def _iter_chunks(
-    catalog: pl.DataFrame, batch_rows: int, *, base: Path, root: Path, source: str, errors: str
-) -> Iterator[ReadResult]:
+def _iter_chunks(catalog: pl.DataFrame, batch_rows: int, **where) -> Iterator[ReadResult]:
     for start in range(0, catalog.height, batch_rows):
-        chunk = catalog.slice(start, batch_rows)
-        yield _read_chunk(chunk, start, base=base, root=root, source=source, errors=errors)
+        yield _read_chunk(catalog.slice(start, batch_rows), start, **where)
 
 
 def _read_chunk(
-    chunk: pl.DataFrame, first_row: int, *, base: Path, root: Path, source: str, errors: str
+    chunk: pl.DataFrame,
+    first_row: int,
+    *,
+    base: Path,
+    root: Path,
+    source: str,
+    errors: str,
+    max_bytes: int,
 ) -> ReadResult:
     defects = Defects(source, errors)
     keys, positions, files, decoded = [], [], [], []
@@ -125,7 +137,7 @@ def _read_chunk(
                 raise defect
             name, is_ts_name = _path_cell(row)
             file = resolve_series_path(name, base=base, root=root, ts_name=is_ts_name)
-            series = decode_time_series(read_series_blob(file))
+            series = decode_time_series(read_series_blob(file), max_bytes=max_bytes)
         except SeriesDefect as exc:
             if file is not None and not exc.message.startswith(str(file)):
                 exc = SeriesDefect(exc.reason, f"{file}: {exc.message}")  # name the series file
@@ -168,8 +180,15 @@ def read_vendor_catalog(
     root: str | Path | None = None,
     errors: str = "quarantine",
     batch_rows: int = 256,
+    max_series_bytes: int = MAX_SERIES_BYTES,
 ) -> ReadResult:
     """Read every series a catalog CSV names, eagerly."""
     return concat_results(
-        iter_vendor_catalog(path, root=root, errors=errors, batch_rows=batch_rows)
+        iter_vendor_catalog(
+            path,
+            root=root,
+            errors=errors,
+            batch_rows=batch_rows,
+            max_series_bytes=max_series_bytes,
+        )
     )

@@ -33,6 +33,7 @@ from floodmark.io._common import (
 )
 from floodmark.io.atomic import atomic_path
 from floodmark.io.codec import (
+    MAX_SERIES_BYTES,
     DecodedSeries,
     decode_gzipped,
     decode_time_series,
@@ -121,12 +122,19 @@ class DecodedBatch:
 
 
 def decode_rows(
-    pids: list, vectors: list, metrics: list, gzipped: list, cells: dict, first_row: int
+    pids: list,
+    vectors: list,
+    metrics: list,
+    gzipped: list,
+    cells: dict,
+    first_row: int,
+    max_bytes: int = MAX_SERIES_BYTES,
 ) -> DecodedBatch:
     """Decode one batch of vendor rows; defects are collected, never raised.
 
     ``gzipped`` holds each row's base64-decoded cell, or None where the cell is
     in ``cells`` (row position -> the cell as read) for ``decode_time_series``.
+    ``max_bytes`` bounds what one cell may inflate to.
     """
     keys, positions, decoded, defects = [], [], [], []
     for pos, (pid, vec, met, raw) in enumerate(zip(pids, vectors, metrics, gzipped, strict=True)):
@@ -134,9 +142,9 @@ def decode_rows(
         if defect is None:
             try:
                 if raw is None:
-                    decoded.append(decode_time_series(cells[pos]))
+                    decoded.append(decode_time_series(cells[pos], max_bytes=max_bytes))
                 else:
-                    decoded.append(decode_gzipped(raw))
+                    decoded.append(decode_gzipped(raw, max_bytes=max_bytes))
             except SeriesDefect as exc:
                 defect = exc
         if defect is None:
@@ -240,9 +248,9 @@ def _batches(parquet: pq.ParquetFile, batch_rows: int) -> Iterator[tuple[pa.Reco
         first_row += batch.num_rows
 
 
-def _decode_args(batch: pa.RecordBatch, first_row: int) -> tuple:
+def _decode_args(batch: pa.RecordBatch, first_row: int, max_bytes: int) -> tuple:
     keys = [_text(batch.column(name)) for name in KEY_COLUMNS]
-    return (*keys, *_base64_cells(batch.column("time_series")), first_row)
+    return (*keys, *_base64_cells(batch.column("time_series")), first_row, max_bytes)
 
 
 def iter_vendor_export(
@@ -251,6 +259,7 @@ def iter_vendor_export(
     errors: str = "quarantine",
     batch_rows: int = 256,
     workers: int = 1,
+    max_series_bytes: int = MAX_SERIES_BYTES,
 ) -> Iterator[ReadResult]:
     """Stream a vendor export as one ``ReadResult`` per batch of ``batch_rows`` series.
 
@@ -259,34 +268,41 @@ def iter_vendor_export(
         naming file, 0-based row and series).
     workers: decode batches in that many processes (order preserved); 1 decodes
         in this process.
+    max_series_bytes: the most one series' JSON may inflate to; a larger one is
+        quarantined as ``too_large`` (default ``codec.MAX_SERIES_BYTES``).
 
     >>> n = sum(part.samples.height for part in iter_vendor_export("export.parquet"))
     ... # doctest: +SKIP
     """
     check_errors(errors)
-    if batch_rows < 1 or workers < 1:
-        raise FloodmarkError("batch_rows and workers must be at least 1")
+    if batch_rows < 1 or workers < 1 or max_series_bytes < 1:
+        raise FloodmarkError("batch_rows, workers and max_series_bytes must be at least 1")
     path = Path(path)
-    return _iter_parts(path, _open(path), batch_rows, workers, errors)
+    return _iter_parts(path, _open(path), batch_rows, workers, errors, max_series_bytes)
 
 
 def _iter_parts(
-    path: Path, parquet: pq.ParquetFile, batch_rows: int, workers: int, errors: str
+    path: Path,
+    parquet: pq.ParquetFile,
+    batch_rows: int,
+    workers: int,
+    errors: str,
+    max_bytes: int,
 ) -> Iterator[ReadResult]:
     source = str(path)
     try:
         if workers == 1:
             for batch, first_row in _batches(parquet, batch_rows):
-                decoded = decode_rows(*_decode_args(batch, first_row))
+                decoded = decode_rows(*_decode_args(batch, first_row, max_bytes))
                 yield _assemble(batch, decoded, source, errors)
         else:
-            yield from _iter_pool(parquet, batch_rows, workers, source, errors)
+            yield from _iter_pool(parquet, batch_rows, workers, source, errors, max_bytes)
     except (pa.ArrowException, OSError) as exc:
         raise InputFormatError(f"cannot read Parquet data ({exc})", file=path) from None
 
 
 def _iter_pool(
-    parquet: pq.ParquetFile, batch_rows: int, workers: int, source: str, errors: str
+    parquet: pq.ParquetFile, batch_rows: int, workers: int, source: str, errors: str, max_bytes: int
 ) -> Iterator[ReadResult]:
     pool = ProcessPoolExecutor(
         max_workers=workers,
@@ -306,7 +322,9 @@ def _iter_pool(
             # a single batch keeps every worker busy; the parts are merged back.
             step = -(-batch.num_rows // workers)
             futures = [
-                pool.submit(decode_rows, *_decode_args(batch.slice(at, step), first_row + at))
+                pool.submit(
+                    decode_rows, *_decode_args(batch.slice(at, step), first_row + at, max_bytes)
+                )
                 for at in range(0, batch.num_rows, step)
             ]
             pending.append((batch, futures))
@@ -355,10 +373,17 @@ def read_vendor_export(
     errors: str = "quarantine",
     batch_rows: int = 256,
     workers: int = 1,
+    max_series_bytes: int = MAX_SERIES_BYTES,
 ) -> ReadResult:
     """Read a whole vendor export eagerly (the concatenation of ``iter_vendor_export``)."""
     return concat_results(
-        iter_vendor_export(path, errors=errors, batch_rows=batch_rows, workers=workers)
+        iter_vendor_export(
+            path,
+            errors=errors,
+            batch_rows=batch_rows,
+            workers=workers,
+            max_series_bytes=max_series_bytes,
+        )
     )
 
 

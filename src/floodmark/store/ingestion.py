@@ -19,6 +19,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from floodmark.io.codec import MAX_SERIES_BYTES
 from floodmark.io.result import ReadResult
 from floodmark.store import layout
 from floodmark.store.merge import merge_partition
@@ -116,6 +117,7 @@ def ingest_files(
     root: str | Path | None = None,
     workers: int = 1,
     batch_rows: int = 256,
+    max_series_bytes: int = MAX_SERIES_BYTES,
     progress: ProgressCallback | None = None,
     **series_csv_options,
 ) -> IngestSummary:
@@ -137,6 +139,7 @@ def ingest_files(
                 root=root,
                 batch_rows=batch_rows,
                 workers=workers,
+                max_series_bytes=max_series_bytes,
                 **series_csv_options,
             )
 
