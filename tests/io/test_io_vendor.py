@@ -289,3 +289,18 @@ def test_hostile_cells_are_quarantined_and_the_rest_of_the_file_is_read(tmp_path
     assert result.samples.height == 4
     # The default limit lets this bomb's 8 MB through, to fail as JSON instead.
     assert read_vendor_export(path).quarantine["reason"].to_list()[1] == "bad_json"
+
+
+def test_a_series_twice_in_one_file_is_read_once_and_counted(tmp_path):
+    first = doc([(T0, 1.0), (T0 + 300, 2.0)])
+    again = doc([(T0 + 300, 20.0), (T0 + 600, 30.0)])  # conflicts at T0 + 300
+    keys = {"prediction_id": "aa", "vector": "PT_TCP", "metric": "PPS"}
+    other = {**keys, "prediction_id": "bb", "time_series": blob(GOOD)}
+    rows = [{**keys, "time_series": blob(first)}, other, {**keys, "time_series": blob(again)}]
+    path = write_vendor_rows(tmp_path / "twice.parquet", rows)
+    for batch_rows in (1, 3):
+        result = read_vendor_export(path, batch_rows=batch_rows)
+        assert result.repaired_duplicates == 1
+        aa = result.samples.filter(prediction_id="aa")
+        assert aa["passed"].to_list() == [1.0, 20.0, 30.0]  # the later row wins
+        assert result.series["prediction_id"].to_list() == ["bb", "aa"]

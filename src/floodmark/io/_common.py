@@ -43,6 +43,11 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def trimmed(value: str | None) -> str | None:
+    """A key or path cell without surrounding whitespace: the one rule of every format."""
+    return None if value is None else value.strip()
+
+
 def key_defect(prediction_id: object, vector: object, metric: object) -> SeriesDefect | None:
     """The defect of a series key, or None when the key is usable."""
     if any(
@@ -116,15 +121,26 @@ def series_frame(keys: list[tuple], labels: pl.DataFrame | None, source: str) ->
 
 
 def concat_results(parts: Iterable[ReadResult]) -> ReadResult:
-    """One ReadResult holding every part, in order."""
+    """One ReadResult holding every part, in order.
+
+    A series the input holds twice (two rows of a vendor file, say) is kept
+    once: at a repeated timestamp the later sample wins, counted as repaired.
+    """
     parts = list(parts)
     if not parts:
         return ReadResult()
+    samples = pl.concat([p.samples for p in parts])
+    unique = samples.unique([*KEY_COLUMNS, "timestamp"], keep="last", maintain_order=True)
+    if unique.height < samples.height:
+        unique = unique.sort([*KEY_COLUMNS, "timestamp"], maintain_order=True)
+    series = pl.concat([p.series for p in parts])
     return ReadResult(
-        samples=pl.concat([p.samples for p in parts]),
-        series=pl.concat([p.series for p in parts]),
+        samples=unique,
+        series=series.unique(list(KEY_COLUMNS), keep="last", maintain_order=True),
         quarantine=pl.concat([p.quarantine for p in parts]),
-        repaired_duplicates=sum(p.repaired_duplicates for p in parts),
+        repaired_duplicates=sum(p.repaired_duplicates for p in parts)
+        + samples.height
+        - unique.height,
     )
 
 

@@ -16,7 +16,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from floodmark.errors import FloodmarkError, InputFormatError, SchemaError, SeriesDefect
-from floodmark.io._common import Defects, check_errors, concat_results, key_defect, series_frame
+from floodmark.io._common import (
+    Defects,
+    check_errors,
+    concat_results,
+    key_defect,
+    series_frame,
+    trimmed,
+)
 from floodmark.io.codec import MAX_SERIES_BYTES, decode_time_series
 from floodmark.io.result import ReadResult
 from floodmark.io.vendor import DecodedBatch, samples_frame
@@ -129,7 +136,7 @@ def _read_chunk(
     defects = Defects(source, errors)
     keys, positions, files, decoded = [], [], [], []
     for pos, row in enumerate(chunk.iter_rows(named=True)):
-        key = tuple(_clean(row[k]) for k in KEY_COLUMNS)
+        key = tuple(trimmed(row[k]) for k in KEY_COLUMNS)
         file = None
         try:
             defect = key_defect(*key)
@@ -161,14 +168,10 @@ def _read_chunk(
     )
 
 
-def _clean(value: str | None) -> str | None:
-    return None if value is None else value.strip()
-
-
 def _path_cell(row: dict) -> tuple[str, bool]:
     """The file named by a catalog row: ``file`` when set, else ``ts_name``."""
     for column in PATH_COLUMNS:
-        value = _clean(row.get(column))
+        value = trimmed(row.get(column))
         if value:
             return value, column == "ts_name"
     raise SeriesDefect("missing_file", "catalog row names no file (file and ts_name are empty)")

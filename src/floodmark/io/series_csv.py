@@ -28,6 +28,7 @@ from floodmark.io._common import (
     key_defect,
     parse_times,
     series_frame,
+    trimmed,
     value_defects,
 )
 from floodmark.io.result import ReadResult
@@ -167,7 +168,9 @@ def read_series_csv(
     """
     check_errors(errors)
     path = Path(path)
-    key = (path.stem if prediction_id is None else prediction_id, vector, metric)
+    key = tuple(
+        map(trimmed, (path.stem if prediction_id is None else prediction_id, vector, metric))
+    )
     defects = Defects(str(path), errors)
     defect = key_defect(*key)
     if defect is not None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from floodmark.errors import FloodmarkError, InputFormatError, SchemaError, SeriesDefect
@@ -187,10 +188,10 @@ def _open(path: Path) -> pq.ParquetFile:
 
 
 def _text(column: pa.Array) -> list:
-    """A key column as Python strings (an integer prediction_id becomes its text)."""
+    """A key column as trimmed Python strings (an integer prediction_id becomes its text)."""
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         column = column.cast(pa.string())
-    return column.to_pylist()
+    return pc.utf8_trim_whitespace(column).to_pylist()  # keys are trimmed in every format
 
 
 def _base64_cells(column: pa.Array) -> tuple[list, dict]:
