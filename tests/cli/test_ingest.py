@@ -243,3 +243,30 @@ def test_max_series_bytes_sets_the_limit(tmp_path, export):
     assert "4 series added" in _summary(default.output)
     help_text = " ".join(runner.invoke(app, ["ingest", "--help"]).output.split())
     assert f"{MAX_SERIES_BYTES:,}" in help_text.replace("│ ", "").replace(" │", "")
+
+
+def test_a_bad_row_quarantines_its_series_and_the_rest_is_ingested(tmp_path):
+    long = tmp_path / "long.csv"
+    long.write_text(
+        "prediction_id,vector,metric,timestamp,passed,blocked\n"
+        "a,PT_TCP,PPS,1700000000,1,0\n"
+        "b,PT_TCP,PPS,1700000000,2,0\n"
+        "b,PT_TCP,PPS,noon,2,0\n"
+        "c,PT_TCP,PPS,1700000000,3,0\n"
+    )
+    single = tmp_path / "trace.csv"
+    single.write_text("timestamp,value\n1700000000,1\n1700000300,many\n")
+    store = tmp_path / "store"
+    args = ["ingest", str(long), str(single), "--store", str(store)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "2 series added" in _summary(result.output)
+    assert "2 quarantined (bad_number 1, bad_time 1)" in _summary(result.output)
+    q = open_store(store).quarantine().sort("row")
+    assert q.select("prediction_id", "row", "reason").rows() == [
+        ("trace", 1, "bad_number"),
+        ("b", 2, "bad_time"),
+    ]
+    strict = runner.invoke(app, [*args[:-2], "--store", str(tmp_path / "strict"), "--strict"])
+    assert strict.exit_code == 1
+    assert not (tmp_path / "strict").exists()

@@ -21,9 +21,11 @@ is detected unless --format ({FORMATS_HELP}) says it.
 
 The store is created when missing. Series already in it are merged by timestamp
 (the newer input wins); ingesting the same input again changes nothing. Broken
-series are quarantined with their reason and the rest is ingested; with --strict
-the first broken series stops everything (exit 1) and the store is left as it
-was. An ingest that fails or is killed never leaves a half-written store.
+series (a cell that is not base64/gzip/JSON of the vendor shape or inflates past
+--max-series-bytes, a row whose time or number cannot be read, an unknown key)
+are quarantined with their reason and row, and the rest is ingested; with
+--strict the first broken series stops everything (exit 1) and the store is left
+as it was. An ingest that fails or is killed never leaves a half-written store.
 
 Prints one summary line: series added/updated, samples written, quarantined by
 reason, duplicate timestamps repaired.
