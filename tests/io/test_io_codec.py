@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import gzip
-import zlib
 
 import numpy as np
 import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from io_builders import GOOD, T0, blob, doc
+from io_builders import GOOD, T0, blob, doc, gzip_bomb
 
 from floodmark.errors import SeriesDefect
 from floodmark.io import codec
@@ -181,16 +180,6 @@ def test_any_unexpected_failure_is_a_defect_of_the_series(monkeypatch):
         decode_time_series(blob(GOOD))
     assert info.value.reason == "decode_error"
     assert "ZeroDivisionError: a bug deep inside" in info.value.message
-
-
-def gzip_bomb(inflated: int, head: bytes = b'{"passedDays":{"d":{"values":[') -> bytes:
-    """gzip of ``head`` then zeros up to ``inflated`` bytes, built without holding them."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
-    parts = [packer.compress(head)]
-    zeros = bytes(1 << 20)
-    for _ in range((inflated - len(head)) >> 20):
-        parts.append(packer.compress(zeros))
-    return b"".join(parts) + packer.flush()
 
 
 def test_a_cell_inflating_beyond_the_limit_is_too_large():

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import zlib
 
 import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from io_builders import DAY_S, GOOD, T0, blob, doc, long_frame, series_rows, write_vendor_rows
+from io_builders import (
+    DAY_S,
+    GOOD,
+    T0,
+    blob,
+    doc,
+    gzip_bomb,
+    long_frame,
+    series_rows,
+    write_vendor_rows,
+)
 
 from floodmark.errors import InputFormatError, SchemaError, SeriesDefect
 from floodmark.io import iter_vendor_export, read_vendor_export, write_vendor_export
@@ -260,17 +269,9 @@ def test_a_batch_with_every_row_quarantined_still_concatenates(tmp_path):
     assert result.quarantine["reason"].to_list() == ["unknown_vector"]
 
 
-def _bomb(inflated: int) -> str:
-    """base64(gzip) of a JSON head followed by ``inflated`` bytes of zeros."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
-    parts = [packer.compress(b'{"passedDays":{"d":{"values":[')]
-    parts += [packer.compress(bytes(1 << 20)) for _ in range(inflated >> 20)]
-    return base64.b64encode(b"".join(parts) + packer.flush()).decode("ascii")
-
-
 HOSTILE = {
     "bad_json": blob(b'{"passedDays":' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
-    "too_large": _bomb(8 << 20),
+    "too_large": base64.b64encode(gzip_bomb(8 << 20)).decode("ascii"),
     "wrong_shape": blob(b'{"passedDays":{"d":{"values":[{"value":true,"timeStamp":1}]}}}'),
 }
 
