@@ -55,14 +55,17 @@ def read_catalog_csv(path: str | Path) -> pl.DataFrame:
 def resolve_series_path(name: str, *, base: Path, root: Path, ts_name: bool) -> Path:
     """The file a catalog row names, resolved (symlinks too) and kept inside ``root``.
 
-    Raises SeriesDefect ``outside_root`` or ``missing_file``.
+    Raises SeriesDefect ``outside_root``, ``missing_file`` or ``unreadable_file``.
     """
     if ts_name and not name.endswith(".parquet"):
         name += ".parquet"  # the notebook's FileCatalog appends it
     candidate = Path(name)
     if not candidate.is_absolute():
         candidate = base / candidate
-    resolved = candidate.resolve()
+    try:
+        resolved = candidate.resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL byte
+        raise SeriesDefect("unreadable_file", f"{name} cannot be resolved ({exc})") from None
     # Checked before existence, so a catalog cannot probe files outside the root.
     if not resolved.is_relative_to(root):
         raise SeriesDefect("outside_root", f"{name} resolves to {resolved}, outside {root}")
