@@ -184,7 +184,20 @@ def _open(path: Path) -> pq.ParquetFile:
             f"(has {', '.join(parquet.schema_arrow.names)})",
             file=path,
         )
+    blobs = parquet.schema_arrow.field("time_series").type
+    if not any(is_text(blobs) for is_text in _BLOB_TYPES):
+        raise SchemaError(f"column time_series is {blobs}, not base64 text", file=path)
     return parquet
+
+
+# Arrow types a time_series column may have (null: a column with no cell set).
+_BLOB_TYPES = (
+    pa.types.is_string,
+    pa.types.is_large_string,
+    pa.types.is_binary,
+    pa.types.is_large_binary,
+    pa.types.is_null,
+)
 
 
 def _text(column: pa.Array) -> list:
