@@ -150,8 +150,8 @@ def exclusive_lock(root: Path) -> Iterator[None]:
     A POSIX record lock (``fcntl.lockf``): the kernel drops it when the holding
     process ends, however it ends, and forked children (decoding workers) never
     inherit it, so no orphan can keep a store locked. The file names its holder
-    (pid, since when) while held and is emptied on release: finding a name in a
-    lock nobody holds means that ingest died: the lock is taken over with a one-line
+    (pid, since when) while held and is emptied on release, so a name in a lock
+    nobody holds means that ingest died; the lock is then taken over with a one-line
     warning on the ``floodmark`` logger (printed to stderr when logging is not set up).
     """
     info = os.stat(root)
