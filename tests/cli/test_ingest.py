@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import re
+import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from floodmark.cli import app, main
+from floodmark.io.codec import MAX_SERIES_BYTES
 from floodmark.io.vendor import write_vendor_export
 from floodmark.schema import LONG_SCHEMA
 from floodmark.store import open_store
@@ -177,3 +180,98 @@ def test_help_has_an_example():
     result = runner.invoke(app, ["ingest", "--help"])
     assert result.exit_code == 0
     assert "floodmark ingest" in result.output and "--strict" in result.output
+
+
+def _bomb_cell(inflated: int) -> str:
+    """base64(gzip) of a JSON head and ``inflated`` bytes of zeros, built in 1 MB steps."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [packer.compress(b'{"passedDays":{"d":{"values":[')]
+    parts += [packer.compress(bytes(1 << 20)) for _ in range(inflated >> 20)]
+    return base64.b64encode(b"".join(parts) + packer.flush()).decode("ascii")
+
+
+@pytest.fixture(scope="module")
+def bomb_export(tmp_path_factory) -> Path:
+    """Four good series, then one cell that inflates to 1 GB (a ~80 KB Parquet cell)."""
+    path = tmp_path_factory.mktemp("bomb") / "bomb.parquet"
+    write_vendor_export(_samples(), path)
+    table = pl.read_parquet(path)
+    bomb = table.head(1).with_columns(
+        prediction_id=pl.lit("bomb"), time_series=pl.lit(_bomb_cell(1 << 30))
+    )
+    pq.write_table(pl.concat([table, bomb]).to_arrow(), path, compression="zstd")
+    return path
+
+
+# The peak of this process's own memory: VmHWM starts afresh at exec, where
+# getrusage's ru_maxrss would carry over the RSS of the process that started it.
+_MEASURED_INGEST = """
+import re, sys
+from floodmark.cli import main
+sys.argv = ["floodmark", "ingest", *sys.argv[1:]]
+try:
+    main()
+finally:
+    with open("/proc/self/status") as status:
+        peak = re.search(r"VmHWM:\\s*(\\d+) kB", status.read()).group(1)
+    print("peak-rss-kb", peak, file=sys.stderr)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_decompression_bomb_is_quarantined_in_bounded_memory(tmp_path, bomb_export):
+    assert bomb_export.stat().st_size < 200_000
+    store = tmp_path / "store"
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURED_INGEST, str(bomb_export), "--store", str(store)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "4 series added" in proc.stdout and "1 quarantined (too_large 1)" in proc.stdout
+    peak_kb = int(re.search(r"peak-rss-kb (\d+)", proc.stderr).group(1))
+    assert peak_kb < 500 * 1024, peak_kb
+
+
+def test_max_series_bytes_sets_the_limit(tmp_path, export):
+    path, samples = export
+    store = tmp_path / "store"
+    args = ["ingest", str(path), "--store", str(store)]
+    small = runner.invoke(app, [*args, "--max-series-bytes", "100"])
+    assert small.exit_code == 0, small.output
+    assert "0 series added" in _summary(small.output)
+    assert "4 quarantined (too_large 4)" in _summary(small.output)
+    assert runner.invoke(app, [*args, "--max-series-bytes", "0"]).exit_code == 2
+    default = runner.invoke(app, args)
+    assert "4 series added" in _summary(default.output)
+    help_text = " ".join(runner.invoke(app, ["ingest", "--help"]).output.split())
+    assert f"{MAX_SERIES_BYTES:,}" in help_text.replace("│ ", "").replace(" │", "")
+
+
+def test_a_bad_row_quarantines_its_series_and_the_rest_is_ingested(tmp_path):
+    long = tmp_path / "long.csv"
+    long.write_text(
+        "prediction_id,vector,metric,timestamp,passed,blocked\n"
+        "a,PT_TCP,PPS,1700000000,1,0\n"
+        "b,PT_TCP,PPS,1700000000,2,0\n"
+        "b,PT_TCP,PPS,noon,2,0\n"
+        "c,PT_TCP,PPS,1700000000,3,0\n"
+    )
+    single = tmp_path / "trace.csv"
+    single.write_text("timestamp,value\n1700000000,1\n1700000300,many\n")
+    store = tmp_path / "store"
+    args = ["ingest", str(long), str(single), "--store", str(store)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "2 series added" in _summary(result.output)
+    assert "2 quarantined (bad_number 1, bad_time 1)" in _summary(result.output)
+    q = open_store(store).quarantine().sort("row")
+    assert q.select("prediction_id", "row", "reason").rows() == [
+        ("trace", 1, "bad_number"),
+        ("b", 2, "bad_time"),
+    ]
+    strict = runner.invoke(app, [*args[:-2], "--store", str(tmp_path / "strict"), "--strict"])
+    assert strict.exit_code == 1
+    assert not (tmp_path / "strict").exists()

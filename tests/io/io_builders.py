@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -64,3 +65,11 @@ def write_vendor_rows(path: Path, rows: list[dict]) -> Path:
     """A vendor export from raw row dicts (keys, ``time_series`` and any labels)."""
     pl.DataFrame(rows).write_parquet(path)
     return path
+
+
+def gzip_bomb(inflated: int) -> bytes:
+    """gzip of a vendor JSON head then zeros up to ``inflated`` bytes, built in 1 MB steps."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [packer.compress(b'{"passedDays":{"d":{"values":[')]
+    parts += [packer.compress(bytes(1 << 20)) for _ in range(inflated >> 20)]
+    return b"".join(parts) + packer.flush()

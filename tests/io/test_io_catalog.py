@@ -133,11 +133,13 @@ def test_default_root_is_the_catalog_folder(data_root):
         ("", "missing_file"),
         ("notparquet.parquet", "unreadable_file"),
         ("tworows.parquet", "unreadable_file"),
+        ("loop.parquet", "unreadable_file"),
         ("broken.parquet", "negative_value"),
     ],
 )
 def test_file_defects_are_quarantined(data_root, name, reason):
     (data_root / "cat" / "notparquet.parquet").write_text("hello")
+    (data_root / "cat" / "loop.parquet").symlink_to("loop.parquet")  # resolves never
     pl.DataFrame({"time_series": [blob(GOOD)] * 2}).write_parquet(
         data_root / "cat" / "tworows.parquet"
     )

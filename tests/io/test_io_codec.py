@@ -6,12 +6,14 @@ import base64
 import gzip
 
 import numpy as np
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from io_builders import GOOD, T0, blob, doc
+from io_builders import GOOD, T0, blob, doc, gzip_bomb
 
 from floodmark.errors import SeriesDefect
+from floodmark.io import codec
 from floodmark.io.codec import decode_time_series, encode_time_series
 from floodmark.schema import DEFECT_REASONS
 
@@ -126,3 +128,94 @@ def test_encode_decode_round_trip(samples):
     np.testing.assert_array_equal(series.timestamps, ts)
     np.testing.assert_array_equal(series.passed, passed)
     np.testing.assert_array_equal(series.blocked, np.where(hit, blocked, 0.0))
+
+
+# --- hostile and mistyped cells ------------------------------------------------------
+
+
+def _sample(value: bytes, stamp: bytes) -> bytes:
+    return b'{"passedDays":{"d":{"values":[{"value":' + value + b',"timeStamp":' + stamp + b"}]}}}"
+
+
+@pytest.mark.parametrize(
+    ("value", "stamp"),
+    [
+        (b'"12"', b"1704067200"),
+        (b"true", b"1704067200"),
+        (b"false", b"1704067200"),
+        (b"[12]", b"1704067200"),
+        (b"12", b'"1704067200"'),
+        (b"12", b"true"),
+        (b"12", b"null"),
+    ],
+)
+def test_values_and_timestamps_are_json_numbers_never_coerced(value, stamp):
+    text = _sample(value, stamp)
+    assert codec._fast_decode(text) is None  # the typed path refuses it ...
+    for decode in (codec.decode_json, lambda t: codec.decode_document(codec._parse_json(t))):
+        with pytest.raises(SeriesDefect) as info:  # ... and so does the full parse
+            decode(text)
+        assert info.value.reason == "wrong_shape"
+    assert reason_of(blob(text)) == "wrong_shape"
+
+
+def test_numbers_of_either_json_kind_are_read():
+    series = decode_time_series(blob(_sample(b"12", b"1704067200.0")))
+    assert series.passed.tolist() == [12.0] and series.timestamps.tolist() == [1_704_067_200]
+
+
+def test_deeply_nested_json_is_bad_json():
+    depth = 100_000
+    text = b'{"passedDays":' + b"[" * depth + b"]" * depth + b"}"
+    assert reason_of(blob(text)) == "bad_json"
+
+
+def test_any_unexpected_failure_is_a_defect_of_the_series(monkeypatch):
+    def broken(doc):
+        raise ZeroDivisionError("a bug deep inside")
+
+    monkeypatch.setattr(codec, "decode_document", broken)
+    monkeypatch.setattr(codec, "_fast_decode", lambda text: None)
+    with pytest.raises(SeriesDefect) as info:
+        decode_time_series(blob(GOOD))
+    assert info.value.reason == "decode_error"
+    assert "ZeroDivisionError: a bug deep inside" in info.value.message
+
+
+def test_a_cell_inflating_beyond_the_limit_is_too_large():
+    cell = gzip_bomb(4 << 20)
+    with pytest.raises(SeriesDefect) as info:
+        codec.decode_gzipped(cell, max_bytes=1 << 20)
+    assert info.value.reason == "too_large"
+    assert "1,048,576 bytes" in info.value.message
+    # The same bytes with room to spare inflate (and then fail as JSON, as they should).
+    with pytest.raises(SeriesDefect, match="not valid JSON"):
+        codec.decode_gzipped(cell, max_bytes=8 << 20)
+    # A cell of exactly the limit passes the limit.
+    text = orjson.dumps(GOOD)
+    exact = gzip.compress(text, mtime=0)
+    assert codec.decode_gzipped(exact, max_bytes=len(text)).passed.tolist() == [1.0, 2.0]
+    with pytest.raises(SeriesDefect, match="more than"):
+        codec.decode_gzipped(exact, max_bytes=len(text) - 1)
+
+
+def test_the_default_limit_holds_the_longest_sane_series():
+    widest = {"value": 2.2250738585072014e-308, "timeStamp": 1_704_067_200.0}
+    day = orjson.dumps({"2024-01-01": {"values": [widest] * 1_440}})
+    assert codec.SANE_SERIES_SAMPLES == 1_440 * 400
+    assert 2 * 400 * (len(day) + 1) < codec.MAX_SERIES_BYTES  # both sides, 400 days
+
+
+def test_gzip_members_are_read_in_turn_and_trailing_bytes_are_refused():
+    text = orjson.dumps(GOOD)
+    half = len(text) // 2
+    two_members = gzip.compress(text[:half], mtime=0) + gzip.compress(text[half:], mtime=0)
+    cell = base64.b64encode(two_members)
+    assert decode_time_series(cell).passed.tolist() == [1.0, 2.0]
+    # Members count together against the limit.
+    with pytest.raises(SeriesDefect, match="more than"):
+        codec.decode_gzipped(two_members, max_bytes=len(text) - 1)
+    one = gzip.compress(text, mtime=0)
+    assert reason_of(base64.b64encode(one + one)) == "bad_json"  # two documents
+    assert reason_of(base64.b64encode(one + b"trailing junk")) == "bad_gzip"
+    assert reason_of(base64.b64encode(one[:-3])) == "bad_gzip"  # truncated

@@ -9,6 +9,7 @@ from io_builders import GOOD, blob, long_frame, series_rows, write_vendor_rows
 import floodmark.io as fio
 from floodmark.errors import FloodmarkError, InputFormatError
 from floodmark.io import FORMATS, detect_format, open_input, write_long_table, write_vendor_export
+from floodmark.schema import KEY_COLUMNS
 
 
 @pytest.fixture
@@ -117,3 +118,39 @@ def test_public_names_are_sorted_and_resolve():
     assert fio.__all__ == sorted(fio.__all__)
     assert all(hasattr(fio, name) for name in fio.__all__)
     assert FORMATS == ("vendor", "vendor-catalog", "long", "series-csv")
+
+
+PADDED = (" aa ", "\tPT_TCP", "PPS  ")
+
+
+def _padded_inputs(tmp_path) -> dict:
+    """One file of every format whose series key has whitespace around each part."""
+    pid, vector, metric = PADDED
+    keys = {"prediction_id": pid, "vector": vector, "metric": metric}
+    (tmp_path / "series").mkdir()
+    pl.DataFrame({"time_series": [blob(GOOD)]}).write_parquet(tmp_path / "series" / "aa.parquet")
+    catalog = tmp_path / "catalog.csv"
+    pl.DataFrame([{**keys, "file": "series/aa.parquet"}]).write_csv(catalog)
+    long = tmp_path / "long.csv"
+    pl.DataFrame([{**keys, "timestamp": 1_700_000_000, "passed": 1.0}]).write_csv(long)
+    single = tmp_path / "aa.csv"
+    single.write_text("timestamp,value\n1700000000,1\n")
+    return {
+        "vendor": (
+            write_vendor_rows(tmp_path / "v.parquet", [{**keys, "time_series": blob(GOOD)}]),
+            {},
+        ),
+        "vendor-catalog": (catalog, {}),
+        "long": (long, {}),
+        "series-csv": (single, keys),
+    }
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_keys_are_trimmed_in_every_format(tmp_path, fmt):
+    path, options = _padded_inputs(tmp_path)[fmt]
+    parts = list(open_input(path, format=fmt, **options))
+    assert sum(p.quarantine.height for p in parts) == 0
+    keys = {row for p in parts for row in p.samples.select(KEY_COLUMNS).iter_rows()}
+    assert keys == {("aa", "PT_TCP", "PPS")}
+    assert {row for p in parts for row in p.series.select(KEY_COLUMNS).iter_rows()} == keys

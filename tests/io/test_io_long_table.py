@@ -97,17 +97,27 @@ def test_missing_columns_name_the_file_and_columns(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("line", "message"),
+    ("line", "reason", "message"),
     [
-        ("a,PT_TCP,PPS,yesterday,1,0\n", "timestamp"),
-        ("a,PT_TCP,PPS,,1,0\n", "timestamp"),
-        ("a,PT_TCP,PPS,1700000000,lots,0\n", "passed"),
+        ("b,PT_TCP,PPS,yesterday,1,0\n", "bad_time", "column 'timestamp': value cannot be read"),
+        ("b,PT_TCP,PPS,,1,0\n", "bad_time", "column 'timestamp': value is empty"),
+        ("b,PT_TCP,PPS,1700000000000,1,0\n", "bad_time", "column 'timestamp': 1700000000000.0 is"),
+        ("b,PT_TCP,PPS,1700000300,lots,0\n", "bad_number", "column 'passed': 'lots' is not a"),
+        ("b,PT_TCP,PPS,1700000300,1,some\n", "bad_number", "column 'blocked': 'some' is not"),
     ],
 )
-def test_unreadable_cells_are_format_errors_with_the_row(tmp_path, line, message):
-    path = csv_file(tmp_path, "a,PT_TCP,PPS,1700000000,1,0\n" + line)
-    with pytest.raises(InputFormatError, match=rf"long\.csv, row 1: .*{message}"):
-        read_long_table(path)
+def test_an_unreadable_cell_quarantines_its_series_only(tmp_path, line, reason, message):
+    body = "a,PT_TCP,PPS,1700000000,1,0\nb,PT_TCP,PPS,1700000000,2,0\n" + line
+    path = csv_file(tmp_path, body + "c,PT_SYN,BW,1700000000,3,0\n")
+    result = read_long_table(path)
+    [q] = result.quarantine.to_dicts()
+    assert (q["reason"], q["row"], q["prediction_id"]) == (reason, 2, "b")
+    assert message in q["detail"]
+    assert result.samples["prediction_id"].to_list() == ["a", "c"]
+    with pytest.raises(SeriesDefect) as info:  # --strict: the old stop at the first
+        read_long_table(path, errors="raise")
+    assert str(info.value).startswith(f"{path}, row 2, series b/PT_TCP/PPS: {message}")
+    assert info.value.reason == reason
 
 
 def test_iter_yields_complete_series(tmp_path):

@@ -165,17 +165,34 @@ def test_columns_by_name_and_errors(tmp_path):
     assert got["passed"].to_list() == [2.0, 4.0]
     with pytest.raises(SchemaError, match="'nope'"):
         read_series_csv(path, value_column="nope")
-    with pytest.raises(InputFormatError, match=r"row 0: column 'host'"):
-        read_series_csv(path)  # first column taken as time, and it is not one
+    with pytest.raises(InputFormatError, match=r"row 0, series s/PT_TOTAL/BW: column 'host'"):
+        read_series_csv(path, errors="raise")  # first column taken as time, and it is not one
     bad = write(tmp_path, "timestamp,value\n2024-01-01 00:00,1\n2024-01-01 00:05,many\n", "b.csv")
-    with pytest.raises(InputFormatError, match=r"b\.csv, row 1: .*'many'"):
-        read_series_csv(bad)
+    assert _quarantined(read_series_csv(bad)) == (
+        "bad_number",
+        1,
+        "column 'value': 'many' is not a number",
+    )
+    with pytest.raises(InputFormatError, match=r"b\.csv, row 1, series b/PT_TOTAL/BW: .*'many'"):
+        read_series_csv(bad, errors="raise")
+
+
+def _quarantined(result) -> tuple:
+    """(reason, row, detail) of the one quarantined series; nothing else is read."""
+    assert result.samples.height == 0 and result.series.height == 0
+    [q] = result.quarantine.to_dicts()
+    return q["reason"], q["row"], q["detail"]
 
 
 def test_gaps_and_bad_times_report_file_rows(tmp_path):
     path = write(tmp_path, "timestamp,value\n2024-01-01 00:00,\n2024-01-01 00:05,1\nsoon,2\n")
-    with pytest.raises(InputFormatError, match=r"s\.csv, row 2: .*'soon'"):
-        read_series_csv(path)
+    assert _quarantined(read_series_csv(path)) == (
+        "bad_time",
+        2,
+        "column 'timestamp': value cannot be read as a time ('soon')",
+    )
+    with pytest.raises(InputFormatError, match=r"s\.csv, row 2, series s/PT_TOTAL/BW: .*'soon'"):
+        read_series_csv(path, errors="raise")
 
 
 def test_id_time_needs_exactly_one_times_file(tmp_path):
@@ -183,8 +200,10 @@ def test_id_time_needs_exactly_one_times_file(tmp_path):
     with pytest.raises(InputFormatError, match="no times_"):
         read_series_csv(path)
     write(tmp_path, "id_time,time\n0,2024-01-01 00:00:00+00:00\n", "times_1_hour.csv")
-    with pytest.raises(InputFormatError, match=r"s\.csv, row 1: id_time '1' is not in"):
-        read_series_csv(path)
+    reason, row, detail = _quarantined(read_series_csv(path))
+    assert (reason, row) == ("bad_time", 1) and detail.startswith("id_time '1' is not in")
+    with pytest.raises(InputFormatError, match=r"s\.csv, row 1, series s/PT_TOTAL/BW: id_time '1'"):
+        read_series_csv(path, errors="raise")
     write(tmp_path, "id_time,time\n0,2024-01-01\n1,2024-01-02\n", "times_1_day.csv")
     with pytest.raises(InputFormatError, match="several"):
         read_series_csv(path)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from io_builders import DAY_S, GOOD, T0, blob, doc, long_frame, series_rows, write_vendor_rows
+from io_builders import (
+    DAY_S,
+    GOOD,
+    T0,
+    blob,
+    doc,
+    gzip_bomb,
+    long_frame,
+    series_rows,
+    write_vendor_rows,
+)
 
 from floodmark.errors import InputFormatError, SchemaError, SeriesDefect
 from floodmark.io import iter_vendor_export, read_vendor_export, write_vendor_export
@@ -230,6 +241,12 @@ def test_not_parquet_or_missing_columns_is_a_whole_file_error(tmp_path):
     )
     with pytest.raises(SchemaError, match="keys.parquet.*time_series"):
         read_vendor_export(no_blob)
+    numbers = write_vendor_rows(
+        tmp_path / "numbers.parquet",
+        [{"prediction_id": "a", "vector": "PT_TCP", "metric": "PPS", "time_series": 5}],
+    )
+    with pytest.raises(SchemaError, match=r"numbers\.parquet: column time_series is int64, not"):
+        read_vendor_export(numbers)
     with pytest.raises(InputFormatError, match="file not found"):
         read_vendor_export(tmp_path / "absent.parquet")
 
@@ -256,3 +273,41 @@ def test_a_batch_with_every_row_quarantined_still_concatenates(tmp_path):
     result = read_vendor_export(write_vendor_rows(tmp_path / "v.parquet", rows), batch_rows=1)
     assert result.series["prediction_id"].to_list() == ["aa"]
     assert result.quarantine["reason"].to_list() == ["unknown_vector"]
+
+
+HOSTILE = {
+    "bad_json": blob(b'{"passedDays":' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+    "too_large": base64.b64encode(gzip_bomb(8 << 20)).decode("ascii"),
+    "wrong_shape": blob(b'{"passedDays":{"d":{"values":[{"value":true,"timeStamp":1}]}}}'),
+}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_hostile_cells_are_quarantined_and_the_rest_of_the_file_is_read(tmp_path, workers):
+    good = {"vector": "PT_TCP", "metric": "PPS", "time_series": blob(GOOD)}
+    rows = [{**good, "prediction_id": "aa"}]
+    rows += [{**good, "prediction_id": r, "time_series": cell} for r, cell in HOSTILE.items()]
+    rows += [{**good, "prediction_id": "zz"}]
+    path = write_vendor_rows(tmp_path / "hostile.parquet", rows)
+    result = read_vendor_export(path, workers=workers, max_series_bytes=4 << 20)
+    quarantined = dict(result.quarantine.select("prediction_id", "reason").iter_rows())
+    assert quarantined == {reason: reason for reason in HOSTILE}
+    assert result.series["prediction_id"].to_list() == ["aa", "zz"]
+    assert result.samples.height == 4
+    # The default limit lets this bomb's 8 MB through, to fail as JSON instead.
+    assert read_vendor_export(path).quarantine["reason"].to_list()[1] == "bad_json"
+
+
+def test_a_series_twice_in_one_file_is_read_once_and_counted(tmp_path):
+    first = doc([(T0, 1.0), (T0 + 300, 2.0)])
+    again = doc([(T0 + 300, 20.0), (T0 + 600, 30.0)])  # conflicts at T0 + 300
+    keys = {"prediction_id": "aa", "vector": "PT_TCP", "metric": "PPS"}
+    other = {**keys, "prediction_id": "bb", "time_series": blob(GOOD)}
+    rows = [{**keys, "time_series": blob(first)}, other, {**keys, "time_series": blob(again)}]
+    path = write_vendor_rows(tmp_path / "twice.parquet", rows)
+    for batch_rows in (1, 3):
+        result = read_vendor_export(path, batch_rows=batch_rows)
+        assert result.repaired_duplicates == 1
+        aa = result.samples.filter(prediction_id="aa")
+        assert aa["passed"].to_list() == [1.0, 20.0, 30.0]  # the later row wins
+        assert result.series["prediction_id"].to_list() == ["bb", "aa"]

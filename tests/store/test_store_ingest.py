@@ -306,3 +306,22 @@ def test_ingest_files_reads_a_vendor_export_with_labels(store_dir, tmp_path):
     assert cat.height == 4
     assert (cat["ip_ss"] == cat["ip_ss_in"]).all() and (cat["request_id"] == "req-1").all()
     assert set(cat["source"]) == {str(path)}
+
+
+def test_a_series_twice_in_one_input_counts_its_replaced_samples(store_dir, tmp_path):
+    first = series_frame("aa", "PT_SYN", "PPS", regular(3), [1.0, 2.0, 3.0])
+    again = series_frame("aa", "PT_SYN", "PPS", regular(3)[1:], [20.0, 30.0])  # conflicts twice
+    other = series_frame("bb", "PT_SYN", "PPS", regular(2), [5.0, 5.0])
+    twice = write_vendor_export(pl.concat([first, other]), tmp_path / "a.parquet")
+    table = pl.read_parquet(twice)
+    repeat = pl.read_parquet(write_vendor_export(again, tmp_path / "b.parquet"))
+    pl.concat([table, repeat]).write_parquet(twice)  # rows aa, bb, aa
+    for workers in (1, 2):
+        summary = ingest_files(store_dir, [twice], workers=workers)
+        assert summary.repaired_duplicates == 2  # on a re-ingest too: the file still has them
+    got = open_store(store_dir).read_series("aa", "PT_SYN", "PPS")
+    assert got["passed"].to_list() == [1.0, 20.0, 30.0]
+    # Two inputs that overlap are an update, not a repair.
+    once = write_vendor_export(first, tmp_path / "c.parquet")
+    later = write_vendor_export(again, tmp_path / "d.parquet")
+    assert ingest_files(tmp_path / "other", [once, later]).repaired_duplicates == 0

@@ -21,9 +21,11 @@ is detected unless --format ({FORMATS_HELP}) says it.
 
 The store is created when missing. Series already in it are merged by timestamp
 (the newer input wins); ingesting the same input again changes nothing. Broken
-series are quarantined with their reason and the rest is ingested; with --strict
-the first broken series stops everything (exit 1) and the store is left as it
-was. An ingest that fails or is killed never leaves a half-written store.
+series (a cell that is not base64/gzip/JSON of the vendor shape or inflates past
+--max-series-bytes, a row whose time or number cannot be read, an unknown key)
+are quarantined with their reason and row, and the rest is ingested; with
+--strict the first broken series stops everything (exit 1) and the store is left
+as it was. An ingest that fails or is killed never leaves a half-written store.
 
 Prints one summary line: series added/updated, samples written, quarantined by
 reason, duplicate timestamps repaired.
@@ -74,6 +76,15 @@ def ingest(
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Processes decoding vendor series.")
     ] = 1,
+    max_series_bytes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-series-bytes",
+            min=1,
+            help="Most bytes of JSON one vendor series may inflate to; a larger one is "
+            "quarantined as too_large. Default: room for 400 days at 60 s (73,728,000).",
+        ),
+    ] = None,
     prediction_id: Annotated[
         str | None,
         typer.Option(
@@ -122,6 +133,7 @@ def ingest(
             ("time_column", time_column),
             ("value_column", value_column),
             ("times_file", times_file),
+            ("max_series_bytes", max_series_bytes),
         )
         if value is not None
     }

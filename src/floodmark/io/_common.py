@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from floodmark.errors import FloodmarkError, InputFormatError, SeriesDefect
+from floodmark.errors import FloodmarkError, InputFormatError, SchemaError, SeriesDefect
 from floodmark.io.codec import MAX_EPOCH_S, MIN_EPOCH_S
 from floodmark.io.result import ReadResult
 from floodmark.schema import (
@@ -41,6 +41,11 @@ def check_errors(errors: str) -> str:
 def one_line(text: str) -> str:
     """Messages end up in one CLI line and one quarantine cell."""
     return " ".join(str(text).split())
+
+
+def trimmed(value: str | None) -> str | None:
+    """A key or path cell without surrounding whitespace: the one rule of every format."""
+    return None if value is None else value.strip()
 
 
 def key_defect(prediction_id: object, vector: object, metric: object) -> SeriesDefect | None:
@@ -116,15 +121,26 @@ def series_frame(keys: list[tuple], labels: pl.DataFrame | None, source: str) ->
 
 
 def concat_results(parts: Iterable[ReadResult]) -> ReadResult:
-    """One ReadResult holding every part, in order."""
+    """One ReadResult holding every part, in order.
+
+    A series the input holds twice (two rows of a vendor file, say) is kept
+    once: at a repeated timestamp the later sample wins, counted as repaired.
+    """
     parts = list(parts)
     if not parts:
         return ReadResult()
+    samples = pl.concat([p.samples for p in parts])
+    unique = samples.unique([*KEY_COLUMNS, "timestamp"], keep="last", maintain_order=True)
+    if unique.height < samples.height:
+        unique = unique.sort([*KEY_COLUMNS, "timestamp"], maintain_order=True)
+    series = pl.concat([p.series for p in parts])
     return ReadResult(
-        samples=pl.concat([p.samples for p in parts]),
-        series=pl.concat([p.series for p in parts]),
+        samples=unique,
+        series=series.unique(list(KEY_COLUMNS), keep="last", maintain_order=True),
         quarantine=pl.concat([p.quarantine for p in parts]),
-        repaired_duplicates=sum(p.repaired_duplicates for p in parts),
+        repaired_duplicates=sum(p.repaired_duplicates for p in parts)
+        + samples.height
+        - unique.height,
     )
 
 
@@ -167,13 +183,27 @@ _TIME_FORMATS = (
 
 
 def parse_times(values: pl.Series, *, file: str | Path, column: str) -> pl.Series:
-    """A time column -> ``Datetime("us", "UTC")``.
+    """A time column -> ``Datetime("us", "UTC")``; the first bad value raises.
+
+    See ``read_times``; the InputFormatError names the file, column and row.
+    """
+    out, problems = read_times(values, file=file, column=column)
+    if problems.null_count() < problems.len():
+        row = int(problems.is_not_null().arg_max())
+        raise InputFormatError(problems[row], file=file, row=row)
+    return out
+
+
+def read_times(values: pl.Series, *, file: str | Path, column: str) -> tuple[pl.Series, pl.Series]:
+    """A time column -> ``Datetime("us", "UTC")``, and per row what is wrong with it.
 
     Accepts epoch seconds (int, float or numeric text), ISO text (naive = UTC,
-    or with an offset, converted to UTC), dates and datetimes. A value that
-    cannot be read raises InputFormatError naming the file, column and row.
+    or with an offset, converted to UTC), dates and datetimes. Returns the times
+    (null where a value cannot be read) and, per row, the one-line problem (null
+    where the value is fine). A column of no time type raises InputFormatError.
     """
     dtype = values.dtype
+    problems = pl.Series([None] * values.len(), dtype=pl.String)
     if dtype == pl.Datetime:
         out = values.cast(pl.Datetime(TIME_UNIT, dtype.time_zone))
         if dtype.time_zone is None:
@@ -182,27 +212,53 @@ def parse_times(values: pl.Series, *, file: str | Path, column: str) -> pl.Serie
     elif dtype == pl.Date:
         out = values.cast(pl.Datetime(TIME_UNIT)).dt.replace_time_zone("UTC")
     elif dtype.is_numeric():
-        out = _from_epoch(values.cast(pl.Float64), file=file, column=column)
+        out, problems = _from_epoch(values.cast(pl.Float64), column=column)
     elif dtype == pl.String:
         text = values.str.strip_chars().replace("", None)
         numeric = text.cast(pl.Float64, strict=False)
+        epoch, problems = _from_epoch(numeric, column=column)
         if numeric.null_count() == text.null_count():
-            out = _from_epoch(numeric, file=file, column=column)
+            out = epoch
         elif numeric.null_count() == text.len():
             out = _from_text(text)
         else:  # epoch seconds and ISO text mixed in one column
-            epoch = _from_epoch(numeric, file=file, column=column)
             out = epoch.fill_null(_from_text(text.set(numeric.is_not_null(), None)))
         values = text
     else:
         raise InputFormatError(f"column {column!r} of type {dtype} is not a time", file=file)
-    bad = out.is_null() & values.is_not_null()
-    missing = values.is_null()
-    if (bad | missing).any():
-        row = int((bad | missing).arg_max())
-        what = "is empty" if missing[row] else f"cannot be read as a time ({values[row]!r})"
-        raise InputFormatError(f"column {column!r}: value {what}", file=file, row=row)
-    return out.rename("timestamp")
+    shown = values.cast(pl.String)
+    problems = pl.select(
+        pl.when(values.is_null())
+        .then(pl.format("column '{}': value is empty", pl.lit(column)))
+        .when(out.is_null() & problems.is_null())
+        .then(
+            pl.format("column '{}': value cannot be read as a time ('{}')", pl.lit(column), shown)
+        )
+        .otherwise(problems)
+    ).to_series()
+    return out.rename("timestamp"), problems
+
+
+def read_numbers(
+    values: pl.Series, *, file: str | Path, column: str
+) -> tuple[pl.Series, pl.Series]:
+    """A value column as Float64 (empty text is null), and per row what is wrong with it.
+
+    Text that is not a number is null with a one-line problem; a column of a
+    type that is not a number at all raises SchemaError.
+    """
+    if values.dtype == pl.String:
+        text = values.str.strip_chars().replace("", None)
+        out = text.cast(pl.Float64, strict=False)
+        problems = pl.select(
+            pl.when(out.is_null() & text.is_not_null()).then(
+                pl.format("column '{}': '{}' is not a number", pl.lit(column), text)
+            )
+        ).to_series()
+        return out, problems
+    if not values.dtype.is_numeric():
+        raise SchemaError(f"column {column!r} of type {values.dtype} is not numeric", file=file)
+    return values.cast(pl.Float64), pl.Series([None] * values.len(), dtype=pl.String)
 
 
 def text_time_expr(col: pl.Expr) -> pl.Expr:
@@ -231,20 +287,23 @@ def _from_text(text: pl.Series) -> pl.Series:
     return pl.select(pl.coalesce(parsed)).to_series()
 
 
-def _from_epoch(seconds: pl.Series, *, file: str | Path, column: str) -> pl.Series:
+def _from_epoch(seconds: pl.Series, *, column: str) -> tuple[pl.Series, pl.Series]:
+    """Epoch seconds -> times; out of years 1..9999 is null, with its problem."""
     finite = seconds.is_finite().fill_null(True)
     in_range = ((seconds >= MIN_EPOCH_S) & (seconds <= MAX_EPOCH_S)).fill_null(True)
     bad = ~(finite & in_range)
-    if bad.any():
-        row = int(bad.arg_max())
-        raise InputFormatError(
-            f"column {column!r}: {seconds[row]} is not epoch seconds between years 1 and 9999 "
-            "(epoch milliseconds?)",
-            file=file,
-            row=row,
+    problems = pl.select(
+        pl.when(bad).then(
+            pl.format(
+                "column '{}': {} is not epoch seconds between years 1 and 9999 "
+                "(epoch milliseconds?)",
+                pl.lit(column),
+                seconds,
+            )
         )
-    micros = (seconds * 1_000_000).round(0).cast(pl.Int64)
-    return micros.cast(TIMESTAMP)
+    ).to_series()
+    micros = (seconds.set(bad, None) * 1_000_000).round(0).cast(pl.Int64)
+    return micros.cast(TIMESTAMP), problems
 
 
 def value_defects(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:

@@ -16,8 +16,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from floodmark.errors import FloodmarkError, InputFormatError, SchemaError, SeriesDefect
-from floodmark.io._common import Defects, check_errors, concat_results, key_defect, series_frame
-from floodmark.io.codec import decode_time_series
+from floodmark.io._common import (
+    Defects,
+    check_errors,
+    concat_results,
+    key_defect,
+    series_frame,
+    trimmed,
+)
+from floodmark.io.codec import MAX_SERIES_BYTES, decode_time_series
 from floodmark.io.result import ReadResult
 from floodmark.io.vendor import DecodedBatch, samples_frame
 from floodmark.schema import KEY_COLUMNS, LABEL_SCHEMA
@@ -48,14 +55,17 @@ def read_catalog_csv(path: str | Path) -> pl.DataFrame:
 def resolve_series_path(name: str, *, base: Path, root: Path, ts_name: bool) -> Path:
     """The file a catalog row names, resolved (symlinks too) and kept inside ``root``.
 
-    Raises SeriesDefect ``outside_root`` or ``missing_file``.
+    Raises SeriesDefect ``outside_root``, ``missing_file`` or ``unreadable_file``.
     """
     if ts_name and not name.endswith(".parquet"):
         name += ".parquet"  # the notebook's FileCatalog appends it
     candidate = Path(name)
     if not candidate.is_absolute():
         candidate = base / candidate
-    resolved = candidate.resolve()
+    try:
+        resolved = candidate.resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL byte
+        raise SeriesDefect("unreadable_file", f"{name} cannot be resolved ({exc})") from None
     # Checked before existence, so a catalog cannot probe files outside the root.
     if not resolved.is_relative_to(root):
         raise SeriesDefect("outside_root", f"{name} resolves to {resolved}, outside {root}")
@@ -83,6 +93,7 @@ def iter_vendor_catalog(
     root: str | Path | None = None,
     errors: str = "quarantine",
     batch_rows: int = 256,
+    max_series_bytes: int = MAX_SERIES_BYTES,
 ) -> Iterator[ReadResult]:
     """Stream the series a catalog CSV names, one ``ReadResult`` per ``batch_rows`` rows.
 
@@ -90,34 +101,45 @@ def iter_vendor_catalog(
         folder). Relative paths resolve against the catalog's folder.
     errors: ``"quarantine"`` or ``"raise"``; quarantine rows name the catalog
         and its 0-based row, the detail names the series file.
+    max_series_bytes: the most one series' JSON may inflate to (``too_large`` beyond).
     """
     check_errors(errors)
-    if batch_rows < 1:
-        raise FloodmarkError("batch_rows must be at least 1")
+    if batch_rows < 1 or max_series_bytes < 1:
+        raise FloodmarkError("batch_rows and max_series_bytes must be at least 1")
     path = Path(path)
     catalog = read_catalog_csv(path)
     base = path.resolve().parent
     root_dir = base if root is None else Path(root).resolve()
     return _iter_chunks(
-        catalog, batch_rows, base=base, root=root_dir, source=str(path), errors=errors
+        catalog,
+        batch_rows,
+        base=base,
+        root=root_dir,
+        source=str(path),
+        errors=errors,
+        max_bytes=max_series_bytes,
     )
 
 
-def _iter_chunks(
-    catalog: pl.DataFrame, batch_rows: int, *, base: Path, root: Path, source: str, errors: str
-) -> Iterator[ReadResult]:
+def _iter_chunks(catalog: pl.DataFrame, batch_rows: int, **where) -> Iterator[ReadResult]:
     for start in range(0, catalog.height, batch_rows):
-        chunk = catalog.slice(start, batch_rows)
-        yield _read_chunk(chunk, start, base=base, root=root, source=source, errors=errors)
+        yield _read_chunk(catalog.slice(start, batch_rows), start, **where)
 
 
 def _read_chunk(
-    chunk: pl.DataFrame, first_row: int, *, base: Path, root: Path, source: str, errors: str
+    chunk: pl.DataFrame,
+    first_row: int,
+    *,
+    base: Path,
+    root: Path,
+    source: str,
+    errors: str,
+    max_bytes: int,
 ) -> ReadResult:
     defects = Defects(source, errors)
     keys, positions, files, decoded = [], [], [], []
     for pos, row in enumerate(chunk.iter_rows(named=True)):
-        key = tuple(_clean(row[k]) for k in KEY_COLUMNS)
+        key = tuple(trimmed(row[k]) for k in KEY_COLUMNS)
         file = None
         try:
             defect = key_defect(*key)
@@ -125,7 +147,7 @@ def _read_chunk(
                 raise defect
             name, is_ts_name = _path_cell(row)
             file = resolve_series_path(name, base=base, root=root, ts_name=is_ts_name)
-            series = decode_time_series(read_series_blob(file))
+            series = decode_time_series(read_series_blob(file), max_bytes=max_bytes)
         except SeriesDefect as exc:
             if file is not None and not exc.message.startswith(str(file)):
                 exc = SeriesDefect(exc.reason, f"{file}: {exc.message}")  # name the series file
@@ -149,14 +171,10 @@ def _read_chunk(
     )
 
 
-def _clean(value: str | None) -> str | None:
-    return None if value is None else value.strip()
-
-
 def _path_cell(row: dict) -> tuple[str, bool]:
     """The file named by a catalog row: ``file`` when set, else ``ts_name``."""
     for column in PATH_COLUMNS:
-        value = _clean(row.get(column))
+        value = trimmed(row.get(column))
         if value:
             return value, column == "ts_name"
     raise SeriesDefect("missing_file", "catalog row names no file (file and ts_name are empty)")
@@ -168,8 +186,15 @@ def read_vendor_catalog(
     root: str | Path | None = None,
     errors: str = "quarantine",
     batch_rows: int = 256,
+    max_series_bytes: int = MAX_SERIES_BYTES,
 ) -> ReadResult:
     """Read every series a catalog CSV names, eagerly."""
     return concat_results(
-        iter_vendor_catalog(path, root=root, errors=errors, batch_rows=batch_rows)
+        iter_vendor_catalog(
+            path,
+            root=root,
+            errors=errors,
+            batch_rows=batch_rows,
+            max_series_bytes=max_series_bytes,
+        )
     )

@@ -6,7 +6,14 @@ The JSON is ``{"passedDays": {DAY: {"values": [{"value": v, "timeStamp": t}, ...
 A document is read by a typed fast path when msgspec is installed (exactly
 that shape, numbers straight into floats); any document it does not take
 (another shape, NaN tokens, a defect) gets the full parse, which names the
-defect, so both paths give the same series and the same defects.
+defect, so both paths give the same series and the same defects. Values and
+timestamps are JSON numbers: text, booleans, lists are ``wrong_shape``, never
+coerced.
+
+A cell's gzip may hold several members (RFC 1952 allows it, ``gzip -d`` reads
+them all): they are read in turn, as one text. What a cell inflates to is
+bounded (``MAX_SERIES_BYTES``); beyond it the series is ``too_large``. Any
+failure while decoding one series is a ``SeriesDefect`` of that series.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ import binascii
 import gzip
 import json
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 from itertools import chain
 from operator import attrgetter, itemgetter
 
@@ -41,26 +50,58 @@ class DecodedSeries:
     repaired_duplicates: int
 
 
-def decode_time_series(blob: str | bytes) -> DecodedSeries:
-    """Decode one ``time_series`` cell; raise ``SeriesDefect`` naming the defect."""
+#: The longest sane series is 400 days at 60 s: 576,000 samples a side. Its widest
+#: sample, ``{"value":2.2250738585072014e-308,"timeStamp":1704067200.0},``, is 59
+#: bytes of JSON; a day's ``"2024-01-01":{"values":[...]},`` adds 28 bytes per 1,440
+#: samples. 64 bytes a sample leaves room for some whitespace: both sides then take
+#: 2 x 576,000 x 64 = 73,728,000 bytes, the most one series may inflate to by default.
+SANE_SERIES_SAMPLES = 400 * 86_400 // 60
+MAX_SERIES_BYTES = 2 * SANE_SERIES_SAMPLES * 64
+
+
+def _defects_only(decode: Callable[..., DecodedSeries]) -> Callable[..., DecodedSeries]:
+    """Any failure decoding one series is a defect of that series, never of its file."""
+
+    @wraps(decode)
+    def guarded(*args, **kwargs) -> DecodedSeries:
+        try:
+            return decode(*args, **kwargs)
+        except SeriesDefect:
+            raise
+        except Exception as exc:  # whatever broke, it broke on this series alone
+            raise SeriesDefect(
+                "decode_error", f"time_series cannot be decoded ({type(exc).__name__}: {exc})"
+            ) from None
+
+    return guarded
+
+
+@_defects_only
+def decode_time_series(blob: str | bytes, *, max_bytes: int = MAX_SERIES_BYTES) -> DecodedSeries:
+    """Decode one ``time_series`` cell; raise ``SeriesDefect`` naming the defect.
+
+    max_bytes: the most the cell may inflate to (``too_large`` beyond).
+    """
     if blob is None or len(blob) == 0:
         raise SeriesDefect("bad_base64", "time_series is empty")
     try:
         raw = _b64decode(blob)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise SeriesDefect("bad_base64", f"time_series is not valid base64 ({exc})") from None
-    return decode_gzipped(raw)
+    return decode_gzipped(raw, max_bytes=max_bytes)
 
 
-def decode_gzipped(raw: bytes) -> DecodedSeries:
+@_defects_only
+def decode_gzipped(raw: bytes, *, max_bytes: int = MAX_SERIES_BYTES) -> DecodedSeries:
     """Decode one base64-decoded cell (gzip of the JSON); raise ``SeriesDefect``."""
     try:
-        text = _gunzip(raw)
+        text = gunzip(raw, max_bytes)
     except zlib.error as exc:
         raise SeriesDefect("bad_gzip", f"time_series is not valid gzip ({exc})") from None
     return decode_json(text)
 
 
+@_defects_only
 def decode_json(text: bytes) -> DecodedSeries:
     """Decode the JSON text of one series; raise ``SeriesDefect`` naming the defect."""
     fast = _fast_decode(text)
@@ -69,16 +110,29 @@ def decode_json(text: bytes) -> DecodedSeries:
     return decode_document(_parse_json(text))
 
 
-# Presize the output from the gzip trailer up to this many bytes; beyond it (or
-# when the trailer lies) zlib grows its buffer as usual.
-_MAX_PRESIZE = 1 << 26
+def gunzip(raw: bytes, max_bytes: int) -> bytes:
+    """Every gzip member of ``raw``, inflated in turn, refused beyond ``max_bytes``.
 
-
-def _gunzip(raw: bytes) -> bytes:
-    """gunzip in one C call; the trailer's size (mod 2**32) spares regrowth copies."""
-    size = int.from_bytes(raw[-4:], "little")
-    bufsize = size if 0 < size <= _MAX_PRESIZE else zlib.DEF_BUF_SIZE
-    return zlib.decompress(raw, wbits=31, bufsize=bufsize)  # 31: gzip container
+    Streaming with a limit: a bomb stops at ``max_bytes + 1`` bytes, whatever its
+    trailer claims. Raises ``zlib.error`` for broken or truncated gzip, or bytes
+    after a member that are not another member.
+    """
+    parts, left = [], max_bytes
+    while True:
+        inflater = zlib.decompressobj(wbits=31)  # 31: gzip container
+        part = inflater.decompress(raw, left + 1)
+        if len(part) > left:
+            raise SeriesDefect(
+                "too_large",
+                f"time_series inflates to more than {max_bytes:,} bytes (see --max-series-bytes)",
+            )
+        if not inflater.eof:
+            raise zlib.error("incomplete or truncated stream")
+        parts.append(part)
+        left -= len(part)
+        raw = inflater.unused_data
+        if not raw:
+            return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _b64decode(blob: str | bytes) -> bytes:
@@ -105,6 +159,8 @@ def _parse_json(text: bytes) -> object:
         return json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SeriesDefect("bad_json", f"time_series is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise SeriesDefect("bad_json", "time_series JSON is nested too deeply") from None
 
 
 def decode_document(doc: object) -> DecodedSeries:
@@ -156,6 +212,10 @@ MIN_EPOCH_S = -62_135_596_800
 MAX_EPOCH_S = 253_402_300_799
 
 
+_NUMBERS = frozenset({int, float})  # exact types: a JSON true is a bool, not an int
+_NUMBERS_OR_NULL = _NUMBERS | {type(None)}  # null values are nan_value, named below
+
+
 def _side(days: object, name: str) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(days, dict):
         raise SeriesDefect("wrong_shape", f"{name} is not an object of days")
@@ -163,12 +223,24 @@ def _side(days: object, name: str) -> tuple[np.ndarray, np.ndarray]:
         # All per-sample work runs in C (chain, map, itemgetter, fromiter): this
         # is the decoder's hot loop, one pass per field over the parsed samples.
         samples = list(chain.from_iterable(map(_VALUES, days.values())))
-        ts = np.fromiter(map(_TIMESTAMP, samples), np.float64, len(samples))
-        val = np.fromiter(map(_VALUE, samples), np.float64, len(samples))
+        stamps = list(map(_TIMESTAMP, samples))
+        values = list(map(_VALUE, samples))
     except KeyError as exc:
         raise SeriesDefect("wrong_shape", f"{name}: a day or sample lacks {exc}") from None
-    except (TypeError, ValueError, OverflowError) as exc:
-        # null becomes NaN (a nan_value defect below); text, lists, objects land here.
+    except TypeError as exc:  # a day or sample that is not an object
+        raise SeriesDefect("wrong_shape", f"{name}: bad day or sample ({exc})") from None
+    for field, column, allowed in (
+        ("timeStamp", stamps, _NUMBERS),
+        ("value", values, _NUMBERS_OR_NULL),
+    ):
+        foreign = set(map(type, column)) - allowed
+        if foreign:
+            shown = ", ".join(sorted(t.__name__ for t in foreign))
+            raise SeriesDefect("wrong_shape", f"{name}: a {field} is not a JSON number ({shown})")
+    try:
+        ts = np.fromiter(stamps, np.float64, len(stamps))
+        val = np.fromiter(values, np.float64, len(values))
+    except OverflowError as exc:  # an integer beyond float64
         raise SeriesDefect("wrong_shape", f"{name}: bad day or sample ({exc})") from None
     return _checked(ts, val, name)
 
@@ -249,7 +321,7 @@ def _fast_decode(text: bytes) -> DecodedSeries | None:
         return None
     try:
         doc = _DECODER.decode(text)
-    except (msgspec.MsgspecError, ValueError):  # ValueError: invalid UTF-8 in a key
+    except (msgspec.MsgspecError, ValueError, RecursionError):  # ValueError: bad UTF-8 key
         return None
     passed = _packed_side(doc.passed_days)
     blocked = _packed_side(doc.blocked_days or {})

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from floodmark.errors import FloodmarkError, InputFormatError
 from floodmark.io.catalog import PATH_COLUMNS, iter_vendor_catalog
+from floodmark.io.codec import MAX_SERIES_BYTES
 from floodmark.io.long_table import REQUIRED_COLUMNS as LONG_COLUMNS
 from floodmark.io.long_table import iter_long_table
 from floodmark.io.result import ReadResult
@@ -103,6 +104,7 @@ def open_input(
     root: str | Path | None = None,
     batch_rows: int = 256,
     workers: int = 1,
+    max_series_bytes: int = MAX_SERIES_BYTES,
     prediction_id: str | None = None,
     vector: str | None = None,
     metric: str | None = None,
@@ -115,6 +117,7 @@ def open_input(
     format: one of ``FORMATS``; detected from the file when omitted.
     root: the data root of a vendor catalog (ignored by other formats).
     workers: decoding processes for a vendor export (ignored by other formats).
+    max_series_bytes: the most one vendor series may inflate to (vendor formats only).
     prediction_id, vector, metric, time_column, value_column, times_file:
         single-series CSV options; giving one for another format is an error.
     """
@@ -136,9 +139,21 @@ def open_input(
             f"{', '.join(given)} only apply to series-csv input, and this is {fmt}", file=path
         )
     if fmt == "vendor":
-        return iter_vendor_export(path, errors=errors, batch_rows=batch_rows, workers=workers)
+        return iter_vendor_export(
+            path,
+            errors=errors,
+            batch_rows=batch_rows,
+            workers=workers,
+            max_series_bytes=max_series_bytes,
+        )
     if fmt == "vendor-catalog":
-        return iter_vendor_catalog(path, root=root, errors=errors, batch_rows=batch_rows)
+        return iter_vendor_catalog(
+            path,
+            root=root,
+            errors=errors,
+            batch_rows=batch_rows,
+            max_series_bytes=max_series_bytes,
+        )
     if fmt == "long":
         return iter_long_table(path, errors=errors, batch_rows=batch_rows)
     options = {k: v for k, v in series_options.items() if v is not None}

@@ -20,8 +20,9 @@ from floodmark.io._common import (
     check_errors,
     concat_results,
     key_defect,
-    parse_times,
     raise_first,
+    read_numbers,
+    read_times,
     series_frame,
     text_time_expr,
     value_defects,
@@ -63,41 +64,42 @@ def _raw(path: Path) -> pl.DataFrame:
     return frame
 
 
-def _numbers(values: pl.Series, *, file: Path, column: str) -> pl.Series:
-    """A value column as Float64; text that is not a number is a format error."""
-    if values.dtype == pl.String:
-        text = values.str.strip_chars().replace("", None)
-        out = text.cast(pl.Float64, strict=False)
-        bad = out.is_null() & text.is_not_null()
-        if bad.any():
-            row = int(bad.arg_max())
-            raise InputFormatError(
-                f"column {column!r}: {text[row]!r} is not a number", file=file, row=row
-            )
-        return out
-    if not values.dtype.is_numeric():
-        raise SchemaError(f"column {column!r} of type {values.dtype} is not numeric", file=file)
-    return values.cast(pl.Float64)
-
-
 def _normalised(raw: pl.DataFrame, path: Path) -> pl.DataFrame:
-    """Typed columns plus ``_row`` (0-based row in the file)."""
+    """Typed columns, ``_row`` (0-based row in the file) and its ``_bad``/``_why``.
+
+    A cell that cannot be read (a time, a number) is null, named in ``_why``
+    with its reason in ``_bad``: it takes its series to the quarantine.
+    """
     keys = [
         raw[k].cast(pl.String).str.strip_chars().replace("", None).alias(k) for k in KEY_COLUMNS
     ]
-    passed = _numbers(raw["passed"], file=path, column="passed").alias("passed")
+    times, time_problems = read_times(raw["timestamp"], file=path, column="timestamp")
+    passed, passed_problems = read_numbers(raw["passed"], file=path, column="passed")
     if "blocked" in raw.columns:
-        blocked = _numbers(raw["blocked"], file=path, column="blocked").fill_null(0.0)
+        blocked, blocked_problems = read_numbers(raw["blocked"], file=path, column="blocked")
+        blocked = blocked.fill_null(0.0)
     else:
         blocked = pl.Series([0.0] * raw.height, dtype=pl.Float64)
+        blocked_problems = pl.Series([None] * raw.height, dtype=pl.String)
     return pl.DataFrame(
         [
             *keys,
-            parse_times(raw["timestamp"], file=path, column="timestamp"),
-            passed,
+            times,
+            passed.alias("passed"),
             blocked.alias("blocked"),
             pl.Series("_row", range(raw.height), dtype=pl.Int64),
+            time_problems.alias("_time"),
+            passed_problems.alias("_passed"),
+            blocked_problems.alias("_blocked"),
         ]
+    ).select(
+        pl.exclude("_time", "_passed", "_blocked"),
+        pl.when(pl.col("_time").is_not_null())
+        .then(pl.lit("bad_time"))
+        .when(pl.coalesce("_passed", "_blocked").is_not_null())
+        .then(pl.lit("bad_number"))
+        .alias("_bad"),
+        pl.coalesce("_time", "_passed", "_blocked").alias("_why"),
     )
 
 
@@ -110,7 +112,14 @@ def _quarantine(frame: pl.DataFrame, defects: Defects) -> pl.DataFrame:
         if defect is not None:
             defects.add(defect, row, pid, vec, met)
             bad_keys.append((pid, vec, met))
-    flagged = value_defects(frame, ("passed", "blocked")).filter(pl.col("_reason").is_not_null())
+    # A cell that cannot be read comes before what its value would say.
+    flagged = (
+        value_defects(frame, ("passed", "blocked"))
+        .with_columns(
+            _reason=pl.coalesce("_bad", "_reason"), _detail=pl.coalesce("_why", "_detail")
+        )
+        .filter(pl.col("_reason").is_not_null())
+    )
     first_bad = flagged.sort("_row").unique(_KEYS, keep="first").sort("_row")
     known = set(bad_keys)
     for row in first_bad.iter_rows(named=True):
@@ -119,10 +128,11 @@ def _quarantine(frame: pl.DataFrame, defects: Defects) -> pl.DataFrame:
             continue
         defects.add(SeriesDefect(row["_reason"], row["_detail"]), row["_row"], *key)
         bad_keys.append(key)
+    good = frame.drop("_bad", "_why")
     if not bad_keys:
-        return frame
+        return good
     bad = pl.DataFrame(bad_keys, schema={k: pl.String for k in KEY_COLUMNS}, orient="row")
-    return frame.join(bad, on=_KEYS, how="anti", nulls_equal=True)
+    return good.join(bad, on=_KEYS, how="anti", nulls_equal=True)
 
 
 def iter_long_table(
@@ -131,10 +141,12 @@ def iter_long_table(
     """Read a long table; yield ``ReadResult``s of ``batch_rows`` complete series each.
 
     Broken series (unknown vector/metric, empty key, negative/NaN/infinite or
-    empty ``passed``) are quarantined with the 0-based row of their first bad
-    row (or raised with ``errors="raise"``). Repeated (series, timestamp) rows:
-    the last one in the file wins, counted in ``repaired_duplicates``. The
-    table is read whole (columnar), then cut into complete series.
+    empty ``passed``, a time or number that cannot be read) are quarantined with
+    the 0-based row of their first bad row and the rest is read; with
+    ``errors="raise"`` the broken series nearest the top raises instead.
+    Repeated (series, timestamp) rows: the last one in the file wins, counted in
+    ``repaired_duplicates``. The table is read whole (columnar), then cut into
+    complete series.
     """
     check_errors(errors)
     if batch_rows < 1:

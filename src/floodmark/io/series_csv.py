@@ -27,7 +27,10 @@ from floodmark.io._common import (
     check_errors,
     key_defect,
     parse_times,
+    read_numbers,
+    read_times,
     series_frame,
+    trimmed,
     value_defects,
 )
 from floodmark.io.result import ReadResult
@@ -113,8 +116,11 @@ def _times_file_beside(path: Path) -> Path:
     return found[0]
 
 
-def _mapped_times(ids: pl.Series, times_file: Path, path: Path) -> pl.Series:
-    """Time ids -> times through a ``id_time,time`` table (CESNET's times_1_hour.csv)."""
+def _mapped_times(ids: pl.Series, times_file: Path) -> tuple[pl.Series, pl.Series]:
+    """Time ids -> times through a ``id_time,time`` table (CESNET's times_1_hour.csv).
+
+    Returns the times and, per row, the problem of an id the table lacks.
+    """
     table = _read_text(times_file)
     if ID_TIME not in table.columns or "time" not in table.columns:
         raise SchemaError(f"times file needs columns {ID_TIME!r} and 'time'", file=times_file)
@@ -127,11 +133,12 @@ def _mapped_times(ids: pl.Series, times_file: Path, path: Path) -> pl.Series:
     mapped = pl.DataFrame({ID_TIME: ids.str.strip_chars()}).join(
         lookup.unique(ID_TIME, keep="last"), on=ID_TIME, how="left", maintain_order="left"
     )["timestamp"]
-    unknown = mapped.is_null() & ids.is_not_null()
-    if unknown.any():
-        row = int(unknown.arg_max())
-        raise InputFormatError(f"{ID_TIME} {ids[row]!r} is not in {times_file}", file=path, row=row)
-    return mapped
+    problems = pl.select(
+        pl.when(mapped.is_null() & ids.is_not_null()).then(
+            pl.format("{} '{}' is not in {}", pl.lit(ID_TIME), ids, pl.lit(str(times_file)))
+        )
+    ).to_series()
+    return mapped, problems
 
 
 def iter_series_csv(path: str | Path, **options) -> Iterator[ReadResult]:
@@ -162,12 +169,15 @@ def read_series_csv(
         the time column is ``id_time``).
     Times are ISO text (naive = UTC, or with an offset) or epoch seconds. A
     repeated timestamp keeps its last row, counted in ``repaired_duplicates``.
-    A negative, NaN or infinite value quarantines the series (or raises with
+    A negative, NaN or infinite value, or a time or value cell that cannot be
+    read, quarantines the series with its first such row (or raises with
     ``errors="raise"``).
     """
     check_errors(errors)
     path = Path(path)
-    key = (path.stem if prediction_id is None else prediction_id, vector, metric)
+    key = tuple(
+        map(trimmed, (path.stem if prediction_id is None else prediction_id, vector, metric))
+    )
     defects = Defects(str(path), errors)
     defect = key_defect(*key)
     if defect is not None:
@@ -180,28 +190,26 @@ def read_series_csv(
     time_column, value_column = _pick_columns(frame, path, metric, time_column, value_column)
     if times_file is None and time_column.strip().lower() == ID_TIME:
         times_file = _times_file_beside(path)
-    values = frame[value_column].str.strip_chars().replace("", None)
-    numbers = values.cast(pl.Float64, strict=False)
-    bad = numbers.is_null() & values.is_not_null()
-    if bad.any():
-        row = int(bad.arg_max())
-        raise InputFormatError(
-            f"column {value_column!r}: {values[row]!r} is not a number", file=path, row=row
-        )
+    numbers, number_problems = read_numbers(frame[value_column], file=path, column=value_column)
     # Gaps: an empty value (WC98's per-minute file has some) or time is no sample.
+    values_given = frame[value_column].str.strip_chars().replace("", None).is_not_null()
     times_given = frame[time_column].str.strip_chars().replace("", None).is_not_null()
-    present = values.is_not_null() & times_given
+    present = values_given & times_given
     rows = pl.Series("_row", range(frame.height), dtype=pl.Int64).filter(present)
     times_text = frame[time_column].filter(present)
-    try:
-        if times_file is not None:
-            timestamps = _mapped_times(times_text, Path(times_file), path)
-        else:
-            timestamps = parse_times(times_text, file=path, column=time_column)
-    except InputFormatError as exc:
-        if exc.file == str(path) and exc.row is not None:
-            exc.row = int(rows[exc.row])  # a row of the file, not of the kept rows
-        raise
+    if times_file is not None:
+        timestamps, time_problems = _mapped_times(times_text, Path(times_file))
+    else:
+        timestamps, time_problems = read_times(times_text, file=path, column=time_column)
+    # A cell that cannot be read quarantines the series, at its first such row.
+    unreadable = pl.DataFrame(
+        {"_row": rows, "_time": time_problems, "_number": number_problems.filter(present)}
+    ).filter(pl.col("_time").is_not_null() | pl.col("_number").is_not_null())
+    if unreadable.height:
+        first = unreadable.row(0, named=True)
+        reason = "bad_time" if first["_time"] is not None else "bad_number"
+        defects.add(SeriesDefect(reason, first["_time"] or first["_number"]), first["_row"], *key)
+        return ReadResult(quarantine=defects.frame())
     samples = pl.DataFrame(
         [timestamps, numbers.filter(present).alias("passed"), rows]
     ).with_columns(blocked=pl.lit(0.0))

@@ -6,7 +6,10 @@ batch becomes one ``ReadResult`` (long table + per-series labels + quarantine).
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
 import sys
 from collections import deque
 from collections.abc import Iterator
@@ -17,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from floodmark.errors import FloodmarkError, InputFormatError, SchemaError, SeriesDefect
@@ -30,6 +34,7 @@ from floodmark.io._common import (
 )
 from floodmark.io.atomic import atomic_path
 from floodmark.io.codec import (
+    MAX_SERIES_BYTES,
     DecodedSeries,
     decode_gzipped,
     decode_time_series,
@@ -118,12 +123,19 @@ class DecodedBatch:
 
 
 def decode_rows(
-    pids: list, vectors: list, metrics: list, gzipped: list, cells: dict, first_row: int
+    pids: list,
+    vectors: list,
+    metrics: list,
+    gzipped: list,
+    cells: dict,
+    first_row: int,
+    max_bytes: int = MAX_SERIES_BYTES,
 ) -> DecodedBatch:
     """Decode one batch of vendor rows; defects are collected, never raised.
 
     ``gzipped`` holds each row's base64-decoded cell, or None where the cell is
     in ``cells`` (row position -> the cell as read) for ``decode_time_series``.
+    ``max_bytes`` bounds what one cell may inflate to.
     """
     keys, positions, decoded, defects = [], [], [], []
     for pos, (pid, vec, met, raw) in enumerate(zip(pids, vectors, metrics, gzipped, strict=True)):
@@ -131,9 +143,9 @@ def decode_rows(
         if defect is None:
             try:
                 if raw is None:
-                    decoded.append(decode_time_series(cells[pos]))
+                    decoded.append(decode_time_series(cells[pos], max_bytes=max_bytes))
                 else:
-                    decoded.append(decode_gzipped(raw))
+                    decoded.append(decode_gzipped(raw, max_bytes=max_bytes))
             except SeriesDefect as exc:
                 defect = exc
         if defect is None:
@@ -172,14 +184,27 @@ def _open(path: Path) -> pq.ParquetFile:
             f"(has {', '.join(parquet.schema_arrow.names)})",
             file=path,
         )
+    blobs = parquet.schema_arrow.field("time_series").type
+    if not any(is_text(blobs) for is_text in _BLOB_TYPES):
+        raise SchemaError(f"column time_series is {blobs}, not base64 text", file=path)
     return parquet
 
 
+# Arrow types a time_series column may have (null: a column with no cell set).
+_BLOB_TYPES = (
+    pa.types.is_string,
+    pa.types.is_large_string,
+    pa.types.is_binary,
+    pa.types.is_large_binary,
+    pa.types.is_null,
+)
+
+
 def _text(column: pa.Array) -> list:
-    """A key column as Python strings (an integer prediction_id becomes its text)."""
+    """A key column as trimmed Python strings (an integer prediction_id becomes its text)."""
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         column = column.cast(pa.string())
-    return column.to_pylist()
+    return pc.utf8_trim_whitespace(column).to_pylist()  # keys are trimmed in every format
 
 
 def _base64_cells(column: pa.Array) -> tuple[list, dict]:
@@ -237,9 +262,9 @@ def _batches(parquet: pq.ParquetFile, batch_rows: int) -> Iterator[tuple[pa.Reco
         first_row += batch.num_rows
 
 
-def _decode_args(batch: pa.RecordBatch, first_row: int) -> tuple:
+def _decode_args(batch: pa.RecordBatch, first_row: int, max_bytes: int) -> tuple:
     keys = [_text(batch.column(name)) for name in KEY_COLUMNS]
-    return (*keys, *_base64_cells(batch.column("time_series")), first_row)
+    return (*keys, *_base64_cells(batch.column("time_series")), first_row, max_bytes)
 
 
 def iter_vendor_export(
@@ -248,6 +273,7 @@ def iter_vendor_export(
     errors: str = "quarantine",
     batch_rows: int = 256,
     workers: int = 1,
+    max_series_bytes: int = MAX_SERIES_BYTES,
 ) -> Iterator[ReadResult]:
     """Stream a vendor export as one ``ReadResult`` per batch of ``batch_rows`` series.
 
@@ -256,36 +282,48 @@ def iter_vendor_export(
         naming file, 0-based row and series).
     workers: decode batches in that many processes (order preserved); 1 decodes
         in this process.
+    max_series_bytes: the most one series' JSON may inflate to; a larger one is
+        quarantined as ``too_large`` (default ``codec.MAX_SERIES_BYTES``).
 
     >>> n = sum(part.samples.height for part in iter_vendor_export("export.parquet"))
     ... # doctest: +SKIP
     """
     check_errors(errors)
-    if batch_rows < 1 or workers < 1:
-        raise FloodmarkError("batch_rows and workers must be at least 1")
+    if batch_rows < 1 or workers < 1 or max_series_bytes < 1:
+        raise FloodmarkError("batch_rows, workers and max_series_bytes must be at least 1")
     path = Path(path)
-    return _iter_parts(path, _open(path), batch_rows, workers, errors)
+    return _iter_parts(path, _open(path), batch_rows, workers, errors, max_series_bytes)
 
 
 def _iter_parts(
-    path: Path, parquet: pq.ParquetFile, batch_rows: int, workers: int, errors: str
+    path: Path,
+    parquet: pq.ParquetFile,
+    batch_rows: int,
+    workers: int,
+    errors: str,
+    max_bytes: int,
 ) -> Iterator[ReadResult]:
     source = str(path)
     try:
         if workers == 1:
             for batch, first_row in _batches(parquet, batch_rows):
-                decoded = decode_rows(*_decode_args(batch, first_row))
+                decoded = decode_rows(*_decode_args(batch, first_row, max_bytes))
                 yield _assemble(batch, decoded, source, errors)
         else:
-            yield from _iter_pool(parquet, batch_rows, workers, source, errors)
+            yield from _iter_pool(parquet, batch_rows, workers, source, errors, max_bytes)
     except (pa.ArrowException, OSError) as exc:
         raise InputFormatError(f"cannot read Parquet data ({exc})", file=path) from None
 
 
 def _iter_pool(
-    parquet: pq.ParquetFile, batch_rows: int, workers: int, source: str, errors: str
+    parquet: pq.ParquetFile, batch_rows: int, workers: int, source: str, errors: str, max_bytes: int
 ) -> Iterator[ReadResult]:
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=_pool_context(),
+        initializer=_die_with_parent,
+        initargs=(os.getpid(),),
+    )
     pending: deque[tuple[pa.RecordBatch, list[Future]]] = deque()
 
     def finished() -> ReadResult:
@@ -298,7 +336,9 @@ def _iter_pool(
             # a single batch keeps every worker busy; the parts are merged back.
             step = -(-batch.num_rows // workers)
             futures = [
-                pool.submit(decode_rows, *_decode_args(batch.slice(at, step), first_row + at))
+                pool.submit(
+                    decode_rows, *_decode_args(batch.slice(at, step), first_row + at, max_bytes)
+                )
                 for at in range(0, batch.num_rows, step)
             ]
             pending.append((batch, futures))
@@ -308,6 +348,23 @@ def _iter_pool(
             yield finished()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker start: be killed with the process that started the pool (Linux).
+
+    A parent killed with SIGKILL cannot stop its workers, and they would wait
+    forever for work that never comes. The kernel's parent-death signal ends
+    them; a parent that died before the signal was armed is caught by the pid test.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
@@ -330,10 +387,17 @@ def read_vendor_export(
     errors: str = "quarantine",
     batch_rows: int = 256,
     workers: int = 1,
+    max_series_bytes: int = MAX_SERIES_BYTES,
 ) -> ReadResult:
     """Read a whole vendor export eagerly (the concatenation of ``iter_vendor_export``)."""
     return concat_results(
-        iter_vendor_export(path, errors=errors, batch_rows=batch_rows, workers=workers)
+        iter_vendor_export(
+            path,
+            errors=errors,
+            batch_rows=batch_rows,
+            workers=workers,
+            max_series_bytes=max_series_bytes,
+        )
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from floodmark.io.codec import MAX_SERIES_BYTES
 from floodmark.io.result import ReadResult
 from floodmark.store import layout
 from floodmark.store.merge import merge_partition
@@ -54,7 +55,7 @@ class IngestSummary:
     samples_written: int  # samples read from the inputs
     samples_new: int  # of those, at a (series, timestamp) the store did not hold
     quarantined: Mapping[str, int] = field(default_factory=dict)  # rows by reason
-    repaired_duplicates: int = 0
+    repaired_duplicates: int = 0  # samples a later one of the same input replaced
     inputs: int = 0
 
     def describe(self) -> str:
@@ -116,6 +117,7 @@ def ingest_files(
     root: str | Path | None = None,
     workers: int = 1,
     batch_rows: int = 256,
+    max_series_bytes: int = MAX_SERIES_BYTES,
     progress: ProgressCallback | None = None,
     **series_csv_options,
 ) -> IngestSummary:
@@ -137,6 +139,7 @@ def ingest_files(
                 root=root,
                 batch_rows=batch_rows,
                 workers=workers,
+                max_series_bytes=max_series_bytes,
                 **series_csv_options,
             )
 
@@ -184,13 +187,14 @@ class _Collector:
         self.repaired = 0
         self.batches = 0
 
-    def add(self, batch: ReadResult) -> None:
+    def add(self, batch: ReadResult, input_no: int) -> None:
+        """Take one batch of the ``input_no``-th input."""
         if not isinstance(batch, ReadResult):
             raise TypeError(f"ingest expects ReadResult batches, got {type(batch).__name__}")
         seq = self.batches
         samples = normalise_samples(batch.samples)
         if samples.height:
-            self._write_fragments(samples, seq)
+            self._write_fragments(samples, seq, input_no)
         self.samples += samples.height
         meta = normalise_meta(batch.series)
         if meta.height:
@@ -202,7 +206,7 @@ class _Collector:
         self.repaired += int(batch.repaired_duplicates)
         self.batches += 1
 
-    def _write_fragments(self, samples: pl.DataFrame, seq: int) -> None:
+    def _write_fragments(self, samples: pl.DataFrame, seq: int, input_no: int) -> None:
         for (vector, metric), part in _split_partitions(samples).items():
             directory = layout.partition_dir(self.fragment_dir, vector, metric)
             directory.mkdir(parents=True, exist_ok=True)
@@ -213,6 +217,7 @@ class _Collector:
                 "passed",
                 "blocked",
                 pl.lit(seq, pl.Int64).alias("_seq"),
+                pl.lit(input_no, pl.Int64).alias("_input"),
             ).write_parquet(path, compression="lz4", statistics=True)
             self.fragments.setdefault((vector, metric), []).append(path)
 
@@ -275,7 +280,7 @@ def _build(
     collector = _Collector(staging / "_fragments")
     counter = [0]
     for batch in _batches(inputs, counter):
-        collector.add(batch)
+        collector.add(batch, counter[0])
         if progress is not None:
             progress("read", collector.batches, None)
 
@@ -285,7 +290,7 @@ def _build(
     )
     series_dir = staging / layout.SERIES
     series_dir.mkdir()
-    index_parts, stats_parts, change_parts, files_written = [], [], [], 0
+    index_parts, stats_parts, change_parts, files_written, repaired = [], [], [], 0, 0
     for done, (vector, metric) in enumerate(partitions, start=1):
         old_dir = None if old is None else layout.partition_dir(old / layout.SERIES, vector, metric)
         result = merge_partition(
@@ -306,6 +311,7 @@ def _build(
             )
         )
         files_written += result.files_written
+        repaired += result.repaired
         if progress is not None:
             progress("merge", done, len(partitions))
     shutil.rmtree(collector.fragment_dir, ignore_errors=True)
@@ -327,7 +333,7 @@ def _build(
         samples_written=collector.samples,
         samples_new=int(changes["n_new"].sum()),
         quarantined=dict(sorted(collector.reasons.items())),
-        repaired_duplicates=collector.repaired,
+        repaired_duplicates=collector.repaired + repaired,
         inputs=counter[0],
     )
     changed = (

@@ -8,7 +8,7 @@
                                   the ONE name a commit changes (rename(2) of a symlink)
     DIR/.versions/<id>/           a complete, never-modified version: store.json, series/,
                                   catalog.parquet, quarantine.parquet, index.parquet
-    DIR/.lock                     flock held by the running ingest
+    DIR/.lock                     POSIX lock held by the running ingest (names its holder)
 
 Why a version directory and one symlink: a store is many files (partitions, catalog,
 quarantine) that must change together. Replacing each file atomically is not enough
@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
+import logging
 import os
 import secrets
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,6 +51,8 @@ VERSIONS = ".versions"
 LOCK = ".lock"
 _TMP_LINK_PREFIX = ".current.tmp-"
 _TMP_SUFFIX = ".tmp-link"
+_log = logging.getLogger("floodmark")
+
 #: Every name a store (or a store interrupted while being created) may contain.
 OWN_NAMES = frozenset({*PUBLIC_NAMES, CURRENT, VERSIONS, LOCK})
 
@@ -131,18 +136,66 @@ def _is_own(name: str) -> bool:
     return name in OWN_NAMES or name.startswith(_TMP_LINK_PREFIX) or name.endswith(_TMP_SUFFIX)
 
 
+#: Lock files (by device and inode of the store) this process holds: a POSIX lock
+#: does not exclude its own process, and closing any descriptor of the file would
+#: drop it, so a second ingest of the same store in this process is refused here.
+_HELD: set[tuple[int, int]] = set()
+_HELD_GUARD = threading.Lock()
+
+
 @contextlib.contextmanager
 def exclusive_lock(root: Path) -> Iterator[None]:
-    """Hold ``DIR/.lock`` for one ingest; a second concurrent ingest fails at once."""
-    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    """Hold ``DIR/.lock`` for one ingest; a second concurrent ingest fails at once.
+
+    A POSIX record lock (``fcntl.lockf``): the kernel drops it when the holding
+    process ends, however it ends, and forked children (decoding workers) never
+    inherit it, so no orphan can keep a store locked. The file names its holder
+    (pid, since when) while held and is emptied on release, so a name in a lock
+    nobody holds means that ingest died; the lock is then taken over with a one-line
+    warning on the ``floodmark`` logger (printed to stderr when logging is not set up).
+    """
+    info = os.stat(root)
+    key = (info.st_dev, info.st_ino)
+    with _HELD_GUARD:
+        if key in _HELD:
+            raise StoreError("another ingest in this process is writing this store", file=root)
+        _HELD.add(key)
     try:
+        fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StoreError("another ingest is writing this store", file=root) from None
-        yield
+            _acquire(fd, root)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)  # released alive (done or failed): no holder to report
+        finally:
+            os.close(fd)  # closing releases the lock
     finally:
-        os.close(fd)  # closing releases the flock
+        with _HELD_GUARD:
+            _HELD.discard(key)
+
+
+def _acquire(fd: int, root: Path) -> None:
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EAGAIN):
+            raise
+        raise StoreError(f"another ingest{_holder(fd)} is writing this store", file=root) from None
+    dead = _holder(fd)
+    if dead:
+        _log.warning("%s: the ingest%s ended without releasing the store; taking over", root, dead)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, orjson.dumps({"pid": os.getpid(), "since": utc_now().isoformat()}), 0)
+
+
+def _holder(fd: int) -> str:
+    """`` (pid N, since T)`` as recorded in the lock file, or "" when none is."""
+    try:
+        info = orjson.loads(os.pread(fd, 4096, 0))
+        return f" (pid {int(info['pid'])}, since {info['since']})"
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return ""  # empty (released) or being written this very moment
 
 
 def remove_stale(root: Path, keep: Path | None) -> None:

@@ -32,6 +32,7 @@ class PartitionResult:
     stats: pl.DataFrame  # STATS_SCHEMA rows of every series in a rewritten file
     changes: pl.DataFrame  # prediction_id, n_new, n_changed for series in rewritten files
     files_written: int
+    repaired: int  # incoming samples superseded by a later one of the same input
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def merge_partition(
     change_parts: list[pl.DataFrame] = []
     number = 0
     written = 0
+    repaired = 0
     # An empty partition behaves as one empty file covering every id.
     slots = old_files or [None]
     for slot_no, old in enumerate(slots):
@@ -81,7 +83,8 @@ def merge_partition(
             number += 1
             continue
         for group in _plan_groups(old, mine, max_file_rows):
-            merged, changes = _merge_group(old_dir, group, fragments)
+            merged, changes, superseded = _merge_group(old_dir, group, fragments)
+            repaired += superseded
             unchanged = (
                 group.whole_old_file
                 and changes.select((pl.col("n_new") + pl.col("n_changed")).sum()).item() == 0
@@ -103,6 +106,7 @@ def merge_partition(
         stats=_concat(stats_parts, STATS_SCHEMA),
         changes=_concat(change_parts, _CHANGES),
         files_written=written,
+        repaired=repaired,
     )
 
 
@@ -188,19 +192,28 @@ def _plan_groups(old: dict | None, incoming: pl.DataFrame, max_file_rows: int) -
 
 def _merge_group(
     old_dir: Path | None, group: _Group, fragments: list[Path]
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Old rows + incoming rows of the group's ids: unique (id, timestamp), newest wins."""
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Old rows + incoming rows of the group's ids: unique (id, timestamp), newest wins.
+
+    Also returns how many incoming rows a later row of the same input superseded
+    (a series repeated in one file): those are repaired duplicates.
+    """
     frames = []
     if group.old_file is not None and group.old_stop > group.old_start:
         old = read_rows(old_dir / group.old_file, group.old_start, group.old_stop)
-        frames.append(old.with_columns(pl.lit(_OLD_SEQ, dtype=pl.Int64).alias("_seq")))
+        frames.append(
+            old.with_columns(
+                pl.lit(_OLD_SEQ, dtype=pl.Int64).alias("_seq"),
+                pl.lit(_OLD_SEQ, dtype=pl.Int64).alias("_input"),
+            )
+        )
     lo, hi = group.ids[0], group.ids[-1]
     frames.append(
         scan_files(fragments)
         .filter(pl.col("prediction_id").is_between(pl.lit(lo), pl.lit(hi), closed="both"))
         .collect()
     )
-    df = pl.concat([f.cast({"_seq": pl.Int64}) for f in frames], how="vertical").sort(
+    df = pl.concat([f.cast({"_seq": pl.Int64, "_input": pl.Int64}) for f in frames]).sort(
         "prediction_id", "timestamp", "_seq", maintain_order=True
     )
     same_key = (pl.col("prediction_id") == pl.col("prediction_id").shift(1)) & (
@@ -210,6 +223,8 @@ def _merge_group(
         pl.col("timestamp") == pl.col("timestamp").shift(-1)
     )
     first = ~same_key.fill_null(False)
+    superseded = next_same_key & (pl.col("_input") == pl.col("_input").shift(-1))
+    repaired = df.select((superseded & (pl.col("_seq") != _OLD_SEQ)).sum()).item()
     df = (
         df.with_columns(
             # What the first (oldest) row of each (id, timestamp) held, carried to its last.
@@ -231,7 +246,7 @@ def _merge_group(
         n_new=pl.col("_new").sum().cast(pl.Int64),
         n_changed=pl.col("_changed").sum().cast(pl.Int64),
     )
-    return df.select("prediction_id", "timestamp", "passed", "blocked"), changes
+    return df.select("prediction_id", "timestamp", "passed", "blocked"), changes, repaired
 
 
 def _link(src: Path, new_dir: Path, number: int, index: pl.DataFrame, out: list) -> None:
