@@ -139,6 +139,7 @@ def _file_identity(path: Path) -> str:
 def _update_features(store, path: Path) -> tuple[pl.DataFrame, int]:
     """The features of every series (saved ones reused), and how many were recomputed."""
     import floodmark as fm
+    from floodmark.features.engine import finish_features
 
     current = store_fingerprints(store)
     saved = pl.read_parquet(path) if path.is_file() else None
@@ -150,11 +151,20 @@ def _update_features(store, path: Path) -> tuple[pl.DataFrame, int]:
         stale = current.join(kept.select(KEYS), on=KEYS, how="anti")
     if stale.height == 0 and kept is not None and kept.height == saved.height:
         return saved, 0
-    parts = [] if kept is None or kept.height == 0 else [kept]
+    parts = [] if kept is None or kept.height == 0 else [kept.drop(FINGERPRINT)]
     for chunk in store.iter_chunks(CHUNK_ROWS):
         wanted = chunk.join(stale.select(KEYS), on=KEYS, how="semi")
         if wanted.height:
-            parts.append(fm.compute_features(wanted).join(stale, on=KEYS, how="left"))
-    table = pl.concat(parts, how="diagonal_relaxed").sort(KEYS)
+            parts.append(fm.compute_features(wanted))
+    # Cross-series features (a series' share of its object's PT_TOTAL) are finished
+    # again over the whole fleet: a recomputed PT_TOTAL changes its unchanged siblings.
+    merged = pl.concat(parts, how="diagonal_relaxed").drop(_cross_series_columns())
+    table = finish_features(merged).join(current, on=KEYS, how="left")
     write_table(table, path)
     return table, stale.height
+
+
+def _cross_series_columns() -> list[str]:
+    from floodmark.features.registry import FAMILIES
+
+    return [column for family in FAMILIES if family.finish is not None for column in family.columns]

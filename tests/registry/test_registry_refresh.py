@@ -1,0 +1,79 @@
+"""The weekly refresh: only changed series are recomputed; a second run changes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import floodmark as fm
+from floodmark.io import write_long_table
+from floodmark.registry import (
+    approve_set,
+    audit_log,
+    features_path,
+    list_sets,
+    open_registry,
+    refresh,
+)
+
+KEYS = ["prediction_id", "vector", "metric"]
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory) -> tuple[Path, Path, str]:
+    """A small export, and a later one changing the last day of one series."""
+    folder = tmp_path_factory.mktemp("fleet")
+    export = folder / "week1.parquet"
+    fm.generate_fleet(export, objects=3, days=6, step=900, seed=3)
+    fm.ingest_files(folder / "scratch", [export])
+    scratch = fm.open_store(folder / "scratch")
+    target = scratch.catalog()["prediction_id"].min()
+    series = scratch.read_series(target, "PT_TCP", "PPS")
+    last_day = series["timestamp"].max() - pl.duration(days=1)
+    later = series.filter(pl.col("timestamp") > last_day).with_columns(pl.col("passed") * 50)
+    week2 = write_long_table(later, folder / "week2.parquet")
+    return export, week2, target
+
+
+def _full_features(store_dir) -> pl.DataFrame:
+    return fm.compute_features(fm.open_store(store_dir).scan().collect()).sort(KEYS)
+
+
+def test_refresh_publishes_diffs_and_is_idempotent(db_url, tmp_path, fleet):
+    week1, week2, target = fleet
+    store = tmp_path / "store"
+    with open_registry(db_url) as registry:
+        first = refresh(registry, store, [week1], by="ops")
+        series = first.series
+        assert first.published.created and first.recomputed == series == 78
+        assert first.approved is None and first.needs_review  # every series is new
+        assert first.diff["change"].unique().to_list() == ["new"]
+        features_file = features_path(store)
+        saved = features_file.stat().st_mtime_ns
+        rows = audit_log(registry).height
+
+        again = refresh(registry, store, [week1], by="ops")
+        assert not again.published.created
+        assert again.published.set_id == first.published.set_id
+        assert again.recomputed == 0
+        assert audit_log(registry).height == rows
+        assert list_sets(registry).height == 1
+        assert features_file.stat().st_mtime_ns == saved
+
+        approve_set(registry, first.published.set_id, by="expert")
+        calm = refresh(registry, store, [week1], by="ops")
+        assert calm.approved == first.published.set_id and not calm.needs_review
+
+        changed = refresh(registry, store, [week2], by="ops")
+        assert changed.published.created and changed.approved == first.published.set_id
+        # Only the rewritten partition's series (PT_TCP/PPS of the 3 objects) are recomputed.
+        assert changed.recomputed == 3
+        flagged = changed.diff.filter("needs_review")
+        assert flagged.select(KEYS).unique().rows() == [(target, "PT_TCP", "PPS")]
+        assert list_sets(registry)["state"].to_list() == ["approved", "draft"]
+
+    kept = pl.read_parquet(features_file).drop("store_fingerprint").sort(KEYS)
+    assert_frame_equal(kept, _full_features(store), check_column_order=False)
