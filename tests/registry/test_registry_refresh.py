@@ -7,8 +7,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
 
 import floodmark as fm
+from floodmark.cli import app
 from floodmark.io import write_long_table
 from floodmark.registry import (
     approve_set,
@@ -20,6 +22,7 @@ from floodmark.registry import (
 )
 
 KEYS = ["prediction_id", "vector", "metric"]
+runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +80,38 @@ def test_refresh_publishes_diffs_and_is_idempotent(db_url, tmp_path, fleet):
 
     kept = pl.read_parquet(features_file).drop("store_fingerprint").sort(KEYS)
     assert_frame_equal(kept, _full_features(store), check_column_order=False)
+
+
+def test_the_refresh_command_exits_3_until_the_set_is_approved(tmp_path, fleet):
+    week1, _, _ = fleet
+    db, store = str(tmp_path / "r.db"), str(tmp_path / "store")
+    args = ["refresh", str(week1), "--store", store, "--db", db, "--method", "rule-daily"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 3, first.output
+    assert "features: 78 of 78 series recomputed" in first.output
+    assert "published set 1 (78 series, draft)" in first.output
+    assert "312 of 312 values need review: 0 moved beyond the guard, 78 new series" in first.output
+    assert runner.invoke(app, ["approve", "1", "--db", db, "--by", "expert"]).exit_code == 0
+    again = runner.invoke(app, [*args, "--out", str(tmp_path / "diff.parquet")])
+    assert again.exit_code == 0, again.output
+    assert "features: 0 of 78 series recomputed" in again.output
+    assert "set 1 already holds these thresholds: nothing new published" in again.output
+    assert "diff against the approved set 1" in again.output
+    assert pl.read_parquet(tmp_path / "diff.parquet")["change"].unique().to_list() == ["same"]
+    model_without_dir = runner.invoke(app, [*args[:-2], "--method", "model"])
+    assert model_without_dir.exit_code == 2
+
+
+def test_refresh_with_a_trained_model(tmp_path, fleet):
+    week1, _, _ = fleet
+    store = tmp_path / "store"
+    with open_registry(tmp_path / "r.db") as registry:
+        refresh(registry, store, [week1], by="ops")
+        labels = fm.open_store(store).catalog().select(*KEYS, "ip_ss", "ip_sc", "ip_nw", "ip_rl")
+        features = pl.read_parquet(features_path(store)).drop("store_fingerprint")
+        model = fm.GBTModel(folds=2, n_estimators=10, min_child_samples=5)
+        model.fit(features.join(labels, on=KEYS)).save(tmp_path / "model")
+        result = refresh(registry, store, [week1], model=tmp_path / "model", by="ops")
+        sets = list_sets(registry)
+    assert result.published.created and result.recomputed == 0
+    assert sets["method"].to_list() == ["rule-max", "model"]
