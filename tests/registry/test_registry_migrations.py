@@ -76,3 +76,16 @@ def test_database_urls(tmp_path, monkeypatch):
     assert database_url(None).database == str(tmp_path / "floodmark.db")
     with pytest.raises(RegistryError, match="unsupported database 'mysql'"):
         database_url("mysql://u@h/db")
+
+
+def test_an_unreachable_server_is_one_clear_error():
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(RegistryError, match=f"cannot open the registry at .*:{port}/x"):
+        open_registry(f"postgresql://nobody:secret@127.0.0.1:{port}/x")
+    with pytest.raises(RegistryError) as error:
+        open_registry(f"postgresql://nobody:secret@127.0.0.1:{port}/x")
+    assert "secret" not in str(error.value)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -25,6 +26,9 @@ from floodmark.registry.sets import approved_set_id, effective_thresholds
 from floodmark.schema import KEY_COLUMNS
 from floodmark.thresholds.base import empty_thresholds
 
+if TYPE_CHECKING:
+    from floodmark.store import IngestSummary, Store
+
 KEYS = list(KEY_COLUMNS)
 FINGERPRINT = "store_fingerprint"
 #: Samples read from the store at a time while recomputing features.
@@ -35,7 +39,7 @@ CHUNK_ROWS = 1_000_000
 class Refreshed:
     """What ``refresh`` did."""
 
-    ingest: object  # floodmark.store.IngestSummary
+    ingest: IngestSummary
     series: int  # in the store
     recomputed: int  # series whose features were computed again
     published: Published
@@ -96,7 +100,7 @@ def refresh(
     return Refreshed(summary, table.height, recomputed, published, approved, diff)
 
 
-def store_fingerprints(store) -> pl.DataFrame:
+def store_fingerprints(store: Store) -> pl.DataFrame:
     """Keys and a text that changes whenever a series' samples may have changed."""
     dirs = {(v, m): d for v, m, d in store.partitions()}
     files = store.index().select("vector", "metric", "file").unique()
@@ -136,7 +140,7 @@ def _file_identity(path: Path) -> str:
     return f"{info.st_ino}-{info.st_size}-{info.st_mtime_ns}"
 
 
-def _update_features(store, path: Path) -> tuple[pl.DataFrame, int]:
+def _update_features(store: Store, path: Path) -> tuple[pl.DataFrame, int]:
     """The features of every series (saved ones reused), and how many were recomputed."""
     import floodmark as fm
     from floodmark.features.engine import finish_features
