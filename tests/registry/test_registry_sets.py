@@ -99,8 +99,18 @@ def test_a_set_is_named_by_id_or_approved(tmp_path):
         with pytest.raises(RegistryError, match="no set 9"):
             effective_thresholds(registry, 9)
         with pytest.raises(RegistryError, match="not a set id"):
-            effective_thresholds(registry, "latest")
+            effective_thresholds(registry, "newest")
         assert effective_thresholds(registry, "1").height == 3
+        publish_thresholds(registry, BASE.head(1), source="u.csv", by="alice")
+        assert effective_thresholds(registry, "latest").height == 1
+
+
+def test_latest_needs_a_set(tmp_path):
+    with (
+        open_registry(tmp_path / "r.db") as registry,
+        pytest.raises(RegistryError, match="no set yet"),
+    ):
+        effective_thresholds(registry, "latest")
 
 
 def test_a_table_without_optional_columns_is_published(tmp_path):

@@ -11,7 +11,8 @@ from floodmark.cli.registry_common import DbOption, open_db
 
 HELP = """Approve a set; the set approved before it is superseded.
 
-SET (an id) becomes the approved set, the one exporters read by default.
+SET (an id, or "latest" for the newest set) becomes the approved set, the one
+exporters read by default.
 
 Approving a superseded set approves it again (a rollback). The approval, the
 superseding and who did it are in the audit log. Two approvals at the same time
@@ -26,7 +27,7 @@ def register(app: typer.Typer) -> None:
 
 
 def approve(
-    set_ref: Annotated[str, typer.Argument(metavar="SET", help="The set's id.")],
+    set_ref: Annotated[str, typer.Argument(metavar="SET", help="The set's id, or latest.")],
     by: Annotated[str, typer.Option("--by", help="Who approves (the audit log keeps it).")],
     db: DbOption = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Why.")] = None,

@@ -18,8 +18,8 @@ from floodmark.cli.registry_common import (
 
 HELP = """Compare two sets level by level and flag the changes an expert must review.
 
-OLD and NEW are set ids or "approved". Each row is one series x level: old, new,
-ratio = new / old.
+OLD and NEW are set ids, "approved" or "latest" (the newest set). Each row is one
+series x level: old, new, ratio = new / old.
 
 A value needs review when the ratio is outside the guard (default below 0.5x or above
 2x), and so does every level of a series that is new in NEW or vanished from it.
@@ -41,8 +41,8 @@ def register(app: typer.Typer) -> None:
 
 
 def diff(
-    old: Annotated[str, typer.Argument(metavar="OLD", help="Set id or approved.")],
-    new: Annotated[str, typer.Argument(metavar="NEW", help="Set id or approved.")],
+    old: Annotated[str, typer.Argument(metavar="OLD", help="Set id, approved or latest.")],
+    new: Annotated[str, typer.Argument(metavar="NEW", help="Set id, approved or latest.")],
     db: DbOption = None,
     out: DiffOutOption = None,
     guard: GuardOption = "0.5,2",

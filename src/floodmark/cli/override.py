@@ -9,7 +9,7 @@ import typer
 from floodmark.cli.output import console
 from floodmark.cli.registry_common import DbOption, open_db
 
-HELP = """Set one level of one series of SET (an id or "approved") to VALUE.
+HELP = """Set one level of one series of SET (an id, "approved" or "latest") to VALUE.
 
 The levels must stay ordered ss <= sc <= nw <= rl (counting earlier overrides); a
 value that would break the order is refused and nothing is written. The latest
@@ -26,7 +26,9 @@ def register(app: typer.Typer) -> None:
 
 
 def override(
-    set_ref: Annotated[str, typer.Argument(metavar="SET", help="The set's id, or approved.")],
+    set_ref: Annotated[
+        str, typer.Argument(metavar="SET", help="The set's id, approved or latest.")
+    ],
     object_id: Annotated[str, typer.Option("--object", help="The object's prediction_id.")],
     vector: Annotated[str, typer.Option("--vector", help="Vector, e.g. PT_TCP.")],
     metric: Annotated[str, typer.Option("--metric", help="PPS or BW.")],

@@ -16,8 +16,9 @@ from floodmark.registry.models import Override, Threshold, ThresholdSet
 from floodmark.schema import KEY_COLUMNS, LEVELS
 from floodmark.thresholds.base import EXPECTED_FA_COLUMNS, THRESHOLD_SCHEMA
 
-#: What ``--set`` accepts besides a set id: the set approved now.
+#: What a set reference may be besides an id: the set approved now, the newest set.
 APPROVED = "approved"
+LATEST = "latest"
 
 #: ``list_sets``' columns.
 SETS_SCHEMA: dict[str, pl.DataType] = {
@@ -35,8 +36,16 @@ _THRESHOLD_COLUMNS = [getattr(Threshold, name) for name in THRESHOLD_SCHEMA]
 
 
 def resolve_set(session: Session, ref: int | str) -> ThresholdSet:
-    """The set ``ref`` names: its id (an int or digits) or ``"approved"``."""
-    if isinstance(ref, str) and ref.strip().lower() == APPROVED:
+    """The set ``ref`` names: its id (an int or digits), ``"approved"`` or ``"latest"``."""
+    name = ref.strip().lower() if isinstance(ref, str) else None
+    if name == LATEST:
+        found = session.scalars(
+            sa.select(ThresholdSet).order_by(ThresholdSet.id.desc()).limit(1)
+        ).one_or_none()
+        if found is None:
+            raise RegistryError("no set yet (floodmark publish --thresholds FILE)")
+        return found
+    if name == APPROVED:
         found = session.scalars(
             sa.select(ThresholdSet).where(ThresholdSet.state == APPROVED)
         ).one_or_none()
@@ -46,7 +55,7 @@ def resolve_set(session: Session, ref: int | str) -> ThresholdSet:
     try:
         set_id = int(ref)
     except (TypeError, ValueError):
-        raise RegistryError(f"{ref!r} is not a set id nor {APPROVED!r}") from None
+        raise RegistryError(f"{ref!r} is not a set id, {APPROVED!r} or {LATEST!r}") from None
     found = session.get(ThresholdSet, set_id)
     if found is None:
         raise RegistryError(f"no set {set_id} (floodmark sets lists them)")
