@@ -46,4 +46,5 @@ def audit(
         ]
         typer.echo(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode())
         return
-    print_frame(log.with_columns(log["at"].dt.strftime("%Y-%m-%d %H:%M:%S UTC")), title="audit log")
+    shown = log.with_columns(log["at"].dt.strftime("%Y-%m-%d %H:%M:%S")).rename({"at": "at (UTC)"})
+    print_frame(shown, title="audit log (--json shows before and after in full)")

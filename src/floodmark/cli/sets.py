@@ -33,6 +33,7 @@ def sets(
     json: Annotated[bool, typer.Option("--json", help="Print JSON records instead.")] = False,
 ) -> None:
     import orjson
+    import polars as pl
 
     from floodmark.registry import list_sets
 
@@ -41,8 +42,14 @@ def sets(
     if json:
         typer.echo(orjson.dumps(table.to_dicts(), option=orjson.OPT_INDENT_2).decode())
         return
-    shown = table.drop("source").with_columns(
-        table["created"].dt.strftime("%Y-%m-%d %H:%M:%S UTC").alias("created")
+    shown = table.select(
+        "id",
+        pl.col("created").dt.strftime("%Y-%m-%d %H:%M").alias("created (UTC)"),
+        "method",
+        "series",
+        "state",
+        "overrides",
+        "note",
     )
     print_frame(shown, title="threshold sets")
     if table.height == 0:
