@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -122,3 +124,24 @@ def test_a_table_without_optional_columns_is_published(tmp_path):
         back = effective_thresholds(registry, published.set_id)
     assert back.row(0, named=True)["method"] == "given"
     assert back["basis"].to_list() == [None]
+
+
+def test_racing_publishes_of_the_same_table_make_one_set(db_url):
+    open_registry(db_url).close()
+    barrier, results = threading.Barrier(3), []
+
+    def publish() -> None:
+        with open_registry(db_url) as own:
+            barrier.wait()
+            results.append(publish_thresholds(own, BASE, source="t.csv", by="alice"))
+
+    threads = [threading.Thread(target=publish) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with open_registry(db_url) as registry:
+        assert list_sets(registry).height == 1
+        assert audit_log(registry).height == 1
+    assert len(results) == 3 and {r.set_id for r in results} == {1}
+    assert sorted(r.created for r in results) == [False, False, True]
