@@ -115,3 +115,14 @@ def test_refresh_with_a_trained_model(tmp_path, fleet):
         sets = list_sets(registry)
     assert result.published.created and result.recomputed == 0
     assert sets["method"].to_list() == ["rule-max", "model"]
+
+
+def test_refresh_of_inputs_that_hold_no_valid_series_publishes_nothing(tmp_path):
+    broken = tmp_path / "broken.csv"
+    broken.write_text(
+        "prediction_id,vector,metric,timestamp,passed,blocked\na,PT_BOGUS,PPS,0,1,0\n"
+    )
+    with open_registry(tmp_path / "r.db") as registry:
+        with pytest.raises(fm.InsufficientDataError, match="store holds no series"):
+            refresh(registry, tmp_path / "store", [broken], by="ops")
+        assert list_sets(registry).height == 0

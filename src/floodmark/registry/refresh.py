@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from floodmark.errors import InsufficientDataError
 from floodmark.io.atomic import write_table
 from floodmark.registry.diff import DEFAULT_GUARD, Guard, diff_thresholds
 from floodmark.registry.engine import Registry
@@ -146,6 +147,10 @@ def _update_features(store: Store, path: Path) -> tuple[pl.DataFrame, int]:
     from floodmark.features.engine import finish_features
 
     current = store_fingerprints(store)
+    if current.height == 0:
+        raise InsufficientDataError(
+            "the store holds no series: nothing to recommend", file=store.path
+        )
     saved = pl.read_parquet(path) if path.is_file() else None
     if saved is None or FINGERPRINT not in saved.columns:
         stale = current
