@@ -126,3 +126,14 @@ def test_refresh_of_inputs_that_hold_no_valid_series_publishes_nothing(tmp_path)
         with pytest.raises(fm.InsufficientDataError, match="store holds no series"):
             refresh(registry, tmp_path / "store", [broken], by="ops")
         assert list_sets(registry).height == 0
+
+
+def test_an_unreadable_features_file_is_computed_again(tmp_path, fleet):
+    week1, _, _ = fleet
+    store = tmp_path / "store"
+    with open_registry(tmp_path / "r.db") as registry:
+        first = refresh(registry, store, [week1], by="ops")
+        features_path(store).write_bytes(b"not parquet")
+        again = refresh(registry, store, [week1], by="ops")
+    assert again.recomputed == 78 and again.published.set_id == first.published.set_id
+    assert pl.read_parquet(features_path(store)).height == 78

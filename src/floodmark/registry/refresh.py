@@ -151,7 +151,7 @@ def _update_features(store: Store, path: Path) -> tuple[pl.DataFrame, int]:
         raise InsufficientDataError(
             "the store holds no series: nothing to recommend", file=store.path
         )
-    saved = pl.read_parquet(path) if path.is_file() else None
+    saved = _saved_features(path)
     if saved is None or FINGERPRINT not in saved.columns:
         stale = current
         kept = None
@@ -171,6 +171,17 @@ def _update_features(store: Store, path: Path) -> tuple[pl.DataFrame, int]:
     table = finish_features(merged).join(current, on=KEYS, how="left")
     write_table(table, path)
     return table, stale.height
+
+
+def _saved_features(path: Path) -> pl.DataFrame | None:
+    """The features file of the last refresh; None when missing or unreadable (a cache:
+    everything is then computed again and the file rewritten)."""
+    if not path.is_file():
+        return None
+    try:
+        return pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError):
+        return None
 
 
 def _cross_series_columns() -> list[str]:
