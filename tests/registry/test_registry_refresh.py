@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -137,3 +138,14 @@ def test_an_unreadable_features_file_is_computed_again(tmp_path, fleet):
         again = refresh(registry, store, [week1], by="ops")
     assert again.recomputed == 78 and again.published.set_id == first.published.set_id
     assert pl.read_parquet(features_path(store)).height == 78
+
+
+def test_features_read_in_small_batches_are_the_same(tmp_path, fleet, monkeypatch):
+    refresh_module = sys.modules["floodmark.registry.refresh"]  # the name is the function's
+    monkeypatch.setattr(refresh_module, "CHUNK_ROWS", 1_000)  # two series of 576 samples
+    week1, _, _ = fleet
+    store = tmp_path / "store"
+    with open_registry(tmp_path / "r.db") as registry:
+        refresh(registry, store, [week1], by="ops")
+    kept = pl.read_parquet(features_path(store)).drop("store_fingerprint").sort(KEYS)
+    assert_frame_equal(kept, _full_features(store), check_column_order=False)

@@ -11,7 +11,7 @@ beside the store (``<store>.features.parquet``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 KEYS = list(KEY_COLUMNS)
 FINGERPRINT = "store_fingerprint"
-#: Samples read from the store at a time while recomputing features.
+#: Samples read from the store at a time (whole series) while recomputing features.
 CHUNK_ROWS = 1_000_000
 
 
@@ -161,16 +161,35 @@ def _update_features(store: Store, path: Path) -> tuple[pl.DataFrame, int]:
     if stale.height == 0 and kept is not None and kept.height == saved.height:
         return saved, 0
     parts = [] if kept is None or kept.height == 0 else [kept.drop(FINGERPRINT)]
-    for chunk in store.iter_chunks(CHUNK_ROWS):
-        wanted = chunk.join(stale.select(KEYS), on=KEYS, how="semi")
-        if wanted.height:
-            parts.append(fm.compute_features(wanted))
+    parts += [fm.compute_features(batch) for batch in _samples_of(store, stale, CHUNK_ROWS)]
     # Cross-series features (a series' share of its object's PT_TOTAL) are finished
     # again over the whole fleet: a recomputed PT_TOTAL changes its unchanged siblings.
     merged = pl.concat(parts, how="diagonal_relaxed").drop(_cross_series_columns())
     table = finish_features(merged).join(current, on=KEYS, how="left")
     write_table(table, path)
     return table, stale.height
+
+
+def _samples_of(store: Store, series: pl.DataFrame, max_rows: int) -> Iterator[pl.DataFrame]:
+    """The samples of ``series`` (keys), whole series of one partition at a time, read
+    through the store's index: only their rows are read, about ``max_rows`` at once."""
+    sizes = (
+        store.catalog()
+        .join(series.select(KEYS), on=KEYS, how="semi")
+        .select(*KEYS, "n_samples")
+        .sort(KEYS[1:] + KEYS[:1])
+    )
+    for (vector, metric), part in sizes.group_by("vector", "metric", maintain_order=True):
+        batch: list[str] = []
+        rows = 0
+        for prediction_id, n_samples in part.select("prediction_id", "n_samples").iter_rows():
+            if batch and rows + n_samples > max_rows:
+                yield store.read_series(batch, vector, metric)
+                batch, rows = [], 0
+            batch.append(prediction_id)
+            rows += n_samples
+        if batch:
+            yield store.read_series(batch, vector, metric)
 
 
 def _saved_features(path: Path) -> pl.DataFrame | None:
