@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
 def refresh(
     inputs: Annotated[
         list[Path],
-        typer.Argument(exists=True, metavar="INPUT...", help="New exports, oldest first."),
+        typer.Argument(exists=True, metavar="INPUT", help="New exports, oldest first."),
     ],
     store: Annotated[
         Path,
