@@ -89,3 +89,14 @@ def test_an_unreachable_server_is_one_clear_error():
     with pytest.raises(RegistryError) as error:
         open_registry(f"postgresql://nobody:secret@127.0.0.1:{port}/x")
     assert "secret" not in str(error.value)
+
+
+def test_a_database_from_a_newer_floodmark_is_refused_untouched(db_url):
+    with open_registry(db_url) as registry, registry.engine.begin() as connection:
+        version = sa.Table("alembic_version", sa.MetaData(), autoload_with=connection)
+        connection.execute(sa.update(version).values(version_num="0999"))
+    with pytest.raises(RegistryError, match="revision 0999, which this floodmark does not know"):
+        open_registry(db_url)
+    engine = _engine(database_url(db_url))
+    assert current_revision(engine) == "0999"
+    engine.dispose()

@@ -102,6 +102,9 @@ def open_registry(db: str | Path | None = None, *, create: bool = True) -> Regis
     except sa.exc.OperationalError as exc:
         engine.dispose()
         raise RegistryError(f"cannot open the registry at {_shown(url)}: {exc.orig}") from None
+    except BaseException:
+        engine.dispose()
+        raise
     return Registry(engine, sessionmaker(engine, expire_on_commit=False))
 
 
@@ -135,6 +138,12 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> set[str]:
+    """Every revision the shipped migrations define."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return {script.revision for script in scripts.walk_revisions()}
+
+
 def current_revision(engine: sa.Engine) -> str | None:
     """The revision the database is at (None: not a registry yet)."""
     with engine.connect() as connection:
@@ -143,8 +152,14 @@ def current_revision(engine: sa.Engine) -> str | None:
 
 def migrate(engine: sa.Engine, revision: str = "head") -> None:
     """Upgrade the database to ``revision`` in one transaction (a no-op when already there)."""
-    if revision == "head" and current_revision(engine) == head_revision():
+    current = current_revision(engine)
+    if revision == "head" and current == head_revision():
         return
+    if current is not None and current not in known_revisions():
+        raise RegistryError(
+            f"the registry's schema is at revision {current}, which this floodmark does not "
+            f"know (newest here: {head_revision()}): open it with a newer floodmark"
+        )
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
 
