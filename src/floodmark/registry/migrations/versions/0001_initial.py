@@ -20,6 +20,16 @@ _TS = sa.DateTime(timezone=True)
 _LEVELS = ("ss", "sc", "nw", "rl")
 
 
+def _set_id(**options: bool) -> sa.Column:
+    """The column naming the set a row belongs to (deleted with it)."""
+    return sa.Column(
+        "set_id",
+        sa.Integer(),
+        sa.ForeignKey("threshold_sets.id", ondelete="CASCADE"),
+        **options,
+    )
+
+
 def upgrade() -> None:
     op.create_table(
         "threshold_sets",
@@ -38,12 +48,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "thresholds",
-        sa.Column(
-            "set_id",
-            sa.Integer(),
-            sa.ForeignKey("threshold_sets.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        _set_id(primary_key=True),
         sa.Column("prediction_id", sa.String(256), primary_key=True),
         sa.Column("vector", sa.String(32), primary_key=True),
         sa.Column("metric", sa.String(16), primary_key=True),
@@ -63,12 +68,7 @@ def upgrade() -> None:
     op.create_table(
         "approvals",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column(
-            "set_id",
-            sa.Integer(),
-            sa.ForeignKey("threshold_sets.id", ondelete="CASCADE"),
-            nullable=False,
-        ),
+        _set_id(nullable=False),
         sa.Column("by", sa.String(256), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("at", _TS, nullable=False),
@@ -76,12 +76,7 @@ def upgrade() -> None:
     op.create_table(
         "overrides",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column(
-            "set_id",
-            sa.Integer(),
-            sa.ForeignKey("threshold_sets.id", ondelete="CASCADE"),
-            nullable=False,
-        ),
+        _set_id(nullable=False),
         sa.Column("prediction_id", sa.String(256), nullable=False),
         sa.Column("vector", sa.String(32), nullable=False),
         sa.Column("metric", sa.String(16), nullable=False),
