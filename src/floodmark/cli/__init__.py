@@ -22,6 +22,14 @@ COMMANDS: tuple[str, ...] = (
     "backtest",
     "plot",
     "report",
+    "objects",
+    "publish",
+    "sets",
+    "diff",
+    "approve",
+    "override",
+    "audit",
+    "refresh",
     "export",
 )
 

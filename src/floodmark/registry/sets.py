@@ -1,0 +1,138 @@
+"""Threshold sets: find one (by id or ``approved``), list them, read their thresholds.
+
+A set's *effective* thresholds are its published rows with the experts' overrides
+applied (the latest override of a level wins); exporters and ``diff`` read those.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from floodmark.registry.engine import Registry
+from floodmark.registry.errors import RegistryError
+from floodmark.registry.models import Override, Threshold, ThresholdSet
+from floodmark.schema import KEY_COLUMNS, LEVELS
+from floodmark.thresholds.base import EXPECTED_FA_COLUMNS, THRESHOLD_SCHEMA
+
+#: What a set reference may be besides an id: the set approved now, the newest set.
+APPROVED = "approved"
+LATEST = "latest"
+
+#: ``list_sets``' columns.
+SETS_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.Int64(),
+    "created": pl.Datetime("us", "UTC"),
+    "method": pl.String(),
+    "series": pl.Int64(),
+    "state": pl.String(),
+    "overrides": pl.Int64(),
+    "source": pl.String(),
+    "note": pl.String(),
+}
+
+_THRESHOLD_COLUMNS = [getattr(Threshold, name) for name in THRESHOLD_SCHEMA]
+
+
+def resolve_set(session: Session, ref: int | str) -> ThresholdSet:
+    """The set ``ref`` names: its id (an int or digits), ``"approved"`` or ``"latest"``."""
+    name = ref.strip().lower() if isinstance(ref, str) else None
+    if name == LATEST:
+        found = session.scalars(
+            sa.select(ThresholdSet).order_by(ThresholdSet.id.desc()).limit(1)
+        ).one_or_none()
+        if found is None:
+            raise RegistryError("no set yet (floodmark publish --thresholds FILE)")
+        return found
+    if name == APPROVED:
+        found = session.scalars(
+            sa.select(ThresholdSet).where(ThresholdSet.state == APPROVED)
+        ).one_or_none()
+        if found is None:
+            raise RegistryError("no set is approved yet (floodmark approve SET --by NAME)")
+        return found
+    try:
+        set_id = int(ref)
+    except (TypeError, ValueError):
+        raise RegistryError(f"{ref!r} is not a set id, {APPROVED!r} or {LATEST!r}") from None
+    found = session.get(ThresholdSet, set_id)
+    if found is None:
+        raise RegistryError(f"no set {set_id} (floodmark sets lists them)")
+    return found
+
+
+def approved_set_id(registry: Registry) -> int | None:
+    """The id of the approved set, or None when none is."""
+    with registry.sessions() as session:
+        return session.scalars(
+            sa.select(ThresholdSet.id).where(ThresholdSet.state == APPROVED)
+        ).one_or_none()
+
+
+def list_sets(registry: Registry) -> pl.DataFrame:
+    """Every set, oldest first: id, created, method, series, state, overrides, source, note."""
+    series = (
+        sa.select(Threshold.set_id, sa.func.count().label("n"))
+        .group_by(Threshold.set_id)
+        .subquery()
+    )
+    overrides = (
+        sa.select(Override.set_id, sa.func.count().label("n")).group_by(Override.set_id).subquery()
+    )
+    query = (
+        sa.select(
+            ThresholdSet.id,
+            ThresholdSet.created,
+            ThresholdSet.method,
+            sa.func.coalesce(series.c.n, 0),
+            ThresholdSet.state,
+            sa.func.coalesce(overrides.c.n, 0),
+            ThresholdSet.source,
+            ThresholdSet.note,
+        )
+        .outerjoin(series, series.c.set_id == ThresholdSet.id)
+        .outerjoin(overrides, overrides.c.set_id == ThresholdSet.id)
+        .order_by(ThresholdSet.id)
+    )
+    with registry.sessions() as session:
+        rows = session.execute(query).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=SETS_SCHEMA, orient="row")
+
+
+def effective_thresholds(registry: Registry, ref: int | str = APPROVED) -> pl.DataFrame:
+    """The thresholds of set ``ref`` (an id or ``"approved"``) with overrides applied.
+
+    Returns a frame in ``THRESHOLD_SCHEMA``, sorted by series. An overridden level's
+    ``expected_fa_per_day_*`` is null (the method's figure was for its own value) and
+    ``basis`` ends with who set it and why.
+    """
+    with registry.sessions() as session:
+        return set_thresholds(session, resolve_set(session, ref).id)
+
+
+def set_thresholds(session: Session, set_id: int) -> pl.DataFrame:
+    """``effective_thresholds`` of one set, inside an open session."""
+    rows = session.execute(
+        sa.select(*_THRESHOLD_COLUMNS)
+        .where(Threshold.set_id == set_id)
+        .order_by(*(getattr(Threshold, k) for k in KEY_COLUMNS))
+    ).all()
+    table = [dict(zip(THRESHOLD_SCHEMA, row, strict=True)) for row in rows]
+    overrides = session.scalars(
+        sa.select(Override).where(Override.set_id == set_id).order_by(Override.id)
+    ).all()
+    if overrides:
+        by_key = {tuple(row[k] for k in KEY_COLUMNS): row for row in table}
+        for override in overrides:
+            row = by_key[(override.prediction_id, override.vector, override.metric)]
+            apply_override(row, override)
+    return pl.DataFrame(table, schema=THRESHOLD_SCHEMA, orient="row")
+
+
+def apply_override(row: dict, override: Override) -> None:
+    """Put an override's value into a thresholds row (as ``set_thresholds`` reads it)."""
+    row[override.level] = override.value
+    row[EXPECTED_FA_COLUMNS[LEVELS.index(override.level)]] = None
+    note = f"{override.level} set to {override.value:.6g} by {override.by} ({override.reason})"
+    row["basis"] = f"{row['basis']}; {note}" if row["basis"] else note
