@@ -87,3 +87,38 @@ def test_a_bad_objects_file_is_one_line_naming_file_and_row(tmp_path, inputs, mo
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert re.search(r"error: .*objects\.csv, row 2: '192\.0\.2\.1/24'", err), err
+
+
+def test_exports_the_approved_set_of_the_registry_with_its_overrides(tmp_path, inputs):
+    db = str(tmp_path / "registry.db")
+    thresholds, objects = inputs[1], inputs[3]
+    assert runner.invoke(app, ["objects", "import", objects, "--db", db]).exit_code == 0
+    assert runner.invoke(app, ["publish", "--db", db, "--thresholds", thresholds]).exit_code == 0
+    override = ["override", "--db", db, "1", "--object", "a1", "--vector", "PT_TOTAL"]
+    override += ["--metric", "PPS", "--level", "rl", "--value", "9000", "--by", "t", "--reason", "r"]
+    assert runner.invoke(app, override).exit_code == 0
+    assert runner.invoke(app, ["approve", "--db", db, "1", "--by", "t"]).exit_code == 0
+
+    out = tmp_path / "set.json"
+    result = runner.invoke(app, ["export", "--db", db, "--format", "json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    exported = pl.read_json(out)
+    a1 = exported.filter(pl.col("prediction_id") == "a1", pl.col("vector") == "PT_TOTAL")
+    assert a1["rl"].to_list() == [9000.0]
+    assert a1["networks"].to_list() == [["192.0.2.0/25", "2001:db8:1::/48"]]
+
+
+def test_a_set_and_a_thresholds_file_together_are_a_usage_error(tmp_path, inputs):
+    args = ["export", *inputs, "--set", "approved", "--format", "csv"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "x.csv")])
+    assert result.exit_code == 2
+
+
+def test_no_approved_set_is_one_clear_line(tmp_path, inputs):
+    db = str(tmp_path / "registry.db")
+    assert runner.invoke(app, ["objects", "import", inputs[3], "--db", db]).exit_code == 0
+    result = runner.invoke(
+        app, ["export", "--db", db, "--format", "csv", "--out", str(tmp_path / "x.csv")]
+    )
+    assert result.exit_code == 1
+    assert "no set is approved yet" in str(result.exception) + result.output

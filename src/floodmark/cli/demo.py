@@ -53,6 +53,9 @@ def demo(
     thresholds = {m: out / f"thresholds-{m}.parquet" for m in ("model", "evt")}
     backtest = out / "backtest.json"
     report = out / "report.html"
+    objects_csv = out / "objects.csv"
+    db = out / "floodmark.db"
+    device_conf = out / "fastnetmon" / "fastnetmon.conf"
 
     steps: list[list[str | Path]] = [
         ["generate", "--objects", objects, "--days", days, "--seed", seed, "--out", fleet],
@@ -72,8 +75,34 @@ def demo(
     ]  # fmt: skip
     for argv in steps:
         run_command([str(arg) for arg in argv])
+
+    write_demo_objects(store, objects_csv)
+    # The generator's BW series are in kbit/s.
+    registry_steps: list[list[str | Path]] = [
+        ["objects", "import", objects_csv, "--db", db],
+        ["publish", "--db", db, "--thresholds", thresholds["model"], "--note", "demo"],
+        ["approve", "latest", "--db", db, "--by", "demo", "--reason", "demo run"],
+        ["export", "--db", db, "--set", "approved", "--level", "nw", "--format", "fastnetmon",
+         "--bw-unit", "kbps", "--out", device_conf],
+    ]  # fmt: skip
+    for argv in registry_steps:
+        run_command([str(arg) for arg in argv])
     console.rule("done")
     console.print(f"Report: [bold]{report.resolve()}[/] (open it in a browser; it works offline)")
+    console.print(f"FastNetMon configuration (level nw): [bold]{device_conf.resolve()}[/]")
+    console.print(f"Registry: [bold]{db.resolve()}[/] (floodmark sets --db {db})")
+
+
+def write_demo_objects(store: Path, path: Path) -> None:
+    """Give every generated object test networks (documentation ranges) in an objects CSV."""
+    from floodmark.generate.objects import fleet_objects
+    from floodmark.io.objects import write_objects_csv
+    from floodmark.store import open_store
+
+    ids = open_store(store).catalog()["prediction_id"].unique(maintain_order=True).to_list()
+    write_objects_csv(fleet_objects(sorted(ids)), path)
+    console.print()
+    console.print(f"# {path}: test networks for the {len(ids)} generated objects", markup=False)
 
 
 def run_command(argv: list[str]) -> None:

@@ -9,6 +9,7 @@ import polars as pl
 import typer
 
 from floodmark.cli.output import console, print_frame
+from floodmark.cli.registry_common import DbOption, open_db
 
 if TYPE_CHECKING:
     from floodmark.export import ExportSummary
@@ -31,7 +32,11 @@ HELP = (
     "BW values are in --bw-unit; FastNetMon formats convert them to Mbit/s and round every "
     "value up to a whole number. Series a format cannot express, objects without networks "
     "and prefixes kept out of host groups are printed and listed in <out>.unexported.csv.\n\n"
+    "Thresholds come from the registry (--db, --set: default the approved set, overrides "
+    "applied) or from a file (--thresholds); objects from --objects or the registry.\n\n"
     "Examples:\n\n"
+    "floodmark export --db floodmark.db --set approved --level nw --format fastnetmon "
+    "--bw-unit kbps --out fastnetmon/fastnetmon.conf\n\n"
     "floodmark export --thresholds thresholds.csv --objects objects.csv --level nw "
     "--format fastnetmon --bw-unit kbps --out fastnetmon.conf\n\n"
     "floodmark export --thresholds thresholds.parquet --objects objects.csv "
@@ -44,29 +49,39 @@ def register(app: typer.Typer) -> None:
 
 
 def export(
-    thresholds: Annotated[
-        Path,
-        typer.Option(
-            "--thresholds",
-            exists=True,
-            dir_okay=False,
-            help="Thresholds table from `floodmark recommend` (.parquet, .csv or .json).",
-        ),
-    ],
-    objects: Annotated[
-        Path,
-        typer.Option(
-            "--objects",
-            exists=True,
-            dir_okay=False,
-            help="Objects CSV: prediction_id,name,networks (CIDRs separated by spaces).",
-        ),
-    ],
     fmt: Annotated[
         str,
         typer.Option("--format", help="fastnetmon, fastnetmon-json, csv or json."),
     ],
     out: Annotated[Path, typer.Option("--out", help="File to write (atomically).")],
+    db: DbOption = None,
+    set_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--set",
+            metavar="ID|approved|latest",
+            help="The registry's set to export (default: approved).",
+        ),
+    ] = None,
+    thresholds: Annotated[
+        Path | None,
+        typer.Option(
+            "--thresholds",
+            exists=True,
+            dir_okay=False,
+            help="Export this thresholds table (from `floodmark recommend`) instead of a set.",
+        ),
+    ] = None,
+    objects: Annotated[
+        Path | None,
+        typer.Option(
+            "--objects",
+            exists=True,
+            dir_okay=False,
+            help="Objects CSV: prediction_id,name,networks (CIDRs separated by spaces); "
+            "default: the registry's objects.",
+        ),
+    ] = None,
     level: Annotated[
         str | None,
         typer.Option("--level", help="ss, sc, nw or rl: the level a FastNetMon format exports."),
@@ -96,6 +111,7 @@ def export(
     from floodmark.export import BW_UNITS, EXPORT_FORMATS, export_thresholds
     from floodmark.io.atomic import read_table
     from floodmark.io.objects import read_objects_csv
+    from floodmark.registry import APPROVED, effective_thresholds, read_objects
     from floodmark.schema import LEVELS
 
     if fmt not in EXPORT_FORMATS:
@@ -108,10 +124,15 @@ def export(
         raise typer.BadParameter(f"--format {fmt} exports one level", param_hint="--level")
     if fmt != "fastnetmon" and (base is not None or networks_list_path is not None):
         raise typer.BadParameter("only for --format fastnetmon", param_hint="--base")
+    if thresholds is not None and set_ref is not None:
+        raise typer.BadParameter("give a set or a thresholds file, not both", param_hint="--set")
 
+    registry = None if thresholds is not None and objects is not None else open_db(db, create=False)
     summary = export_thresholds(
-        read_table(thresholds),
-        read_objects_csv(objects),
+        read_table(thresholds)
+        if thresholds is not None
+        else effective_thresholds(registry, set_ref or APPROVED),
+        read_objects_csv(objects) if objects is not None else read_objects(registry),
         level=level,
         fmt=fmt,
         out=out,
