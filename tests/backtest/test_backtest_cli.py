@@ -65,7 +65,7 @@ def test_windows_file_and_learn_fraction(tmp_path, store):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     back = BacktestResult.from_json(out)
-    assert back.meta["n_windows"] == 1 and back.meta["learn_fraction"] == 0.5
+    assert back.meta.n_windows == 1 and back.meta.learn_fraction == 0.5
     assert back.table["attack_episodes"].to_list() == [2] * 4
 
 

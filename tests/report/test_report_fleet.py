@@ -185,7 +185,7 @@ def test_flat_columns_and_undetectable_backtests_are_said_in_words(fleet):
 
 def test_backtest_shows_measured_and_promised_false_alarms(report, fleet):
     meta = BacktestResult.from_json(fleet.backtest).meta
-    promised = meta["expected_false_alarms_per_object_day"]["evt"]["ss"]
+    promised = meta.expected_false_alarms_per_object_day["evt"]["ss"]
     section = report.split('<section id="backtest">')[1].split("</section>")[0]
     assert "method&#x27;s own expected FA / object-day" in section
     assert f"<td>{promised:.4g}</td>" in section

@@ -87,7 +87,7 @@ def test_fit_returns_self_and_learns_underscore_attributes(case):
 def test_predict_before_fit_is_a_named_error(case):
     name, params, features, samples = case
     with pytest.raises(NotFittedError):
-        _method(name, **params).predict(features, samples)
+        _method(name, **params).predict(features)
 
 
 def test_empty_input_is_insufficient_data(case):

@@ -158,9 +158,10 @@ def test_levels_are_ordered_and_scale_with_the_traffic():
     first = method.predict(features)
     values = first.select(LEVELS).to_numpy()[0]
     assert (np.diff(values) > 0).all() and values[0] > np.quantile(a["passed"], 0.99)
-    np.testing.assert_allclose(
-        method.predict(features, b).select(LEVELS).to_numpy(), 3 * values[None, :], rtol=1e-9
-    )
+    tripled = EVT(floors=NO_FLOORS).fit(features, b).predict(features)
+    np.testing.assert_allclose(tripled.select(LEVELS).to_numpy(), 3 * values[None, :], rtol=1e-9)
+    with pytest.raises(TypeError):  # predict applies the fit: it takes no samples
+        method.predict(features, b)
     assert "GEV of 30 daily maxima" in first["basis"][0] and "γ≈" in first["basis"][0]
 
 

@@ -33,7 +33,7 @@ def split_series(
     never by sample count, so gaps stay where they were.
     """
     check_split(learn_days, learn_fraction)
-    # An integer series id (see episodes.with_series_ids) groups much faster than the keys.
+    # An integer series id (see floodmark.domain.with_series_ids) groups much faster than the keys.
     by = "sid" if "sid" in samples.columns else KEYS
     ts = pl.col("timestamp")
     first = ts.min().over(by)

@@ -73,8 +73,8 @@ class EVT(ThresholdMethod):
     fallback: the rule for series the fit cannot describe: ``"rule-daily"`` or ``"rule-max"``.
     floors: a ``Floors`` table; default ``Floors.default()``.
 
-    ``fit`` needs the samples of the learning window; ``predict`` refits the series
-    whose samples it is given and uses the fitted ones for the rest.
+    ``fit`` needs the samples of the learning window; ``predict`` applies the fit
+    (series ``fit`` had no samples of fall back).
 
     Example::
 
@@ -83,6 +83,17 @@ class EVT(ThresholdMethod):
     """
 
     name = "evt"
+    parameters = (
+        "budgets",
+        "min_days",
+        "max_shape",
+        "censor",
+        "coverage",
+        "max_multiple",
+        "blocked_threshold",
+        "fallback",
+        "floors",
+    )
 
     def __init__(
         self,
@@ -197,13 +208,9 @@ class EVT(ThresholdMethod):
         )
 
     # -- predict --------------------------------------------------------------------
-    def _predict(self, features: pl.DataFrame, samples: pl.DataFrame | None) -> pl.DataFrame:
-        tails = self.tails_
-        if samples is not None:
-            fresh = self._tails(samples)
-            tails = pl.concat([fresh, tails.join(fresh, on=KEYS, how="anti")])
+    def _predict(self, features: pl.DataFrame) -> pl.DataFrame:
         keys = features.select(KEYS)
-        tail = keys.join(tails, on=KEYS, how="left", maintain_order="left")
+        tail = keys.join(self.tails_, on=KEYS, how="left", maintain_order="left")
         arr = {
             c: tail.get_column(c).cast(pl.Float64).fill_null(np.nan).to_numpy()
             for c in ("n", "step_s", "x_max", "n_days", "n_active", "median", "offset") + ("gamma",)
@@ -224,7 +231,7 @@ class EVT(ThresholdMethod):
         fallback: list[str | None] = [None] * keys.height
         if not ok.all():
             idx = np.flatnonzero(~ok)
-            fb_raw, fb_basis, fb_fallback = self.fallback_.raw(features[idx], samples)
+            fb_raw, fb_basis, fb_fallback = self.fallback_.raw(features[idx])
             for k, i in enumerate(idx):
                 raw[i] = fb_raw[k]
                 basis[i] = fb_basis[k]
