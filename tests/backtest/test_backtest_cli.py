@@ -75,6 +75,7 @@ def test_windows_file_and_learn_fraction(tmp_path, store):
         ["--methods", "rule-magic", "--out", "x.json"],
         ["--methods", "rule-max", "--out", "x.csv"],
         ["--methods", "rule-max", "--out", "x.json", "--params", "[1]"],
+        ["--methods", "rule-max", "--out", "x.json", "--learn-days", "0"],
     ],
 )
 def test_usage_errors_exit_2(tmp_path, store, extra):
