@@ -137,3 +137,10 @@ def test_is_attack_matches_numpy_comparison_on_finite_values():
     blocked = rng.choice([0.0, 1.0, 2.0, 3.0], size=100)
     flags = pl.DataFrame({"blocked": blocked}).select(is_attack(2.0)).to_series().to_numpy()
     assert np.array_equal(flags, blocked > 2.0)
+
+
+def test_the_finite_shortcut_gives_the_same_answer_on_finite_values():
+    blocked = pl.DataFrame({"blocked": [0.0, 4.9, 5.0, 5.1, 1e9]})
+    full = blocked.select(a=is_attack(5.0), b=is_baseline(5.0))
+    fast = blocked.select(a=is_attack(5.0, finite=True), b=is_baseline(5.0, finite=True))
+    assert full.equals(fast)

@@ -69,9 +69,7 @@ class BacktestMeta:
     n_windows: int = 0
     series_without_threshold: dict[str, int] = field(default_factory=dict)
     fallbacks: dict[str, int] = field(default_factory=dict)
-    expected_false_alarms_per_object_day: dict[str, dict[str, float]] = field(
-        default_factory=dict
-    )
+    expected_false_alarms_per_object_day: dict[str, dict[str, float]] = field(default_factory=dict)
     parameters: BacktestParameters = field(default_factory=BacktestParameters)
 
     def split_text(self) -> str:

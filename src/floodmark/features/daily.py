@@ -38,7 +38,7 @@ def kept_samples(samples: pl.DataFrame, blocked_threshold: float) -> pl.DataFram
     Masked rather than filtered: every aggregation below skips nulls, and the
     mask writes one column where a filter would copy three.
     """
-    keep = is_baseline(blocked_threshold)
+    keep = is_baseline(blocked_threshold, finite=True)  # prepare rejected null and NaN
     return samples.select("sid", "t", pl.when(keep).then(pl.col("passed")).alias("passed"))
 
 

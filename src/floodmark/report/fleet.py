@@ -330,9 +330,7 @@ def _worst(store, catalog, features, thresholds, super_peaks, n: int, blocked: f
         )
     ]
     for i, row in enumerate(ranked.iter_rows(named=True), start=1):
-        parts.append(
-            _worst_one(i, row, store, catalog, features, thresholds, super_peaks, blocked)
-        )
+        parts.append(_worst_one(i, row, store, catalog, features, thresholds, super_peaks, blocked))
     return "\n".join(parts)
 
 

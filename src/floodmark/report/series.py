@@ -85,9 +85,7 @@ def series_figure(
     )
     fig.add_scatter(
         x=x,
-        y=s.select(pl.when(is_baseline(blocked_threshold)).then("passed"))
-        .to_series()
-        .to_numpy(),
+        y=s.select(pl.when(is_baseline(blocked_threshold)).then("passed")).to_series().to_numpy(),
         mode="markers",
         name="passed, attacks removed",
         marker={"color": CALM_COLOR, "size": 3},
