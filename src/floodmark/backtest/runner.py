@@ -89,7 +89,12 @@ def run_backtest(
     # episode kernels must stay importable on their own.
     from floodmark.store import open_store
     from floodmark.thresholds import METHODS, make_method
-    from floodmark.thresholds.pipeline import fit_predict, store_windows, window_features
+    from floodmark.thresholds.pipeline import (
+        fit_predict,
+        store_windows,
+        window_features,
+        with_store_steps,
+    )
 
     methods = list(dict.fromkeys(methods))
     unknown = [m for m in methods if m not in METHODS]
@@ -164,7 +169,8 @@ def run_backtest(
     spans: list[pl.DataFrame] = [pl.DataFrame(schema=SPAN_SCHEMA)]
     tick = counter("fit and score")
     chunks = store_windows(store, chunk_rows, split)
-    for window, tables in fit_predict(features, estimators, chunks):
+    stepped = with_store_steps(features, catalog)
+    for window, tables in fit_predict(stepped, estimators, chunks):
         predicted.extend(tables)
         chunk_thresholds = pl.concat(
             [

@@ -26,6 +26,9 @@ from floodmark.domain import (
 )
 from floodmark.thresholds.samples import KEYS
 
+#: The column of the store's catalog (and of features it was joined to) holding the step.
+STEP = "median_step_s"
+
 #: One row per series: ``maxima`` holds the covered days' maxima in ascending order.
 DAILY_SCHEMA: dict[str, pl.DataType] = {
     **{k: pl.String() for k in KEYS},
@@ -54,9 +57,28 @@ def _series_keys(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.group_by("sid", maintain_order=True).agg(pl.col(KEYS).first())
 
 
-def _days(frame: pl.DataFrame, coverage: float) -> pl.DataFrame:
+def _steps(frame: pl.DataFrame, known: pl.DataFrame | None) -> pl.DataFrame:
+    """``sid, step_s``: the step ``known`` gives (the store's ``median_step_s``), else
+    the median step of the series' samples here."""
+    if known is not None:
+        given = _series_keys(frame).join(
+            known.select(*(pl.col(k).cast(pl.String) for k in KEYS), "median_step_s"),
+            on=KEYS,
+            how="left",
+        )
+        if given["median_step_s"].null_count() == 0:
+            return given.select("sid", step_s="median_step_s")
+    derived = frame.group_by("sid").agg(step_s=median_step_s())
+    if known is None:
+        return derived
+    return derived.join(given, on="sid", how="left").select(
+        "sid", step_s=pl.coalesce("median_step_s", "step_s")
+    )
+
+
+def _days(frame: pl.DataFrame, coverage: float, known_steps: pl.DataFrame | None) -> pl.DataFrame:
     """Per series and day: baseline maximum ``m``, samples ``k``, ``full`` coverage; ``step_s``."""
-    steps = frame.group_by("sid").agg(step_s=median_step_s())
+    steps = _steps(frame, known_steps)
     days = (
         frame.filter("base")
         .group_by("rid")
@@ -69,17 +91,23 @@ def _days(frame: pl.DataFrame, coverage: float) -> pl.DataFrame:
 
 
 def daily_maxima(
-    samples: pl.DataFrame, *, blocked_threshold: float = 0.0, coverage: float = 0.5
+    samples: pl.DataFrame,
+    *,
+    blocked_threshold: float = 0.0,
+    coverage: float = 0.5,
+    steps: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``DAILY_SCHEMA``: one row per series with at least one baseline sample.
 
-    ``n`` counts baseline samples, ``step_s`` is the median sampling step (all samples),
-    ``x_max`` the largest baseline value and ``maxima`` the daily maxima of the UTC days
-    holding at least ``coverage`` of the samples a full day has at that step.
+    ``n`` counts baseline samples, ``step_s`` is the sampling step, ``x_max`` the largest
+    baseline value and ``maxima`` the daily maxima of the UTC days holding at least
+    ``coverage`` of the samples a full day has at that step. ``steps`` (keys,
+    ``median_step_s``: the store's catalog) gives the step of the series it lists;
+    the others' is the median step of their samples.
     """
     frame = _indexed(samples, blocked_threshold)
     out = (
-        _days(frame, coverage)
+        _days(frame, coverage, steps)
         .group_by("sid")
         .agg(
             n=pl.col("k").sum(),
@@ -100,6 +128,7 @@ def episodes_by_depth(
     *,
     blocked_threshold: float = 0.0,
     coverage: float = 0.5,
+    steps: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Mean alarm episodes per day at levels ``depths`` below each day's own maximum.
 
@@ -113,7 +142,7 @@ def episodes_by_depth(
     frame = _indexed(samples, blocked_threshold)
     ids = _series_keys(frame).join(offsets.select(*KEYS, "offset"), on=KEYS, how="inner")
     days = (
-        _days(frame, coverage)
+        _days(frame, coverage, steps)
         .filter(pl.col("full") & (pl.col("m") > 0))
         .join(ids.select("sid", "offset"), on="sid", how="inner")
         .select("rid", top=(pl.col("m") + pl.col("offset")).log(), off=pl.col("offset"))

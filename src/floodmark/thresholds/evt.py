@@ -39,7 +39,7 @@ import polars as pl
 from floodmark.errors import FloodmarkError, InsufficientDataError
 from floodmark.schema import LEVELS
 from floodmark.thresholds.base import KEYS, ThresholdMethod, assemble, fmt
-from floodmark.thresholds.dailymax import daily_maxima, episodes_by_depth
+from floodmark.thresholds.dailymax import STEP, daily_maxima, episodes_by_depth
 from floodmark.thresholds.floors import Floors
 from floodmark.thresholds.gev import fit_posterior, predictive_sf, shape_grid
 from floodmark.thresholds.rules import RuleDaily, RuleMax
@@ -154,12 +154,14 @@ class EVT(ThresholdMethod):
         self.shapes_ = shape_grid(float(self.max_shape))
         self.floors_ = Floors.default() if self.floors is None else self.floors
         self.fallback_ = FALLBACKS[self.fallback](floors=self.floors).fit(features)
-        self.tails_ = self._tails(samples)
+        # The store's sampling step when the features carry it (``with_store_steps``).
+        steps = features.select(*KEYS, STEP) if STEP in features.columns else None
+        self.tails_ = self._tails(samples, steps)
 
-    def _tails(self, samples: pl.DataFrame) -> pl.DataFrame:
+    def _tails(self, samples: pl.DataFrame, steps: pl.DataFrame | None) -> pl.DataFrame:
         """One row per series: the daily maxima summary and, where it applies, the fit."""
         daily = daily_maxima(
-            samples, blocked_threshold=self.blocked_threshold, coverage=self.coverage
+            samples, blocked_threshold=self.blocked_threshold, coverage=self.coverage, steps=steps
         )
         n_days = daily.get_column("n_days").to_numpy().astype(np.int64)
         maxima = _padded(daily.get_column("maxima"), n_days)
@@ -190,6 +192,7 @@ class EVT(ThresholdMethod):
                 DEPTHS,
                 blocked_threshold=self.blocked_threshold,
                 coverage=self.coverage,
+                steps=steps,
             )
             counts = offsets.join(counts, on=KEYS, how="left", maintain_order="left")
             names = [f"g{j}" for j in range(len(DEPTHS))]

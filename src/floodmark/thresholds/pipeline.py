@@ -53,6 +53,15 @@ def series_of(samples: pl.DataFrame) -> pl.DataFrame:
     return keys.unique(maintain_order=True)
 
 
+def with_store_steps(features: pl.DataFrame, catalog: pl.DataFrame) -> pl.DataFrame:
+    """``features`` with the catalog's sampling step (``median_step_s``) of each series,
+    for the methods that read samples (one step for every layer: the store's)."""
+    steps = catalog.select(*(pl.col(k).cast(pl.String) for k in KEYS), "median_step_s")
+    return features.drop("median_step_s", strict=False).join(
+        steps.unique(KEYS, keep="last"), on=KEYS, how="left", maintain_order="left"
+    )
+
+
 def store_windows(
     store: Store,
     chunk_rows: int,

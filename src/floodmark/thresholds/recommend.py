@@ -20,7 +20,7 @@ from floodmark.errors import FloodmarkError, InsufficientDataError
 from floodmark.schema import empty_long
 from floodmark.thresholds.base import KEYS, ThresholdMethod, check_features, empty_thresholds
 from floodmark.thresholds.floors import Floors, floor_thresholds
-from floodmark.thresholds.pipeline import fit_predict, store_windows
+from floodmark.thresholds.pipeline import fit_predict, store_windows, with_store_steps
 
 if TYPE_CHECKING:
     from floodmark.store import Store
@@ -50,7 +50,8 @@ def recommend_thresholds(
         raise InsufficientDataError(f"{method.name} reads samples: give the store they are in")
     total, done = features.height, 0
     parts: list[pl.DataFrame] = [empty_thresholds()]
-    for _, tables in fit_predict(features, [method], store_windows(store, chunk_rows)):
+    stepped = with_store_steps(features, store.catalog())
+    for _, tables in fit_predict(stepped, [method], store_windows(store, chunk_rows)):
         if not tables:
             continue
         parts.extend(tables)
