@@ -13,7 +13,9 @@ by a model trained on it) and scored in the second pass.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +35,7 @@ from floodmark.backtest.result import BacktestMeta, BacktestParameters, Backtest
 from floodmark.backtest.split import check_split, split_series
 from floodmark.backtest.summary import object_days, summarise
 from floodmark.backtest.windows import mark_windows, normalise_windows
-from floodmark.domain import with_series_ids
+from floodmark.domain import DAY_S, with_series_ids
 from floodmark.errors import FloodmarkError, InsufficientDataError
 from floodmark.schema import KEY_COLUMNS, LEVELS, LONG_SCHEMA
 
@@ -88,137 +90,64 @@ def run_backtest(
     # Imported here: the store and the methods pull in heavy dependencies, and the
     # episode kernels must stay importable on their own.
     from floodmark.store import open_store
-    from floodmark.thresholds import METHODS, make_method
-    from floodmark.thresholds.pipeline import (
-        fit_predict,
-        store_windows,
-        window_features,
-        with_store_steps,
-    )
+    from floodmark.thresholds import METHODS
 
     methods = list(dict.fromkeys(methods))
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise FloodmarkError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
     check_split(learn_days, learn_fraction)
-    params = _resolve_params(methods, method_params, blocked_threshold)
     if windows is not None:
         windows = normalise_windows(windows)
     if isinstance(store, str | Path):
         store = open_store(store)
-
     catalog = store.catalog()
-    labels = catalog_labels(catalog)
+    run = _Run(
+        store=store,
+        catalog=catalog,
+        labels=catalog_labels(catalog),
+        methods=methods,
+        params=_resolve_params(methods, method_params, blocked_threshold),
+        split=partial(
+            _split_window, windows=windows, learn_days=learn_days, learn_fraction=learn_fraction
+        ),
+        blocked_threshold=blocked_threshold,
+        chunk_rows=chunk_rows,
+        progress=progress,
+    )
     crossed = [m for m in methods if METHODS[m].learns_across_series]
-    direct = [m for m in methods if not METHODS[m].learns_across_series]
-    if crossed and not has_expert_labels(labels):
+    if crossed and not has_expert_labels(run.labels):
         raise InsufficientDataError(
             f"method {crossed[0]!r} learns from expert labels (ip_ss..ip_rl); this store has none",
             file=store.path,
         )
 
-    def split(chunk: pl.DataFrame) -> Window:
-        """Load-window stage: learning part (outside labelled windows) and test part."""
-        from floodmark.thresholds.pipeline import Window, series_of
+    features = _learning_features(run)
+    predicted = [_cross_fitted(run, features, m, model_folds) for m in crossed]
+    direct = [m for m in methods if m not in crossed]
+    scored = _fit_predict_score(run, features, direct, _long_thresholds(predicted))
+    if scored.spans.is_empty():
+        raise _no_test_part(run, learn_days, learn_fraction)
 
-        df = split_series(
-            mark_windows(with_series_ids(chunk.select(LONG_SCHEMA.keys())), windows),
-            learn_days=learn_days,
-            learn_fraction=learn_fraction,
-        )
-        learn = df.filter(pl.col("learn") & ~pl.col("in_window")).select(LONG_SCHEMA.keys())
-        test = df.filter(~pl.col("learn")).drop("learn")
-        n_series = df.select(pl.col("sid").n_unique()).item()
-        return Window(learn=learn, series=series_of(test), test=test, n_series=n_series)
-
-    def counter(stage: str) -> Callable[[Window], None]:
-        done = 0
-
-        def tick(window: Window) -> None:
-            nonlocal done
-            done += window.n_series
-            if progress is not None:
-                progress(stage, done, catalog.height)
-
-        return tick
-
-    # Pass 1: learning-window features of every series.
-    features = window_features(
-        store_windows(store, chunk_rows, split), blocked_threshold, counter("learning features")
-    )
-    if features.is_empty():
-        raise InsufficientDataError("no series has a learning sample", file=store.path)
-    features = features.join(labels, on=KEYS, how="left", maintain_order="left")
-
-    predicted: list[pl.DataFrame] = []
-    for m in crossed:
-        table = cross_fit(
-            features,
-            lambda m=m: make_method(m, **params.get(m, {})),
-            n_splits=model_folds,
-            progress=None if progress is None else lambda i, n, m=m: progress(f"{m} folds", i, n),
-        )
-        predicted.append(table.drop("fold").with_columns(method=pl.lit(m, pl.String)))
-    crossed_long = _long_thresholds(predicted)
-
-    # Pass 2: per-series methods fitted and predicted chunk by chunk; every method scored.
-    estimators: list[ThresholdMethod] = [make_method(m, **params.get(m, {})) for m in direct]
-    steps = catalog.select(*KEYS, "median_step_s")
-    scores: list[pl.DataFrame] = [pl.DataFrame(schema=SCORE_SCHEMA)]
-    delays: list[pl.DataFrame] = [pl.DataFrame(schema=DELAY_SCHEMA)]
-    spans: list[pl.DataFrame] = [pl.DataFrame(schema=SPAN_SCHEMA)]
-    tick = counter("fit and score")
-    chunks = store_windows(store, chunk_rows, split)
-    stepped = with_store_steps(features, catalog)
-    for window, tables in fit_predict(stepped, estimators, chunks):
-        predicted.extend(tables)
-        chunk_thresholds = pl.concat(
-            [
-                _long_thresholds(tables),
-                crossed_long.join(window.series, on=KEYS, how="semi", maintain_order="left"),
-            ]
-        )
-        s, d, span = _score(window.test, chunk_thresholds, blocked_threshold, steps)
-        scores.append(s)
-        delays.append(d)
-        spans.append(span)
-        tick(window)
-
-    per_series = with_experts(pl.concat(scores), labels)
-    per_series = per_series.sort(
+    per_series = with_experts(scored.scores, run.labels).sort(
         pl.col("method").replace_strict(methods, list(range(len(methods)))),
         *KEYS,
         pl.col("level").replace_strict(LEVELS, list(range(len(LEVELS)))),
     )
-    span_frame = pl.concat(spans)
-    if span_frame.is_empty():
-        longest = catalog.select(
-            (pl.col("last_timestamp") - pl.col("first_timestamp")).max().dt.total_seconds()
-        ).item()
-        split_text = (
-            f"learn_fraction={learn_fraction}"
-            if learn_fraction is not None
-            else f"learn_days={learn_days:g}"
-        )
-        raise InsufficientDataError(
-            f"no series has a sample after its learning part ({split_text}; the longest series "
-            f"spans {(longest or 0) / 86_400:.1f} days): learn on fewer days",
-            file=store.path,
-        )
-    table = summarise(per_series, pl.concat(delays), span_frame, methods)
+    table = summarise(per_series, scored.delays, scored.spans, methods)
     meta = _meta(
         store=store,
         catalog=catalog,
         methods=methods,
-        spans=span_frame,
-        predicted=predicted,
+        spans=scored.spans,
+        predicted=predicted + scored.predicted,
         per_series=per_series,
         windows=windows,
         learn_days=learn_days,
         learn_fraction=learn_fraction,
         parameters=BacktestParameters(
             blocked_threshold=blocked_threshold,
-            method_params=params,
+            method_params=run.params,
             model_folds=model_folds if crossed else None,
             chunk_rows=chunk_rows,
         ),
@@ -226,13 +155,149 @@ def run_backtest(
     return BacktestResult(table=table, per_series=per_series, meta=meta)
 
 
-def _score(
-    test: pl.DataFrame, thresholds: pl.DataFrame, blocked_threshold: float, steps: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Score stage: false alarms and detections of every threshold on the test part."""
-    labelled = label_samples(test, blocked_threshold=blocked_threshold, in_window="in_window")
-    scores, delays = score_thresholds(labelled, thresholds)
-    return scores, delays, span_summary(labelled, steps)
+@dataclass(frozen=True)
+class _Run:
+    """What every stage of one backtest reads."""
+
+    store: Store
+    catalog: pl.DataFrame
+    labels: pl.DataFrame
+    methods: list[str]
+    params: dict[str, dict[str, Any]]
+    split: Callable[[pl.DataFrame], Window]
+    blocked_threshold: float
+    chunk_rows: int
+    progress: Progress | None
+
+    def windows(self) -> Iterator[Window]:
+        """Load-window stage: the store chunk by chunk, each split in time."""
+        from floodmark.thresholds.pipeline import store_windows
+
+        return store_windows(self.store, self.chunk_rows, self.split)
+
+    def method(self, name: str) -> ThresholdMethod:
+        from floodmark.thresholds import make_method
+
+        return make_method(name, **self.params.get(name, {}))
+
+    def counter(self, stage: str) -> Callable[[Window], None]:
+        """Progress of a pass over the windows, in series."""
+        done = 0
+
+        def tick(window: Window) -> None:
+            nonlocal done
+            done += window.n_series
+            if self.progress is not None:
+                self.progress(stage, done, self.catalog.height)
+
+        return tick
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """The score stage's results over every window."""
+
+    scores: pl.DataFrame
+    delays: pl.DataFrame
+    spans: pl.DataFrame
+    predicted: list[pl.DataFrame]
+
+
+def _split_window(
+    chunk: pl.DataFrame,
+    *,
+    windows: pl.DataFrame | None,
+    learn_days: float,
+    learn_fraction: float | None,
+) -> Window:
+    """One chunk as a window: the learning part (outside labelled windows) and the test part."""
+    from floodmark.thresholds.pipeline import Window, series_of
+
+    df = split_series(
+        mark_windows(with_series_ids(chunk.select(LONG_SCHEMA.keys())), windows),
+        learn_days=learn_days,
+        learn_fraction=learn_fraction,
+    )
+    learn = df.filter(pl.col("learn") & ~pl.col("in_window")).select(LONG_SCHEMA.keys())
+    test = df.filter(~pl.col("learn")).drop("learn")
+    n_series = df.select(pl.col("sid").n_unique()).item()
+    return Window(learn=learn, series=series_of(test), test=test, n_series=n_series)
+
+
+def _learning_features(run: _Run) -> pl.DataFrame:
+    """Features stage (pass 1): learning-part features of every series, with expert labels."""
+    from floodmark.thresholds.pipeline import window_features
+
+    features = window_features(
+        run.windows(), run.blocked_threshold, run.counter("learning features")
+    )
+    if features.is_empty():
+        raise InsufficientDataError("no series has a learning sample", file=run.store.path)
+    return features.join(run.labels, on=KEYS, how="left", maintain_order="left")
+
+
+def _cross_fitted(run: _Run, features: pl.DataFrame, name: str, folds: int) -> pl.DataFrame:
+    """Fit → predict of a method learning across series: out of fold, by object."""
+    progress = run.progress
+    table = cross_fit(
+        features,
+        lambda: run.method(name),
+        n_splits=folds,
+        progress=None if progress is None else lambda i, n: progress(f"{name} folds", i, n),
+    )
+    return table.drop("fold").with_columns(method=pl.lit(name, pl.String))
+
+
+def _fit_predict_score(
+    run: _Run, features: pl.DataFrame, direct: list[str], crossed: pl.DataFrame
+) -> _Scored:
+    """Pass 2: per-series methods fitted and predicted window by window (the pipeline's
+    fit → predict stage), then every method's thresholds scored on the test part."""
+    from floodmark.thresholds.pipeline import fit_predict, with_store_steps
+
+    steps = run.catalog.select(*KEYS, "median_step_s")
+    scores = [pl.DataFrame(schema=SCORE_SCHEMA)]
+    delays = [pl.DataFrame(schema=DELAY_SCHEMA)]
+    spans = [pl.DataFrame(schema=SPAN_SCHEMA)]
+    predicted: list[pl.DataFrame] = []
+    tick = run.counter("fit and score")
+    estimators = [run.method(m) for m in direct]
+    stepped = with_store_steps(features, run.catalog)
+    for window, tables in fit_predict(stepped, estimators, run.windows()):
+        predicted.extend(tables)
+        thresholds = pl.concat(
+            [
+                _long_thresholds(tables),
+                crossed.join(window.series, on=KEYS, how="semi", maintain_order="left"),
+            ]
+        )
+        labelled = label_samples(
+            window.test, blocked_threshold=run.blocked_threshold, in_window="in_window"
+        )
+        s, d = score_thresholds(labelled, thresholds)
+        scores.append(s)
+        delays.append(d)
+        spans.append(span_summary(labelled, steps))
+        tick(window)
+    return _Scored(pl.concat(scores), pl.concat(delays), pl.concat(spans), predicted)
+
+
+def _no_test_part(
+    run: _Run, learn_days: float, learn_fraction: float | None
+) -> InsufficientDataError:
+    longest = run.catalog.select(
+        (pl.col("last_timestamp") - pl.col("first_timestamp")).max().dt.total_seconds()
+    ).item()
+    split = (
+        f"learn_fraction={learn_fraction}"
+        if learn_fraction is not None
+        else f"learn_days={learn_days:g}"
+    )
+    return InsufficientDataError(
+        f"no series has a sample after its learning part ({split}; the longest series "
+        f"spans {(longest or 0) / DAY_S:.1f} days): learn on fewer days",
+        file=run.store.path,
+    )
 
 
 def _resolve_params(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from floodmark.domain import DAY_US
 from floodmark.errors import FloodmarkError
 from floodmark.schema import KEY_COLUMNS
 
@@ -40,5 +41,5 @@ def split_series(
     if learn_fraction is not None:
         cut = first + (ts.max().over(by) - first) * learn_fraction
     else:
-        cut = first + pl.duration(microseconds=round(learn_days * 86_400e6))
+        cut = first + pl.duration(microseconds=round(learn_days * DAY_US))
     return samples.with_columns(learn=ts < cut)

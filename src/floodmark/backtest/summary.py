@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from floodmark.backtest.result import BACKTEST_TABLE_SCHEMA
+from floodmark.domain import DAY_S
 from floodmark.schema import LEVELS
 
 #: A threshold within this relative distance of the expert's counts as agreeing.
@@ -30,7 +31,7 @@ def object_days(spans: pl.DataFrame) -> float:
             + pl.col("step_s").median().fill_null(0.0).fill_nan(0.0)
         )
     )
-    return float(per_object["seconds"].sum()) / 86_400.0
+    return float(per_object["seconds"].sum()) / DAY_S
 
 
 def summarise(
