@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import polars as pl
 import pytest
@@ -205,3 +206,13 @@ def test_fallbacks_are_grouped_by_rule_and_reason(fleet):
     assert re.search(r">evt</td><td>18</td><td>18</td>", section)
     assert re.search(r">evt</td><td class=\"text wrap\">rule-daily: quiet</td><td>18</td>", section)
     assert "excesses" not in section
+
+
+def test_worst_series_shade_the_attacks_of_the_backtests_blocked_threshold(fleet):
+    result = BacktestResult.from_json(fleet.backtest)
+    strict = replace(result.meta, parameters=replace(result.meta.parameters, blocked_threshold=7.5))
+    backtest = BacktestResult(result.table, result.per_series, strict)
+    worst = _report(fleet, backtest=backtest, worst=1).split('<section id="worst">')[1]
+    assert "shaded: attack periods (blocked &gt; 7.5)" in worst
+    given = _report(fleet, backtest=backtest, worst=1, blocked_threshold=2.0)
+    assert "shaded: attack periods (blocked &gt; 2)" in given
