@@ -16,7 +16,7 @@ from floodmark.features import compute_features
 from floodmark.io.result import ReadResult, empty_series_meta
 from floodmark.schema import LEVELS, LONG_SCHEMA
 from floodmark.store import ingest, open_store
-from floodmark.thresholds import EVT, THRESHOLD_SCHEMA, RuleDaily
+from floodmark.thresholds import EVT, THRESHOLD_SCHEMA, RuleDaily, RuleMax
 
 runner = CliRunner()
 KEYS = ["prediction_id", "vector", "metric"]
@@ -306,3 +306,18 @@ def test_failures_are_floodmark_errors_naming_what(fleet, tmp_path):
     )
     assert result.exit_code == 1 and isinstance(result.exception, FloodmarkError)
     assert str(tmp_path) in str(result.exception)
+
+
+def test_recommend_by_name_refuses_what_a_method_cannot_use(fleet):
+    from floodmark.thresholds.recommend import recommend_by_name
+
+    root, _, features = fleet
+    store = open_store(root / "store")
+    with pytest.raises(FloodmarkError, match="reads the features"):
+        recommend_by_name(store, features, "rule-max", blocked_threshold=5.0)
+    with pytest.raises(FloodmarkError, match="needs the directory"):
+        recommend_by_name(store, features, "model")
+    with pytest.raises(FloodmarkError, match="takes no parameters"):
+        recommend_by_name(store, features, "model", model_dir=root, params={"seed": 1})
+    table = recommend_by_name(store, features, "rule-max")
+    assert table.equals(RuleMax().fit(features).predict(features))

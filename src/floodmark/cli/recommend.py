@@ -93,7 +93,7 @@ def recommend(
     from floodmark.io.atomic import TABLE_SUFFIXES, read_table, write_table
     from floodmark.store import open_store
     from floodmark.thresholds import METHODS, Floors, fallback_summary
-    from floodmark.thresholds.recommend import recommend as recommend_table
+    from floodmark.thresholds.recommend import recommend_by_name
 
     if method not in METHODS:
         raise typer.BadParameter(f"choose from {', '.join(METHODS)}", param_hint="--method")
@@ -122,7 +122,7 @@ def recommend(
                 tasks.append(bar.add_task(f"{method}: fitting", total=total))
             bar.update(tasks[0], completed=done, total=total)
 
-        table = recommend_table(
+        table = recommend_by_name(
             opened,
             frame,
             method,

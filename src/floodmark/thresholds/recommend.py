@@ -67,7 +67,7 @@ def recommend_thresholds(
     return features.select(KEYS).join(table, on=KEYS, how="left", maintain_order="left")
 
 
-def recommend(
+def recommend_by_name(
     store: Store,
     features: pl.DataFrame,
     method: str,
