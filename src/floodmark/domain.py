@@ -91,6 +91,33 @@ def median_step_s(timestamp: str | pl.Expr = "timestamp") -> pl.Expr:
     return value.diff().dt.total_microseconds().median() / 1e6
 
 
+def series_steps(samples: pl.DataFrame, known: pl.DataFrame | None = None) -> pl.DataFrame:
+    """``sid, step_s`` for every series of ``samples`` (which has ``sid``, the keys and
+    ``timestamp``): the step ``known`` gives (keys, ``median_step_s``: the store's
+    catalog), else, for a series it does not list, the median step of its samples here.
+    """
+    keys = list(KEY_COLUMNS)
+    if known is not None:
+        given = (
+            samples.group_by("sid", maintain_order=True)
+            .agg(pl.col(keys).first())
+            .join(
+                known.select(*(pl.col(k).cast(pl.String) for k in keys), "median_step_s"),
+                on=keys,
+                how="left",
+                maintain_order="left",
+            )
+        )
+        if given["median_step_s"].null_count() == 0:  # the usual case: no re-deriving
+            return given.select("sid", step_s="median_step_s")
+    derived = samples.group_by("sid", maintain_order=True).agg(step_s=median_step_s())
+    if known is None:
+        return derived
+    return derived.join(given, on="sid", how="left", maintain_order="left").select(
+        "sid", step_s=pl.coalesce("median_step_s", "step_s")
+    )
+
+
 def with_series_ids(samples: pl.DataFrame, keys: Iterable[str] = KEY_COLUMNS) -> pl.DataFrame:
     """``samples`` with ``sid`` (``run_ids`` of the keys) and each series one run in time order.
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from floodmark.domain import is_attack, median_step_s, run_ids, with_series_ids
+from floodmark.domain import is_attack, run_ids, series_steps, with_series_ids
 from floodmark.schema import KEY_COLUMNS
 
 KEYS = list(KEY_COLUMNS)
@@ -123,13 +123,8 @@ def span_summary(labelled: pl.DataFrame, steps: pl.DataFrame | None = None) -> p
         n_test=pl.len().cast(pl.Int64),
         test_start=pl.col("timestamp").min(),
         test_end=pl.col("timestamp").max(),
-        step_s=median_step_s(),
     )
-    if steps is not None:
-        known = steps.select(*(pl.col(k).cast(pl.String) for k in KEYS), "median_step_s")
-        spans = spans.join(known, on=KEYS, how="left", maintain_order="left").with_columns(
-            step_s=pl.coalesce("median_step_s", "step_s")
-        )
+    spans = spans.join(series_steps(labelled, steps), on="sid", maintain_order="left")
     return spans.select(SPAN_SCHEMA.keys()).cast(SPAN_SCHEMA)
 
 

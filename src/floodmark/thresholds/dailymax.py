@@ -19,8 +19,8 @@ from floodmark.domain import (
     DAY_S,
     epoch_us,
     is_baseline,
-    median_step_s,
     run_ids,
+    series_steps,
     utc_day,
     with_series_ids,
 )
@@ -57,28 +57,9 @@ def _series_keys(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.group_by("sid", maintain_order=True).agg(pl.col(KEYS).first())
 
 
-def _steps(frame: pl.DataFrame, known: pl.DataFrame | None) -> pl.DataFrame:
-    """``sid, step_s``: the step ``known`` gives (the store's ``median_step_s``), else
-    the median step of the series' samples here."""
-    if known is not None:
-        given = _series_keys(frame).join(
-            known.select(*(pl.col(k).cast(pl.String) for k in KEYS), "median_step_s"),
-            on=KEYS,
-            how="left",
-        )
-        if given["median_step_s"].null_count() == 0:
-            return given.select("sid", step_s="median_step_s")
-    derived = frame.group_by("sid").agg(step_s=median_step_s())
-    if known is None:
-        return derived
-    return derived.join(given, on="sid", how="left").select(
-        "sid", step_s=pl.coalesce("median_step_s", "step_s")
-    )
-
-
 def _days(frame: pl.DataFrame, coverage: float, known_steps: pl.DataFrame | None) -> pl.DataFrame:
     """Per series and day: baseline maximum ``m``, samples ``k``, ``full`` coverage; ``step_s``."""
-    steps = _steps(frame, known_steps)
+    steps = series_steps(frame, known_steps)
     days = (
         frame.filter("base")
         .group_by("rid")
