@@ -94,6 +94,8 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "floodmark.backtest": (
         "BACKTEST_PER_SERIES_SCHEMA",
         "BACKTEST_TABLE_SCHEMA",
+        "BacktestMeta",
+        "BacktestParameters",
         "BacktestResult",
         "WINDOW_SCHEMA",
         "read_nab_windows",

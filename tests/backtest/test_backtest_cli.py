@@ -65,7 +65,7 @@ def test_windows_file_and_learn_fraction(tmp_path, store):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     back = BacktestResult.from_json(out)
-    assert back.meta["n_windows"] == 1 and back.meta["learn_fraction"] == 0.5
+    assert back.meta.n_windows == 1 and back.meta.learn_fraction == 0.5
     assert back.table["attack_episodes"].to_list() == [2] * 4
 
 
@@ -75,6 +75,7 @@ def test_windows_file_and_learn_fraction(tmp_path, store):
         ["--methods", "rule-magic", "--out", "x.json"],
         ["--methods", "rule-max", "--out", "x.csv"],
         ["--methods", "rule-max", "--out", "x.json", "--params", "[1]"],
+        ["--methods", "rule-max", "--out", "x.json", "--learn-days", "0"],
     ],
 )
 def test_usage_errors_exit_2(tmp_path, store, extra):

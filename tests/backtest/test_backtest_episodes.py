@@ -185,6 +185,10 @@ def test_span_summary(make_series):
     assert spans["n_test"].to_list() == [5, 3]
     assert spans["step_s"].to_list() == [300.0, 60.0]
     assert (spans["test_end"] - spans["test_start"]).dt.total_seconds().to_list() == [1200, 120]
+    # the store's step wins over the test part's (a series it does not list keeps its own)
+    catalog = pl.DataFrame({"prediction_id": ["a"], "vector": ["PT_TCP"], "metric": ["PPS"]})
+    known = span_summary(label_samples(s), catalog.with_columns(median_step_s=pl.lit(900.0)))
+    assert known["step_s"].to_list() == [900.0, 60.0]
 
 
 def test_a_higher_level_can_split_one_episode_into_several(make_series, make_thresholds):

@@ -23,6 +23,6 @@ def test_nab_window_is_caught_at_its_labelled_point(tmp_path, shared_data):
     # NAB's labelled point (2014-04-15 16:44) is 201 five-minute samples after the
     # window opens: the most tolerant level fires exactly there.
     assert rows["rl"]["median_delay_samples"] == 201
-    assert result.meta["n_windows"] == windows.height
+    assert result.meta.n_windows == windows.height
     assert result.per_series["prediction_id"].unique().to_list() == [SERIES]
     assert result.per_series.filter(pl.col("level") == "rl")["false_alarms"].item() == 0

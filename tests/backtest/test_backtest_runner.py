@@ -82,11 +82,13 @@ def test_exact_table_on_a_hand_made_fleet(tmp_path, fleet, make_store):
     assert [got[lv]["detected"] for lv in LEVELS] == [2, 2, 1, 1]
     assert [got[lv]["detection_rate"] for lv in LEVELS] == [1.0, 1.0, 0.5, 0.5]
     assert [got[lv]["median_delay_samples"] for lv in LEVELS] == [0.5, 1.0, 0.0, 0.0]
-    assert [got[lv]["mape_vs_expert"] for lv in LEVELS] == pytest.approx([0.0, 100 / 6, 0.0, 50.0])
+    assert [got[lv]["median_ape_vs_expert_pct"] for lv in LEVELS] == pytest.approx(
+        [0.0, 100 / 6, 0.0, 50.0]
+    )
     assert [got[lv]["within_25pct"] for lv in LEVELS] == [1.0, 1.0, 1.0, 0.0]
     meta = result.meta
-    assert (meta["n_series"], meta["n_objects"], meta["learn_days"]) == (2, 2, 3)
-    assert meta["source"] == str(store)
+    assert (meta.n_series, meta.n_objects, meta.learn_days) == (2, 2, 3)
+    assert meta.source == str(store)
     assert result.per_series.height == 2 * len(LEVELS)
 
 
@@ -94,7 +96,7 @@ def test_learn_fraction_gives_the_same_split_here(tmp_path, fleet, make_store):
     store = make_store(tmp_path / "store", fleet, LABELS)
     by_days = run_backtest(store, ["rule-max"], learn_days=3)
     by_fraction = run_backtest(store, ["rule-max"], learn_fraction=0.6)
-    assert by_fraction.meta["learn_fraction"] == 0.6 and by_fraction.meta["learn_days"] is None
+    assert by_fraction.meta.learn_fraction == 0.6 and by_fraction.meta.learn_days is None
     assert by_fraction.per_series.equals(by_days.per_series)
 
 
@@ -118,7 +120,7 @@ def test_windows_are_attacks_and_are_not_learned(tmp_path, fleet, make_store):
     assert got["ss"]["false_alarms"] == 0  # the over-level run is now an attack
     assert [got[lv]["attack_episodes"] for lv in LEVELS] == [3, 3, 3, 3]
     assert [got[lv]["detected"] for lv in LEVELS] == [3, 2, 1, 1]
-    assert with_windows.meta["n_windows"] == 2
+    assert with_windows.meta.n_windows == 2
 
 
 def test_streaming_in_small_chunks_changes_nothing(tmp_path, noisy_fleet, make_store):
@@ -225,4 +227,4 @@ def test_model_is_scored_out_of_fold(tmp_path, make_series, make_store):
     # The perturbation is visible to the objects whose models trained on obj03.
     others = joined.filter(pl.col("prediction_id") != "obj03")
     assert (others["threshold"] != others["threshold_p"]).any()
-    assert results[0].meta["parameters"]["model_folds"] == 3
+    assert results[0].meta.parameters.model_folds == 3

@@ -12,6 +12,8 @@ from floodmark.backtest.episodes import DELAY_SCHEMA, SPAN_SCHEMA
 from floodmark.backtest.result import (
     BACKTEST_PER_SERIES_SCHEMA,
     BACKTEST_TABLE_SCHEMA,
+    BacktestMeta,
+    BacktestParameters,
     BacktestResult,
 )
 from floodmark.backtest.summary import object_days, summarise
@@ -73,10 +75,10 @@ def test_summarise_counts_rates_delays_and_expert_agreement():
     assert ss["detection_rate"] == pytest.approx(0.75)
     assert ss["median_delay_samples"] == 2.0
     # |10-10|/10 = 0, |12-10|/10 = 0.2, |50-10|/10 = 4 -> median 20 %, 2 of 3 within 25 %.
-    assert ss["mape_vs_expert"] == pytest.approx(20.0)
+    assert ss["median_ape_vs_expert_pct"] == pytest.approx(20.0)
     assert ss["within_25pct"] == pytest.approx(2 / 3)
     # A missing threshold is not compared with the expert, and detects nothing.
-    assert rl["mape_vs_expert"] is None and rl["within_25pct"] is None
+    assert rl["median_ape_vs_expert_pct"] is None and rl["within_25pct"] is None
     assert rl["detection_rate"] == 0.0 and rl["median_delay_samples"] is None
 
 
@@ -87,7 +89,7 @@ def test_summarise_without_labels_or_attacks_gives_nulls():
     assert table.height == 2
     row, other = table.rows(named=True)
     assert row["detection_rate"] is None
-    assert row["mape_vs_expert"] is None and row["within_25pct"] is None
+    assert row["median_ape_vs_expert_pct"] is None and row["within_25pct"] is None
     assert other["method"] == "other" and other["false_alarms"] == 0
 
 
@@ -95,16 +97,42 @@ def test_result_json_round_trip(tmp_path):
     s = spans([("a", "PT_TCP", "PPS", 2, T0, T0 + dt.timedelta(minutes=5), 300.0)])
     ps = per_series([("a", "PT_TCP", "PPS", "m", "ss", float("nan"), 0, 1, 0, None)])
     table = summarise(ps, pl.DataFrame(schema=DELAY_SCHEMA), s, ["m"])
-    result = BacktestResult(table=table, per_series=ps, meta={"learn_days": 21, "n_series": 1})
+    meta = BacktestMeta(
+        learn_days=21,
+        n_series=1,
+        methods=("m",),
+        parameters=BacktestParameters(blocked_threshold=2.5, model_folds=None),
+    )
+    result = BacktestResult(table=table, per_series=ps, meta=meta)
     path = result.to_json(tmp_path / "bt.json")
     doc = orjson.loads(path.read_bytes())
     assert set(doc) == {"meta", "table", "per_series"}
     assert doc["per_series"][0]["threshold"] is None  # NaN is written as null
     back = BacktestResult.from_json(path)
     assert back.meta == result.meta
+    assert back.meta.parameters.blocked_threshold == 2.5 and back.meta.split_text() == (
+        "first 21 days"
+    )
     assert back.table.equals(table)
     assert back.per_series.schema == pl.Schema(BACKTEST_PER_SERIES_SCHEMA)
     assert back.per_series["threshold"].to_list() == [None]
+
+
+def test_an_older_result_file_is_read_under_the_new_names(tmp_path):
+    s = spans([("a", "PT_TCP", "PPS", 2, T0, T0 + dt.timedelta(minutes=5), 300.0)])
+    ps = per_series([("a", "PT_TCP", "PPS", "m", "ss", 10.0, 0, 1, 0, 8.0)])
+    table = summarise(ps, pl.DataFrame(schema=DELAY_SCHEMA), s, ["m"])
+    old_table = table.rename({"median_ape_vs_expert_pct": "mape_vs_expert"})
+    doc = {
+        "meta": {"learn_days": 21, "n_series": 1, "parameters": {"blocked_threshold": 0.0}},
+        "table": old_table.to_dicts(),
+        "per_series": ps.to_dicts(),
+    }
+    path = tmp_path / "old.json"
+    path.write_bytes(orjson.dumps(doc))
+    back = BacktestResult.from_json(path)
+    assert back.table["median_ape_vs_expert_pct"].to_list() == [25.0, None, None, None]
+    assert back.meta.learn_days == 21 and back.meta.n_windows == 0
 
 
 def test_from_json_rejects_other_documents(tmp_path):

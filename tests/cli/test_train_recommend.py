@@ -16,7 +16,7 @@ from floodmark.features import compute_features
 from floodmark.io.result import ReadResult, empty_series_meta
 from floodmark.schema import LEVELS, LONG_SCHEMA
 from floodmark.store import ingest, open_store
-from floodmark.thresholds import EVT, THRESHOLD_SCHEMA, RuleDaily
+from floodmark.thresholds import EVT, THRESHOLD_SCHEMA, RuleDaily, RuleMax
 
 runner = CliRunner()
 KEYS = ["prediction_id", "vector", "metric"]
@@ -134,6 +134,34 @@ def test_recommend_evt_streams_chunks_and_matches_the_library(fleet, tmp_path):
     assert table["expected_fa_per_day_ss"].null_count() < table.height
 
 
+@pytest.mark.parametrize("params", [None, '{"variant": "p95"}'])
+def test_recommend_blocked_threshold_reaches_the_methods_reading_samples(fleet, tmp_path, params):
+    _, samples, _ = fleet
+    # attacks carry a peak of passed traffic; half their blocked traffic falls below the
+    # threshold, so those samples become baseline and move what the methods learn
+    samples = samples.with_columns(
+        passed=pl.when(pl.col("blocked") > 0).then(pl.col("passed") * 50).otherwise("passed")
+    )
+    threshold = float(samples.filter(pl.col("blocked") > 0)["blocked"].median())
+    store = tmp_path / "store"
+    ingest(store, ReadResult(samples=samples, series=_fleet()[1]))
+    features = compute_features(open_store(store).read_series())
+    features.write_parquet(tmp_path / "features.parquet")
+    method = "evt" if params is None else "rule-daily"
+    tables = []
+    for value in (0.0, threshold):
+        out = tmp_path / f"{method}-{value}.parquet"
+        args = ["recommend", *_inputs(tmp_path), "--method", method, "--out", out, "--quiet"]
+        args += ["--blocked-threshold", value] + (["--params", params] if params else [])
+        _ok(args)
+        tables.append(pl.read_parquet(out))
+    estimator = EVT if params is None else RuleDaily
+    extra = {} if params is None else {"variant": "p95"}
+    expected = estimator(blocked_threshold=threshold, **extra).fit(features, samples)
+    assert tables[1].equals(expected.predict(features))
+    assert not tables[1].select(LEVELS).equals(tables[0].select(LEVELS))
+
+
 def test_recommend_p95_and_floors_file(fleet, tmp_path):
     root, _, features = fleet
     floors = tmp_path / "floors.csv"
@@ -206,6 +234,8 @@ def test_train_then_recommend_with_the_model(fleet, tmp_path):
         ["--method", "magic"],
         ["--method", "rule-max", "--out-suffix", ".txt"],
         ["--method", "rule-max", "--params", "not json"],
+        ["--method", "rule-max", "--blocked-threshold", "5"],  # it reads the features
+        ["--method", "evt", "--blocked-threshold", "-1"],
     ],
 )
 def test_recommend_usage_errors_exit_2(fleet, tmp_path, args):
@@ -276,3 +306,18 @@ def test_failures_are_floodmark_errors_naming_what(fleet, tmp_path):
     )
     assert result.exit_code == 1 and isinstance(result.exception, FloodmarkError)
     assert str(tmp_path) in str(result.exception)
+
+
+def test_recommend_by_name_refuses_what_a_method_cannot_use(fleet):
+    from floodmark.thresholds.recommend import recommend_by_name
+
+    root, _, features = fleet
+    store = open_store(root / "store")
+    with pytest.raises(FloodmarkError, match="reads the features"):
+        recommend_by_name(store, features, "rule-max", blocked_threshold=5.0)
+    with pytest.raises(FloodmarkError, match="needs the directory"):
+        recommend_by_name(store, features, "model")
+    with pytest.raises(FloodmarkError, match="takes no parameters"):
+        recommend_by_name(store, features, "model", model_dir=root, params={"seed": 1})
+    table = recommend_by_name(store, features, "rule-max")
+    assert table.equals(RuleMax().fit(features).predict(features))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import polars as pl
 import pytest
@@ -185,7 +186,7 @@ def test_flat_columns_and_undetectable_backtests_are_said_in_words(fleet):
 
 def test_backtest_shows_measured_and_promised_false_alarms(report, fleet):
     meta = BacktestResult.from_json(fleet.backtest).meta
-    promised = meta["expected_false_alarms_per_object_day"]["evt"]["ss"]
+    promised = meta.expected_false_alarms_per_object_day["evt"]["ss"]
     section = report.split('<section id="backtest">')[1].split("</section>")[0]
     assert "method&#x27;s own expected FA / object-day" in section
     assert f"<td>{promised:.4g}</td>" in section
@@ -205,3 +206,13 @@ def test_fallbacks_are_grouped_by_rule_and_reason(fleet):
     assert re.search(r">evt</td><td>18</td><td>18</td>", section)
     assert re.search(r">evt</td><td class=\"text wrap\">rule-daily: quiet</td><td>18</td>", section)
     assert "excesses" not in section
+
+
+def test_worst_series_shade_the_attacks_of_the_backtests_blocked_threshold(fleet):
+    result = BacktestResult.from_json(fleet.backtest)
+    strict = replace(result.meta, parameters=replace(result.meta.parameters, blocked_threshold=7.5))
+    backtest = BacktestResult(result.table, result.per_series, strict)
+    worst = _report(fleet, backtest=backtest, worst=1).split('<section id="worst">')[1]
+    assert "shaded: attack periods (blocked &gt; 7.5)" in worst
+    given = _report(fleet, backtest=backtest, worst=1, blocked_threshold=2.0)
+    assert "shaded: attack periods (blocked &gt; 2)" in given

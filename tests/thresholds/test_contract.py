@@ -87,7 +87,7 @@ def test_fit_returns_self_and_learns_underscore_attributes(case):
 def test_predict_before_fit_is_a_named_error(case):
     name, params, features, samples = case
     with pytest.raises(NotFittedError):
-        _method(name, **params).predict(features, samples)
+        _method(name, **params).predict(features)
 
 
 def test_empty_input_is_insufficient_data(case):
@@ -203,3 +203,14 @@ def test_fallback_summary_groups_by_rule_and_reason():
     )
     summary = fallback_summary(table)
     assert summary.rows() == [("rule-daily: quiet", 2), ("floors: no baseline traffic", 1)]
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_a_method_declares_exactly_its_constructor_parameters(name):
+    cls = METHODS[name]
+    signature = inspect.signature(cls.__init__)
+    assert cls.parameters == tuple(p for p in signature.parameters if p != "self")
+
+
+def test_only_the_learned_model_learns_across_series():
+    assert {name for name, cls in METHODS.items() if cls.learns_across_series} == {"model"}

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 from scipy import stats
 from scipy.signal import lfilter
-from threshold_data import gpd_values, series, simple_features
+from threshold_data import KEYS, gpd_values, series, simple_features
 
 from floodmark.errors import FloodmarkError, InsufficientDataError
 from floodmark.schema import LEVELS
@@ -158,9 +158,10 @@ def test_levels_are_ordered_and_scale_with_the_traffic():
     first = method.predict(features)
     values = first.select(LEVELS).to_numpy()[0]
     assert (np.diff(values) > 0).all() and values[0] > np.quantile(a["passed"], 0.99)
-    np.testing.assert_allclose(
-        method.predict(features, b).select(LEVELS).to_numpy(), 3 * values[None, :], rtol=1e-9
-    )
+    tripled = EVT(floors=NO_FLOORS).fit(features, b).predict(features)
+    np.testing.assert_allclose(tripled.select(LEVELS).to_numpy(), 3 * values[None, :], rtol=1e-9)
+    with pytest.raises(TypeError):  # predict applies the fit: it takes no samples
+        method.predict(features, b)
     assert "GEV of 30 daily maxima" in first["basis"][0] and "γ≈" in first["basis"][0]
 
 
@@ -259,3 +260,16 @@ def test_fit_needs_samples_and_valid_parameters():
     ):
         with pytest.raises(FloodmarkError, match="evt"):
             EVT(**params).fit(features, samples)
+
+
+def test_the_store_step_decides_which_days_are_covered():
+    samples = series(np.arange(4 * PER_DAY, dtype=float))  # four full days at 5 minutes
+    assert daily_maxima(samples)["n_days"][0] == 4
+    # a store saying the series steps every minute: a day of 288 samples is a fifth covered
+    steps = samples.select(KEYS).unique().with_columns(median_step_s=pl.lit(60.0))
+    assert daily_maxima(samples, steps=steps)["n_days"][0] == 0
+    features = simple_features(samples).join(steps, on=KEYS)
+    fitted = EVT(min_days=3, floors=NO_FLOORS).fit(features, samples)
+    assert fitted.tails_["n_days"][0] == 0 and fitted.tails_["step_s"][0] == 60.0
+    unknown = steps.with_columns(prediction_id=pl.lit("other"))
+    assert daily_maxima(samples, steps=unknown)["n_days"][0] == 4  # not listed: its own step

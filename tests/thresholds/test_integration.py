@@ -6,7 +6,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from floodmark.cli.train import join_labels
 from floodmark.features import compute_features
 from floodmark.generate import generate_fleet
 from floodmark.io.vendor import iter_vendor_export
@@ -20,6 +19,7 @@ from floodmark.thresholds import (
     make_method,
     recommend_thresholds,
 )
+from floodmark.thresholds.model import join_labels
 
 pytestmark = pytest.mark.slow
 

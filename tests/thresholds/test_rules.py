@@ -113,9 +113,10 @@ def test_rule_daily_p95_reads_daily_maxima_from_samples():
     p95 = float(np.quantile([5.0, 9.0, 7.0], 0.95))
     expected = p95 * np.array([1.5, 2, 3, 5])
     np.testing.assert_allclose(_levels(method.predict(features))[0], expected)
-    # samples given to predict replace what fit saw
-    doubled = samples.with_columns(pl.col("passed") * 2)
-    np.testing.assert_allclose(_levels(method.predict(features, doubled))[0], 2 * expected)
+    # predict applies what fit learned: it takes no samples to learn again from
+    with pytest.raises(TypeError):
+        method.predict(features, samples.with_columns(pl.col("passed") * 2))
+    np.testing.assert_allclose(_levels(method.predict(features))[0], expected)
     # a blocked threshold above 3 makes the 100 baseline traffic
     loose = RuleDaily(variant="p95", blocked_threshold=5.0, floors=NO_FLOORS).fit(features, samples)
     high = float(np.quantile([5.0, 100.0, 7.0], 0.95))

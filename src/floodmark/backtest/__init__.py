@@ -10,6 +10,8 @@ detected and how fast, and agreement with the experts' thresholds. The kernels
 from floodmark.backtest.result import (
     BACKTEST_PER_SERIES_SCHEMA,
     BACKTEST_TABLE_SCHEMA,
+    BacktestMeta,
+    BacktestParameters,
     BacktestResult,
 )
 from floodmark.backtest.runner import run_backtest
@@ -18,6 +20,8 @@ from floodmark.backtest.windows import WINDOW_SCHEMA, read_nab_windows, read_win
 __all__ = [  # sorted
     "BACKTEST_PER_SERIES_SCHEMA",
     "BACKTEST_TABLE_SCHEMA",
+    "BacktestMeta",
+    "BacktestParameters",
     "BacktestResult",
     "WINDOW_SCHEMA",
     "read_nab_windows",

@@ -7,8 +7,9 @@ condition holds; a sample where it does not hold ends the run.
 
 Definitions (product.md, "Backtest"):
 
-- a sample is *attack* when ``blocked > blocked_threshold`` or it lies in a
-  labelled anomaly window; every other sample is *normal*;
+- a sample is *attack* when it is attack traffic (``floodmark.domain.is_attack``:
+  ``blocked > blocked_threshold``) or it lies in a labelled anomaly window; every
+  other sample is *normal*;
 - a **false alarm** is an episode of normal samples with ``passed > level``;
 - an **attack episode** is a maximal run of attack samples; it is **detected** at a
   level when ``passed + blocked > level`` on at least one of its samples, and its
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from floodmark.domain import is_attack, run_ids, series_steps, with_series_ids
 from floodmark.schema import KEY_COLUMNS
 
 KEYS = list(KEY_COLUMNS)
@@ -55,32 +57,6 @@ SPAN_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def with_series_ids(samples: pl.DataFrame) -> pl.DataFrame:
-    """Add an integer ``sid`` per series and sort by (sid, timestamp).
-
-    Grouping and windowing over one integer is several times cheaper than over three
-    strings. Rows of a series are usually adjacent (the store reads whole series as
-    row ranges); when they are not, the frame is sorted by keys first.
-    """
-    if "sid" in samples.columns:
-        return _sorted(samples)
-    changed = pl.any_horizontal(*(pl.col(k) != pl.col(k).shift(1) for k in KEYS)).fill_null(True)
-    df = samples.with_columns(sid=changed.cast(pl.Int64).cum_sum())
-    ids = df.group_by("sid").agg(pl.col(KEYS).first())
-    if ids.select(KEYS).is_duplicated().any():
-        df = samples.sort([*KEYS, "timestamp"]).with_columns(sid=changed.cast(pl.Int64).cum_sum())
-    return _sorted(df)
-
-
-def _sorted(df: pl.DataFrame) -> pl.DataFrame:
-    """``df`` sorted by (sid, timestamp); checking is much cheaper than sorting again."""
-    sid, ts = pl.col("sid"), pl.col("timestamp")
-    in_order = (sid > sid.shift(1)) | ((sid == sid.shift(1)) & (ts >= ts.shift(1)))
-    if df.select(in_order.fill_null(True).all()).item():
-        return df
-    return df.sort("sid", "timestamp")
-
-
 def series_keys(df: pl.DataFrame) -> pl.DataFrame:
     """``sid`` → key columns, one row per series of a frame with ``sid``."""
     return df.group_by("sid").agg(pl.col(KEYS).first())
@@ -108,35 +84,48 @@ def label_samples(
     boundaries always start a new run), and ``attack_pos`` is the position of a row
     within its run; both only matter on attack rows.
     """
-    attack = pl.col("blocked") > blocked_threshold
+    attack = is_attack(blocked_threshold)
     if in_window is not None:
         attack = attack | pl.col(in_window).fill_null(False)
-    df = with_series_ids(samples).with_columns(
+    df = _with_sid(samples).with_columns(
         _first=(pl.col("sid") != pl.col("sid").shift(1)).fill_null(True),
-        attack=attack.fill_null(False),
+        attack=attack,
     )
-    change = (pl.col("attack") != pl.col("attack").shift(1)).fill_null(True) | pl.col("_first")
-    return df.with_columns(attack_run=change.cast(pl.Int64).cum_sum()).with_columns(
+    return df.with_columns(attack_run=run_ids("sid", "attack")).with_columns(
         attack_pos=pl.int_range(pl.len(), dtype=pl.Int64).over("attack_run")
     )
 
 
-def span_summary(labelled: pl.DataFrame) -> pl.DataFrame:
-    """Per series: number of test samples, first/last test timestamp and median step (s)."""
+def _with_sid(samples: pl.DataFrame) -> pl.DataFrame:
+    """``with_series_ids`` unless the frame has them; then sorted by (sid, timestamp).
+
+    Checking the order is much cheaper than sorting again.
+    """
+    if "sid" not in samples.columns:
+        return with_series_ids(samples)
+    sid, ts = pl.col("sid"), pl.col("timestamp")
+    in_order = (sid > sid.shift(1)) | ((sid == sid.shift(1)) & (ts >= ts.shift(1)))
+    if samples.select(in_order.fill_null(True).all()).item():
+        return samples
+    return samples.sort("sid", "timestamp")
+
+
+def span_summary(labelled: pl.DataFrame, steps: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Per series: number of test samples, first/last test timestamp and sampling step (s).
+
+    ``steps`` (keys, ``median_step_s``: the store's catalog) gives each series' step;
+    without it, or for a series it lacks, the step is the test samples' median step.
+    """
     if labelled.is_empty():
         return pl.DataFrame(schema=SPAN_SCHEMA)
-    return (
-        labelled.group_by("sid", maintain_order=True)
-        .agg(
-            *(pl.col(k).first() for k in KEYS),
-            n_test=pl.len().cast(pl.Int64),
-            test_start=pl.col("timestamp").min(),
-            test_end=pl.col("timestamp").max(),
-            step_s=pl.col("timestamp").diff().dt.total_microseconds().median() / 1e6,
-        )
-        .select(SPAN_SCHEMA.keys())
-        .cast(SPAN_SCHEMA)
+    spans = labelled.group_by("sid", maintain_order=True).agg(
+        *(pl.col(k).first() for k in KEYS),
+        n_test=pl.len().cast(pl.Int64),
+        test_start=pl.col("timestamp").min(),
+        test_end=pl.col("timestamp").max(),
     )
+    spans = spans.join(series_steps(labelled, steps), on="sid", maintain_order="left")
+    return spans.select(SPAN_SCHEMA.keys()).cast(SPAN_SCHEMA)
 
 
 def score_thresholds(

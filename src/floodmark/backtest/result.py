@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import orjson
 import polars as pl
@@ -24,12 +24,78 @@ BACKTEST_TABLE_SCHEMA: dict[str, pl.DataType] = {
     "detected": pl.Int64(),
     "detection_rate": pl.Float64(),
     "median_delay_samples": pl.Float64(),
-    "mape_vs_expert": pl.Float64(),
+    "median_ape_vs_expert_pct": pl.Float64(),
     "within_25pct": pl.Float64(),
 }
 
+#: Names an older release wrote, read under today's name.
+RENAMED_COLUMNS = {"mape_vs_expert": "median_ape_vs_expert_pct"}
+
 #: One row per series × method × level that had test samples.
 BACKTEST_PER_SERIES_SCHEMA: dict[str, pl.DataType] = {**SCORE_SCHEMA, "expert": pl.Float64()}
+
+
+@dataclass(frozen=True)
+class BacktestParameters:
+    """The settings a backtest ran with."""
+
+    blocked_threshold: float = 0.0
+    method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    model_folds: int | None = None  # None when no method was cross-fitted
+    chunk_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class BacktestMeta:
+    """How a backtest was measured: split, counts, source, parameters and time.
+
+    Exactly one of ``learn_days`` and ``learn_fraction`` is set. Counts are of the
+    store (``n_series``, ``n_objects``) and of what had test samples (``*_tested``).
+    ``expected_false_alarms_per_object_day`` is ``{method: {level: rate}}`` for
+    methods that promise a rate (``evt``).
+    """
+
+    learn_days: float | None = None
+    learn_fraction: float | None = None
+    n_series: int = 0
+    n_series_tested: int = 0
+    n_objects: int = 0
+    n_objects_tested: int = 0
+    object_days: float = 0.0
+    source: str = ""
+    created_at: str = ""
+    methods: tuple[str, ...] = ()
+    levels: tuple[str, ...] = ()
+    n_windows: int = 0
+    series_without_threshold: dict[str, int] = field(default_factory=dict)
+    fallbacks: dict[str, int] = field(default_factory=dict)
+    expected_false_alarms_per_object_day: dict[str, dict[str, float]] = field(default_factory=dict)
+    parameters: BacktestParameters = field(default_factory=BacktestParameters)
+
+    def split_text(self) -> str:
+        """The learn/test split in words: ``first 21 days`` or ``first 0.3 of each span``."""
+        if self.learn_fraction is not None:
+            return f"first {self.learn_fraction:g} of each span"
+        return f"first {self.learn_days:g} days" if self.learn_days is not None else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Self:
+        """Read what ``to_dict`` wrote (keys an older file lacks keep their defaults)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in doc.items() if k in known}
+        for name in ("methods", "levels"):
+            if name in values:
+                values[name] = tuple(values[name])
+        params = values.get("parameters")
+        if isinstance(params, dict):
+            own = {f.name for f in fields(BacktestParameters)}
+            values["parameters"] = BacktestParameters(
+                **{k: v for k, v in params.items() if k in own}
+            )
+        return cls(**values)
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,17 +104,17 @@ class BacktestResult:
 
     table: one row per method × level (``BACKTEST_TABLE_SCHEMA``).
     per_series: one row per series × method × level (``BACKTEST_PER_SERIES_SCHEMA``).
-    meta: how it was measured (learn split, counts, data source, parameters, time).
+    meta: how it was measured (``BacktestMeta``).
     """
 
     table: pl.DataFrame
     per_series: pl.DataFrame
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: BacktestMeta = field(default_factory=BacktestMeta)
 
     def to_json(self, path: str | Path) -> Path:
         """Write ``{"meta", "table", "per_series"}`` atomically (NaN becomes null)."""
         doc = {
-            "meta": self.meta,
+            "meta": self.meta.to_dict(),
             "table": _records(self.table),
             "per_series": _records(self.per_series),
         }
@@ -71,11 +137,12 @@ class BacktestResult:
         try:
             table = _frame(doc["table"], BACKTEST_TABLE_SCHEMA)
             per_series = _frame(doc["per_series"], BACKTEST_PER_SERIES_SCHEMA)
-        except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
+            meta = BacktestMeta.from_dict(doc["meta"])
+        except (pl.exceptions.PolarsError, TypeError, ValueError, AttributeError) as exc:
             raise InputFormatError(
-                f"backtest tables do not match the schema ({exc})", file=path
+                f"backtest does not match the schema ({exc})", file=path
             ) from None
-        return cls(table=table, per_series=per_series, meta=dict(doc["meta"]))
+        return cls(table=table, per_series=per_series, meta=meta)
 
 
 def _records(df: pl.DataFrame) -> list[dict[str, Any]]:
@@ -87,6 +154,7 @@ def _frame(rows: list[dict[str, Any]], schema: dict[str, pl.DataType]) -> pl.Dat
     if not rows:
         return pl.DataFrame(schema=schema)
     df = pl.DataFrame(rows, infer_schema_length=None)
+    df = df.rename({old: new for old, new in RENAMED_COLUMNS.items() if old in df.columns})
     missing = [c for c in schema if c not in df.columns]
     if missing:
         raise ValueError(f"missing columns {missing}")

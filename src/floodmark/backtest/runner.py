@@ -1,19 +1,23 @@
 """``run_backtest``: learn thresholds on the start of every series, score them on the rest.
 
-The store is streamed chunk by chunk (each chunk holds complete series), so memory
-stays bounded by the chunk size, whatever the fleet. Per-series methods (rules,
-evt) are fitted and scored chunk by chunk. Learned methods (``model``) need the
-whole fleet's learning features: they are cross-fitted once all chunks have been
-read (no object is scored by a model trained on it) and scored in a second pass.
+It runs the threshold pipeline (``floodmark.thresholds.pipeline``) with named stages:
+load window (each store chunk split in time, labelled windows marked) → features of
+the learning part → fit → predict → score on the test part. The store is streamed
+chunk by chunk (each chunk holds complete series), so memory stays bounded by the
+chunk size, whatever the fleet. Per-series methods are fitted and scored chunk by
+chunk; methods that learn across series (``learns_across_series``: ``model``) are
+cross-fitted once every chunk's learning features are known (no object is scored
+by a model trained on it) and scored in the second pass.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -24,29 +28,30 @@ from floodmark.backtest.episodes import (
     SPAN_SCHEMA,
     label_samples,
     score_thresholds,
-    series_keys,
     span_summary,
-    with_series_ids,
 )
 from floodmark.backtest.experts import catalog_labels, has_expert_labels, with_experts
-from floodmark.backtest.result import BacktestResult
+from floodmark.backtest.result import BacktestMeta, BacktestParameters, BacktestResult
 from floodmark.backtest.split import check_split, split_series
 from floodmark.backtest.summary import object_days, summarise
 from floodmark.backtest.windows import mark_windows, normalise_windows
+from floodmark.domain import DAY_S, with_series_ids
 from floodmark.errors import FloodmarkError, InsufficientDataError
 from floodmark.schema import KEY_COLUMNS, LEVELS, LONG_SCHEMA
 
-KEYS = list(KEY_COLUMNS)
+if TYPE_CHECKING:
+    from floodmark.store import Store
+    from floodmark.thresholds.base import ThresholdMethod
+    from floodmark.thresholds.pipeline import Window
 
-#: Methods that learn across objects from expert labels: scored out-of-fold only.
-CROSS_FITTED = frozenset({"model"})
+KEYS = list(KEY_COLUMNS)
 
 #: ``progress(stage, done, total)``: called as work advances (series or folds).
 Progress = Callable[[str, int, int], None]
 
 
 def run_backtest(
-    store: Any,
+    store: Store | str | Path,
     methods: Sequence[str],
     *,
     learn_days: float = 21,
@@ -62,7 +67,7 @@ def run_backtest(
 
     Parameters
     ----------
-    store: a ``floodmark.store`` Store, or the path of one.
+    store: a ``floodmark.store.Store``, or the path of one.
     methods: names from ``floodmark.thresholds.METHODS`` (``rule-max``, ``rule-daily``,
         ``evt``, ``model``).
     learn_days: the first ``learn_days`` days of every series learn, the rest test.
@@ -70,7 +75,8 @@ def run_backtest(
         (e.g. 0.5 for short public traces); it wins over ``learn_days``.
     windows: labelled anomaly windows ``(prediction_id, start, end)``; their samples
         are attack samples and are left out of the learning part.
-    blocked_threshold: samples with ``blocked`` above it are attacks (0 by default).
+    blocked_threshold: samples with ``blocked`` above it are attacks (0 by default):
+        for the features, for every method that reads samples and for the scoring.
     method_params: ``{method: {parameter: value}}`` passed to ``make_method``.
     progress: optional ``progress(stage, done, total)`` callback.
     model_folds: GroupKFold folds (by prediction_id) for cross-fitted methods.
@@ -83,177 +89,239 @@ def run_backtest(
     """
     # Imported here: the store and the methods pull in heavy dependencies, and the
     # episode kernels must stay importable on their own.
-    from floodmark.features.engine import feature_kernel, finish_features
-    from floodmark.features.registry import FeatureParams
     from floodmark.store import open_store
-    from floodmark.thresholds import METHODS, make_method
+    from floodmark.thresholds import METHODS
 
     methods = list(dict.fromkeys(methods))
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise FloodmarkError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
     check_split(learn_days, learn_fraction)
-    params = _resolve_params(methods, METHODS, method_params, blocked_threshold)
     if windows is not None:
         windows = normalise_windows(windows)
     if isinstance(store, str | Path):
         store = open_store(store)
-
     catalog = store.catalog()
-    labels = catalog_labels(catalog)
-    crossed = [m for m in methods if m in CROSS_FITTED]
-    direct = [m for m in methods if m not in CROSS_FITTED]
-    if crossed and not has_expert_labels(labels):
+    run = _Run(
+        store=store,
+        catalog=catalog,
+        labels=catalog_labels(catalog),
+        methods=methods,
+        params=_resolve_params(methods, method_params, blocked_threshold),
+        split=partial(
+            _split_window, windows=windows, learn_days=learn_days, learn_fraction=learn_fraction
+        ),
+        blocked_threshold=blocked_threshold,
+        chunk_rows=chunk_rows,
+        progress=progress,
+    )
+    crossed = [m for m in methods if METHODS[m].learns_across_series]
+    if crossed and not has_expert_labels(run.labels):
         raise InsufficientDataError(
             f"method {crossed[0]!r} learns from expert labels (ip_ss..ip_rl); this store has none",
-            file=_source(store),
+            file=store.path,
         )
 
-    def prepare(chunk: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-        df = split_series(
-            mark_windows(with_series_ids(chunk.select(LONG_SCHEMA.keys())), windows),
-            learn_days=learn_days,
-            learn_fraction=learn_fraction,
-        )
-        learn = df.filter(pl.col("learn") & ~pl.col("in_window"))
-        test = df.filter(~pl.col("learn")).drop("learn")
-        return learn, test, df.select(pl.col("sid").n_unique()).item()
+    features = _learning_features(run)
+    predicted = [_cross_fitted(run, features, m, model_folds) for m in crossed]
+    direct = [m for m in methods if m not in crossed]
+    scored = _fit_predict_score(run, features, direct, _long_thresholds(predicted))
+    if scored.spans.is_empty():
+        raise _no_test_part(run, learn_days, learn_fraction)
 
-    def tick(stage: str, done: int) -> None:
-        if progress is not None:
-            progress(stage, done, n_total)
-
-    n_total = catalog.height
-    feature_params = FeatureParams(blocked_threshold=blocked_threshold)
-
-    # Pass 1: learning-window features of every series. Chunks hold whole series but
-    # not whole objects, so the cross-series features are finished once at the end.
-    kernels, done = [], 0
-    for chunk in store.iter_chunks(chunk_rows):
-        learn, _, n_series = prepare(chunk)
-        kernels.append(feature_kernel(learn.select(LONG_SCHEMA.keys()), feature_params)[0])
-        done += n_series
-        tick("learning features", done)
-    features = finish_features(pl.concat(kernels, how="diagonal_relaxed")) if kernels else None
-    if features is None or features.is_empty():
-        raise InsufficientDataError("no series has a learning sample", file=_source(store))
-    features = features.join(labels, on=KEYS, how="left", maintain_order="left")
-
-    predicted: list[pl.DataFrame] = []
-    for m in crossed:
-        table = cross_fit(
-            features,
-            lambda m=m: make_method(m, **params.get(m, {})),
-            n_splits=model_folds,
-            progress=None if progress is None else lambda i, n, m=m: progress(f"{m} folds", i, n),
-        )
-        predicted.append(table.drop("fold").with_columns(method=pl.lit(m, pl.String)))
-    crossed_long = _long_thresholds(predicted)
-
-    # Pass 2: per-series methods fitted chunk by chunk, every method scored on the test part.
-    scores: list[pl.DataFrame] = [pl.DataFrame(schema=SCORE_SCHEMA)]
-    delays: list[pl.DataFrame] = [pl.DataFrame(schema=DELAY_SCHEMA)]
-    spans: list[pl.DataFrame] = [pl.DataFrame(schema=SPAN_SCHEMA)]
-    done = 0
-    for chunk in store.iter_chunks(chunk_rows):
-        learn, test, n_series = prepare(chunk)
-        keys = series_keys(test).select(KEYS)
-        learn = learn.select(LONG_SCHEMA.keys())
-        chunk_features = features.join(keys, on=KEYS, how="semi", maintain_order="left")
-        tables = [
-            _fit_predict(make_method(m, **params.get(m, {})), m, chunk_features, learn)
-            for m in direct
-        ]
-        predicted.extend(tables)
-        chunk_thresholds = pl.concat(
-            [
-                _long_thresholds(tables),
-                crossed_long.join(keys, on=KEYS, how="semi", maintain_order="left"),
-            ]
-        )
-        labelled = label_samples(test, blocked_threshold=blocked_threshold, in_window="in_window")
-        s, d = score_thresholds(labelled, chunk_thresholds)
-        scores.append(s)
-        delays.append(d)
-        spans.append(span_summary(labelled))
-        done += n_series
-        tick("fit and score", done)
-
-    per_series = with_experts(pl.concat(scores), labels)
-    per_series = per_series.sort(
+    per_series = with_experts(scored.scores, run.labels).sort(
         pl.col("method").replace_strict(methods, list(range(len(methods)))),
         *KEYS,
         pl.col("level").replace_strict(LEVELS, list(range(len(LEVELS)))),
     )
-    span_frame = pl.concat(spans)
-    if span_frame.is_empty():
-        longest = catalog.select(
-            (pl.col("last_timestamp") - pl.col("first_timestamp")).max().dt.total_seconds()
-        ).item()
-        split = (
-            f"learn_fraction={learn_fraction}"
-            if learn_fraction is not None
-            else f"learn_days={learn_days:g}"
-        )
-        raise InsufficientDataError(
-            f"no series has a sample after its learning part ({split}; the longest series "
-            f"spans {(longest or 0) / 86_400:.1f} days): learn on fewer days",
-            file=_source(store),
-        )
-    delay_frame = pl.concat(delays)
-    table = summarise(per_series, delay_frame, span_frame, methods)
+    table = summarise(per_series, scored.delays, scored.spans, methods)
     meta = _meta(
         store=store,
         catalog=catalog,
         methods=methods,
-        spans=span_frame,
-        predicted=predicted,
+        spans=scored.spans,
+        predicted=predicted + scored.predicted,
         per_series=per_series,
         windows=windows,
         learn_days=learn_days,
         learn_fraction=learn_fraction,
-        parameters={
-            "blocked_threshold": blocked_threshold,
-            "method_params": params,
-            "model_folds": model_folds if crossed else None,
-            "chunk_rows": chunk_rows,
-        },
+        parameters=BacktestParameters(
+            blocked_threshold=blocked_threshold,
+            method_params=run.params,
+            model_folds=model_folds if crossed else None,
+            chunk_rows=chunk_rows,
+        ),
     )
     return BacktestResult(table=table, per_series=per_series, meta=meta)
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every stage of one backtest reads."""
+
+    store: Store
+    catalog: pl.DataFrame
+    labels: pl.DataFrame
+    methods: list[str]
+    params: dict[str, dict[str, Any]]
+    split: Callable[[pl.DataFrame], Window]
+    blocked_threshold: float
+    chunk_rows: int
+    progress: Progress | None
+
+    def windows(self) -> Iterator[Window]:
+        """Load-window stage: the store chunk by chunk, each split in time."""
+        from floodmark.thresholds.pipeline import store_windows
+
+        return store_windows(self.store, self.chunk_rows, self.split)
+
+    def method(self, name: str) -> ThresholdMethod:
+        from floodmark.thresholds import make_method
+
+        return make_method(name, **self.params.get(name, {}))
+
+    def counter(self, stage: str) -> Callable[[Window], None]:
+        """Progress of a pass over the windows, in series."""
+        done = 0
+
+        def tick(window: Window) -> None:
+            nonlocal done
+            done += window.n_series
+            if self.progress is not None:
+                self.progress(stage, done, self.catalog.height)
+
+        return tick
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """The score stage's results over every window."""
+
+    scores: pl.DataFrame
+    delays: pl.DataFrame
+    spans: pl.DataFrame
+    predicted: list[pl.DataFrame]
+
+
+def _split_window(
+    chunk: pl.DataFrame,
+    *,
+    windows: pl.DataFrame | None,
+    learn_days: float,
+    learn_fraction: float | None,
+) -> Window:
+    """One chunk as a window: the learning part (outside labelled windows) and the test part."""
+    from floodmark.thresholds.pipeline import Window, series_of
+
+    df = split_series(
+        mark_windows(with_series_ids(chunk.select(LONG_SCHEMA.keys())), windows),
+        learn_days=learn_days,
+        learn_fraction=learn_fraction,
+    )
+    learn = df.filter(pl.col("learn") & ~pl.col("in_window")).select(LONG_SCHEMA.keys())
+    test = df.filter(~pl.col("learn")).drop("learn")
+    n_series = df.select(pl.col("sid").n_unique()).item()
+    return Window(learn=learn, series=series_of(test), test=test, n_series=n_series)
+
+
+def _learning_features(run: _Run) -> pl.DataFrame:
+    """Features stage (pass 1): learning-part features of every series, with expert labels."""
+    from floodmark.thresholds.pipeline import window_features
+
+    features = window_features(
+        run.windows(), run.blocked_threshold, run.counter("learning features")
+    )
+    if features.is_empty():
+        raise InsufficientDataError("no series has a learning sample", file=run.store.path)
+    return features.join(run.labels, on=KEYS, how="left", maintain_order="left")
+
+
+def _cross_fitted(run: _Run, features: pl.DataFrame, name: str, folds: int) -> pl.DataFrame:
+    """Fit → predict of a method learning across series: out of fold, by object."""
+    progress = run.progress
+    table = cross_fit(
+        features,
+        lambda: run.method(name),
+        n_splits=folds,
+        progress=None if progress is None else lambda i, n: progress(f"{name} folds", i, n),
+    )
+    return table.drop("fold").with_columns(method=pl.lit(name, pl.String))
+
+
+def _fit_predict_score(
+    run: _Run, features: pl.DataFrame, direct: list[str], crossed: pl.DataFrame
+) -> _Scored:
+    """Pass 2: per-series methods fitted and predicted window by window (the pipeline's
+    fit → predict stage), then every method's thresholds scored on the test part."""
+    from floodmark.thresholds.pipeline import fit_predict, with_store_steps
+
+    steps = run.catalog.select(*KEYS, "median_step_s")
+    scores = [pl.DataFrame(schema=SCORE_SCHEMA)]
+    delays = [pl.DataFrame(schema=DELAY_SCHEMA)]
+    spans = [pl.DataFrame(schema=SPAN_SCHEMA)]
+    predicted: list[pl.DataFrame] = []
+    tick = run.counter("fit and score")
+    estimators = [run.method(m) for m in direct]
+    stepped = with_store_steps(features, run.catalog)
+    for window, tables in fit_predict(stepped, estimators, run.windows()):
+        predicted.extend(tables)
+        thresholds = pl.concat(
+            [
+                _long_thresholds(tables),
+                crossed.join(window.series, on=KEYS, how="semi", maintain_order="left"),
+            ]
+        )
+        labelled = label_samples(
+            window.test, blocked_threshold=run.blocked_threshold, in_window="in_window"
+        )
+        s, d = score_thresholds(labelled, thresholds)
+        scores.append(s)
+        delays.append(d)
+        spans.append(span_summary(labelled, steps))
+        tick(window)
+    return _Scored(pl.concat(scores), pl.concat(delays), pl.concat(spans), predicted)
+
+
+def _no_test_part(
+    run: _Run, learn_days: float, learn_fraction: float | None
+) -> InsufficientDataError:
+    longest = run.catalog.select(
+        (pl.col("last_timestamp") - pl.col("first_timestamp")).max().dt.total_seconds()
+    ).item()
+    split = (
+        f"learn_fraction={learn_fraction}"
+        if learn_fraction is not None
+        else f"learn_days={learn_days:g}"
+    )
+    return InsufficientDataError(
+        f"no series has a sample after its learning part ({split}; the longest series "
+        f"spans {(longest or 0) / DAY_S:.1f} days): learn on fewer days",
+        file=run.store.path,
+    )
+
+
 def _resolve_params(
     methods: list[str],
-    registry: Mapping[str, type],
     given: Mapping[str, Mapping[str, Any]] | None,
     blocked_threshold: float,
 ) -> dict[str, dict[str, Any]]:
-    """Per-method parameters: the user's, plus the backtest's own where a method takes them."""
+    """Per-method parameters: the user's, plus the backtest's own where a method declares them."""
+    from floodmark.thresholds import METHODS
+
     params = {name: dict(p) for name, p in (given or {}).items()}
     stray = [name for name in params if name not in methods]
     if stray:
         raise FloodmarkError(f"parameters given for methods not run: {stray}")
     for name in methods:
-        accepted = inspect.signature(registry[name]).parameters
+        declared = METHODS[name].parameters
         # One definition of "attack" for learning and scoring, unless set per method.
-        if "blocked_threshold" in accepted:
+        if "blocked_threshold" in declared:
             params.setdefault(name, {}).setdefault("blocked_threshold", blocked_threshold)
         # The backtest is the cross-validation of a learned method: its own inner CV
         # would only repeat the training k times per fold.
-        if name in CROSS_FITTED and "folds" in accepted:
+        if METHODS[name].learns_across_series and "folds" in declared:
             params.setdefault(name, {}).setdefault("folds", 0)
     return params
-
-
-def _fit_predict(
-    estimator: Any, name: str, features: pl.DataFrame, samples: pl.DataFrame
-) -> pl.DataFrame:
-    if features.is_empty():
-        # No series of this chunk has a learning sample: nothing to fit, no thresholds.
-        return pl.DataFrame()
-    # predict reuses what fit learned from the samples: passing them again would refit.
-    table = estimator.fit(features, samples).predict(features)
-    return table.with_columns(method=pl.lit(name, pl.String))
 
 
 def _long_thresholds(tables: list[pl.DataFrame]) -> pl.DataFrame:
@@ -274,17 +342,9 @@ def _long_thresholds(tables: list[pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(parts).cast(schema) if parts else pl.DataFrame(schema=schema)
 
 
-def _source(store: Any) -> str:
-    for attr in ("root", "path", "directory"):
-        value = getattr(store, attr, None)
-        if value is not None:
-            return str(value)
-    return type(store).__name__
-
-
 def _meta(
     *,
-    store: Any,
+    store: Store,
     catalog: pl.DataFrame,
     methods: list[str],
     spans: pl.DataFrame,
@@ -293,8 +353,8 @@ def _meta(
     windows: pl.DataFrame | None,
     learn_days: float,
     learn_fraction: float | None,
-    parameters: dict[str, Any],
-) -> dict[str, Any]:
+    parameters: BacktestParameters,
+) -> BacktestMeta:
     tested = spans.filter(pl.col("n_test") > 0)
     thresholds = [t for t in predicted if not t.is_empty()]
     fallbacks: dict[str, int] = {}
@@ -316,23 +376,23 @@ def _meta(
                     for lv in LEVELS
                 }
     missing = per_series.filter(pl.col("threshold").is_null()).group_by("method").agg(n=pl.len())
-    return {
-        "learn_days": None if learn_fraction is not None else learn_days,
-        "learn_fraction": learn_fraction,
-        "n_series": catalog.height,
-        "n_series_tested": tested.height,
-        "n_objects": catalog["prediction_id"].n_unique() if catalog.height else 0,
-        "n_objects_tested": n_objects_tested,
-        "object_days": object_days(spans),
-        "source": _source(store),
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "methods": methods,
-        "levels": list(LEVELS),
-        "n_windows": 0 if windows is None else windows.height,
-        "series_without_threshold": {
+    return BacktestMeta(
+        learn_days=None if learn_fraction is not None else learn_days,
+        learn_fraction=learn_fraction,
+        n_series=catalog.height,
+        n_series_tested=tested.height,
+        n_objects=catalog["prediction_id"].n_unique() if catalog.height else 0,
+        n_objects_tested=n_objects_tested,
+        object_days=object_days(spans),
+        source=str(store.path),
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        methods=tuple(methods),
+        levels=tuple(LEVELS),
+        n_windows=0 if windows is None else windows.height,
+        series_without_threshold={
             m: int(missing.filter(pl.col("method") == m)["n"].sum()) for m in methods
         },
-        "fallbacks": fallbacks,
-        "expected_false_alarms_per_object_day": expected,
-        "parameters": parameters,
-    }
+        fallbacks=fallbacks,
+        expected_false_alarms_per_object_day=expected,
+        parameters=parameters,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from floodmark.domain import DAY_US
 from floodmark.errors import FloodmarkError
 from floodmark.schema import KEY_COLUMNS
 
@@ -33,12 +34,12 @@ def split_series(
     never by sample count, so gaps stay where they were.
     """
     check_split(learn_days, learn_fraction)
-    # An integer series id (see episodes.with_series_ids) groups much faster than the keys.
+    # An integer series id (see floodmark.domain.with_series_ids) groups much faster than the keys.
     by = "sid" if "sid" in samples.columns else KEYS
     ts = pl.col("timestamp")
     first = ts.min().over(by)
     if learn_fraction is not None:
         cut = first + (ts.max().over(by) - first) * learn_fraction
     else:
-        cut = first + pl.duration(microseconds=round(learn_days * 86_400e6))
+        cut = first + pl.duration(microseconds=round(learn_days * DAY_US))
     return samples.with_columns(learn=ts < cut)

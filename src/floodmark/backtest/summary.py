@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from floodmark.backtest.result import BACKTEST_TABLE_SCHEMA
+from floodmark.domain import DAY_S
 from floodmark.schema import LEVELS
 
 #: A threshold within this relative distance of the expert's counts as agreeing.
@@ -30,7 +31,7 @@ def object_days(spans: pl.DataFrame) -> float:
             + pl.col("step_s").median().fill_null(0.0).fill_nan(0.0)
         )
     )
-    return float(per_object["seconds"].sum()) / 86_400.0
+    return float(per_object["seconds"].sum()) / DAY_S
 
 
 def summarise(
@@ -42,7 +43,7 @@ def summarise(
 ) -> pl.DataFrame:
     """Aggregate per-series rows (with ``expert``) and episode delays into the table.
 
-    ``mape_vs_expert`` is the median of ``|threshold − expert| / expert`` in percent and
+    ``median_ape_vs_expert_pct`` is the median of ``|threshold − expert| / expert`` in percent and
     ``within_25pct`` the share of series with that ratio ≤ 0.25, over series with an
     expert value above 0 and a threshold; both are null when there is none.
     ``detection_rate`` and ``median_delay_samples`` are null without attack episodes
@@ -60,7 +61,7 @@ def summarise(
         false_alarms=pl.col("false_alarms").sum(),
         attack_episodes=pl.col("attack_episodes").sum(),
         detected=pl.col("detected").sum(),
-        mape_vs_expert=ratio.filter(comparable).median() * 100.0,
+        median_ape_vs_expert_pct=ratio.filter(comparable).median() * 100.0,
         within_25pct=(ratio.filter(comparable) <= AGREEMENT).mean(),
     )
     delay = delays.group_by("method", "level").agg(

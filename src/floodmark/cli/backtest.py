@@ -11,7 +11,7 @@ from rich import box
 from rich.table import Table
 
 from floodmark.cli.output import StoreDir, console, parse_csv_option, progress
-from floodmark.cli.train import parse_params
+from floodmark.cli.params import parse_params
 
 HELP = """Measure what thresholds would have cost and caught, method by method.
 
@@ -37,7 +37,7 @@ The printed table has one row per method x level (JSON names in parentheses):
 - delay (median_delay_samples): median samples from an episode's start to its
   first crossing (0 = the first sample), over caught episodes.
 
-- MdAPE % (mape_vs_expert): median |threshold - ip_level| / ip_level in percent;
+- MdAPE % (median_ape_vs_expert_pct): median |threshold - ip_level| / ip_level in percent;
   ±25% (within_25pct): share of series within 25 % of the expert. Shown only
   when the store has expert labels.
 
@@ -123,6 +123,8 @@ def backtest(
     if out.suffix.lower() != ".json":
         raise typer.BadParameter("the output is JSON: give a .json file", param_hint="--out")
     names = parse_csv_option(methods, list(METHODS), "methods")
+    if learn_fraction is None and learn_days <= 0:
+        raise typer.BadParameter("must be above 0", param_hint="--learn-days")
     method_params = parse_params(params, per_method=True)
     window_frame = None if windows is None else read_windows(windows)
 
@@ -148,16 +150,11 @@ def backtest(
         )
     result.to_json(out)
     meta = result.meta
-    split = (
-        f"first {meta['learn_fraction']:g} of each span"
-        if meta["learn_fraction"] is not None
-        else f"first {meta['learn_days']:g} days"
-    )
     _print_table(
         result.table,
-        f"{meta['n_series_tested']} of {meta['n_series']} series tested, "
-        f"{meta['n_objects_tested']} objects, {meta['object_days']:.1f} object-days; "
-        f"learned on the {split}",
+        f"{meta.n_series_tested} of {meta.n_series} series tested, "
+        f"{meta.n_objects_tested} objects, {meta.object_days:.1f} object-days; "
+        f"learned on the {meta.split_text()}",
     )
     console.print(f"wrote {out}")
 
@@ -172,12 +169,12 @@ DISPLAY = {
     "detected": "caught",
     "detection_rate": "rate",
     "median_delay_samples": "delay",
-    "mape_vs_expert": "MdAPE\n%",
+    "median_ape_vs_expert_pct": "MdAPE\n%",
     "within_25pct": "±25%",
 }
 
 #: Columns dropped from the terminal table when the store has no expert labels.
-EXPERT_COLUMNS = ("mape_vs_expert", "within_25pct")
+EXPERT_COLUMNS = ("median_ape_vs_expert_pct", "within_25pct")
 #: Shares shown as percentages on the terminal (the JSON keeps 0-1 fractions).
 PERCENT = ("detection_rate", "within_25pct")
 

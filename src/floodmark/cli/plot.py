@@ -16,7 +16,7 @@ daily max and daily 90th-percentile markers; the lines daily_max_q90,
 daily_max_q70 and 3 x daily_max_q90 (the super-peak line); the recommended
 levels ss, sc, nw, rl from --thresholds (solid) and the expert labels
 ip_ss..ip_rl from the store (dashed, same colour per level); attack periods
-(blocked > 0) shaded; super peaks marked.
+(blocked > --blocked-threshold) shaded; super peaks marked.
 
 Features and super peaks come from --features (and the <stem>.super_peaks.parquet
 written beside it by `floodmark features`); without it they are computed for this

@@ -9,7 +9,7 @@ import polars as pl
 import typer
 
 from floodmark.cli.output import FeaturesFile, StoreDir, console, print_frame, progress
-from floodmark.cli.train import parse_params
+from floodmark.cli.params import parse_params
 from floodmark.schema import KEY_COLUMNS, LEVELS
 
 HELP = (
@@ -20,10 +20,14 @@ HELP = (
     "- rule-daily: 1.5/2/3/5 x daily_max_q90 (nw is the notebook's 3 x daily_max_q90); "
     '--params \'{"variant": "p95"}\' uses the 95th percentile of daily maxima, read from '
     "the store's samples.\n\n"
-    "- evt: a generalized Pareto tail (SPOT) per series; each level is a false-alarm budget "
-    "(one a week, a month, a quarter, a year) and expected_fa_per_day_* says what it costs. "
-    "Reads the samples from the store chunk by chunk (--chunk-rows bounds memory).\n\n"
+    "- evt: an extreme-value (GEV) fit of each series' daily maxima; each level is a "
+    "false-alarm budget (one a week, a month, a quarter, a year) and expected_fa_per_day_* "
+    "says what it costs. Reads the samples from the store chunk by chunk (--chunk-rows "
+    "bounds memory).\n\n"
     "- model: a model from `floodmark train` (--model is required).\n\n"
+    "Methods that read samples (evt, rule-daily p95) leave attack samples (blocked > "
+    "--blocked-threshold) out of what they learn; the others read the features, computed "
+    "with `floodmark features --blocked-threshold`.\n\n"
     "Every row has a basis (how the number was made) and, when the method could not apply, "
     "a fallback (the rule used instead and why). Floors (--floors: CSV, JSON or Parquet with "
     "columns vector,metric,ss,sc,nw,rl; * matches any) keep silent vectors from getting "
@@ -72,6 +76,14 @@ def recommend(
         str | None,
         typer.Option("--params", help='Method parameters as JSON, e.g. \'{"variant": "p95"}\'.'),
     ] = None,
+    blocked_threshold: Annotated[
+        float,
+        typer.Option(
+            "--blocked-threshold",
+            min=0.0,
+            help="Samples with blocked above this are attacks (methods reading samples).",
+        ),
+    ] = 0.0,
     chunk_rows: Annotated[
         int, typer.Option("--chunk-rows", min=1, help="Samples read from the store at a time.")
     ] = 2_000_000,
@@ -80,15 +92,8 @@ def recommend(
     """Write the thresholds table (one row per series) and print a short summary."""
     from floodmark.io.atomic import TABLE_SUFFIXES, read_table, write_table
     from floodmark.store import open_store
-    from floodmark.thresholds import (
-        METHODS,
-        Floors,
-        GBTModel,
-        fallback_summary,
-        floor_thresholds,
-        make_method,
-        recommend_thresholds,
-    )
+    from floodmark.thresholds import METHODS, Floors, fallback_summary
+    from floodmark.thresholds.recommend import recommend_by_name
 
     if method not in METHODS:
         raise typer.BadParameter(f"choose from {', '.join(METHODS)}", param_hint="--method")
@@ -101,27 +106,33 @@ def recommend(
     extra = parse_params(params)
     if method == "model" and extra:
         raise typer.BadParameter("a trained model takes no parameters", param_hint="--params")
+    if blocked_threshold and "blocked_threshold" not in METHODS[method].parameters:
+        raise typer.BadParameter(
+            f"{method} reads the features: give it to `floodmark features` instead",
+            param_hint="--blocked-threshold",
+        )
 
     frame = read_table(features)
-    floor_table = None if floors is None else Floors.from_file(floors)
     opened = open_store(store)
-    if method == "model":
-        table = GBTModel.load(model).predict(frame)
-        if floor_table is not None:
-            table = floor_thresholds(table, floor_table)
-    else:
-        if floor_table is not None:
-            extra["floors"] = floor_table
-        estimator = make_method(method, **extra)
-        with progress(disable=quiet or not estimator.needs_samples) as bar:
-            task = bar.add_task(f"{method}: fitting", total=frame.height)
-            table = recommend_thresholds(
-                frame,
-                estimator,
-                store=opened,
-                chunk_rows=chunk_rows,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+    with progress(disable=quiet) as bar:
+        tasks: list = []  # shown from the first report: methods reading only features make none
+
+        def report(done: int, total: int) -> None:
+            if not tasks:
+                tasks.append(bar.add_task(f"{method}: fitting", total=total))
+            bar.update(tasks[0], completed=done, total=total)
+
+        table = recommend_by_name(
+            opened,
+            frame,
+            method,
+            params=extra,
+            model_dir=model,
+            floors=None if floors is None else Floors.from_file(floors),
+            blocked_threshold=blocked_threshold,
+            chunk_rows=chunk_rows,
+            progress=report,
+        )
     write_table(table, out)
     _summary(table, method, opened.catalog(), fallback_summary(table))
     console.print(f"wrote {out}")

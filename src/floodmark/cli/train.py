@@ -5,13 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import orjson
-import polars as pl
 import typer
 
 from floodmark.cli.output import FeaturesFile, StoreDir, console, print_frame
-from floodmark.errors import SchemaError
-from floodmark.schema import KEY_COLUMNS, LABEL_SCHEMA
+from floodmark.cli.params import parse_params
 
 HELP = (
     "Train the `model` threshold method on expert labels and save it.\n\n"
@@ -64,7 +61,7 @@ def train(
     """Fit the model on features joined with the catalog's labels; print the CV table."""
     from floodmark.io.atomic import read_table
     from floodmark.store import open_store
-    from floodmark.thresholds.model import TARGETS, GBTModel
+    from floodmark.thresholds.model import TARGETS, train_model
 
     if folds == 1:
         raise typer.BadParameter("use 0 (no cross-validation) or at least 2", param_hint="--folds")
@@ -75,11 +72,11 @@ def train(
         if fixed in extra:
             raise typer.BadParameter(f"give {fixed} as --{fixed}", param_hint="--params")
 
-    table = join_labels(read_table(features), open_store(store).catalog())
-    model = GBTModel(target=target, folds=folds, seed=seed, **extra).fit(table)
-    model.save(out)
+    frame = read_table(features)
+    params = {"target": target, "folds": folds, "seed": seed, **extra}
+    model = train_model(frame, open_store(store).catalog(), out, **params)
     console.print(
-        f"trained on {model.n_train_} labelled series of {table.height} "
+        f"trained on {model.n_train_} labelled series of {frame.height} "
         f"({model.n_objects_} objects), {len(model.feature_columns_)} features"
     )
     if model.cv_scores_ is not None:
@@ -87,42 +84,3 @@ def train(
             model.cv_scores_, title=f"{folds}-fold CV grouped by prediction_id", float_digits=3
         )
     console.print(f"wrote {out}")
-
-
-def join_labels(features: pl.DataFrame, catalog: pl.DataFrame) -> pl.DataFrame:
-    """Features with the catalog's labels (ip_*, range_*) joined by series key.
-
-    Label columns already in the features table are replaced by the catalog's.
-    """
-    keys = list(KEY_COLUMNS)
-    labels = [c for c in LABEL_SCHEMA if c in catalog.columns and c != "request_id"]
-    features = features.drop([c for c in labels if c in features.columns])
-    features = features.with_columns(
-        pl.col(k).cast(pl.String) for k in keys if k in features.columns
-    )
-    right = catalog.select(*(pl.col(k).cast(pl.String) for k in keys), *labels).unique(
-        keys, keep="last"
-    )
-    missing = [k for k in keys if k not in features.columns]
-    if missing:
-        raise SchemaError(f"features lack key columns {missing}")
-    return features.join(right, on=keys, how="left", maintain_order="left")
-
-
-def parse_params(text: str | None, *, per_method: bool = False) -> dict:
-    """``--params`` JSON object → keyword arguments, or with ``per_method`` one such
-    object per method name (usage error otherwise)."""
-    if not text:
-        return {}
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise typer.BadParameter(f"not JSON ({exc})", param_hint="--params") from None
-    if per_method:
-        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-            raise typer.BadParameter(
-                'expected {"method": {"parameter": value}}', param_hint="--params"
-            )
-    elif not isinstance(value, dict):
-        raise typer.BadParameter('expected {"parameter": value, ...}', param_hint="--params")
-    return value

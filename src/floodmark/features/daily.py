@@ -1,7 +1,8 @@
 """The daily family and super peaks, from the passed traffic of non-blocked samples.
 
-A sample is kept when ``blocked <= blocked_threshold`` (the notebook dropped
-``blocked > 0``). Kept samples are binned into UTC calendar days; per day the
+A sample is kept when it is baseline traffic (``floodmark.domain.is_baseline``:
+``blocked <= blocked_threshold``; the notebook dropped ``blocked > 0``). Kept
+samples are binned into UTC calendar days (``floodmark.domain.utc_day``); per day the
 max, mean, median and 90th percentile (linear) of ``passed``; across days the
 0.9 and 0.7 quantiles (linear) of each, and the four largest daily maxima.
 A day without kept samples has null stats and is skipped by the quantiles
@@ -20,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from floodmark.features.prepare import DAY_US
+from floodmark.domain import is_baseline, run_ids, utc_day
 
 _DAY_STATS = ("max", "mean", "median", "q90")
 _ACROSS = {"q90": 0.9, "q70": 0.7}
@@ -37,7 +38,7 @@ def kept_samples(samples: pl.DataFrame, blocked_threshold: float) -> pl.DataFram
     Masked rather than filtered: every aggregation below skips nulls, and the
     mask writes one column where a filter would copy three.
     """
-    keep = pl.col("blocked") <= blocked_threshold
+    keep = is_baseline(blocked_threshold, finite=True)  # prepare rejected null and NaN
     return samples.select("sid", "t", pl.when(keep).then(pl.col("passed")).alias("passed"))
 
 
@@ -53,9 +54,9 @@ def _per_day(kept: pl.DataFrame) -> pl.DataFrame:
     numbering the runs gives a sorted key Polars groups by slicing.
     """
     passed = pl.col("passed")
-    day = (pl.col("t") // DAY_US).alias("day")
+    day = utc_day(pl.col("t")).alias("day")
     return (
-        kept.with_columns(pl.struct("sid", day).rle_id().set_sorted().alias("_run"))
+        kept.with_columns(run_ids("sid", day).set_sorted().alias("_run"))
         .group_by("_run", maintain_order=True)
         .agg(
             pl.col("sid").first(),

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from floodmark.domain import run_ids
 from floodmark.errors import SchemaError
 from floodmark.schema import KEY_COLUMNS, LONG_SCHEMA, series_name
-
-#: Microseconds in a UTC day: the daily family bins on ``t // DAY_US``.
-DAY_US = 86_400 * 1_000_000
 
 
 @dataclass(frozen=True)
@@ -121,7 +119,7 @@ def split_whole_series(df: pl.DataFrame, max_rows: int) -> list[pl.DataFrame]:
 
 def _run_starts(df: pl.DataFrame) -> np.ndarray:
     """Row of the first sample of each run of equal keys."""
-    runs = df.select(pl.struct(KEY_COLUMNS).rle_id()).to_series().to_numpy()
+    runs = df.select(run_ids(*KEY_COLUMNS)).to_series().to_numpy()
     return np.flatnonzero(np.diff(runs, prepend=-1))  # prepend -1: row 0 starts a run
 
 
@@ -183,7 +181,7 @@ def _ordered(samples: pl.DataFrame, keys: pl.DataFrame) -> Prepared:
 
 def _key_runs(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Number the runs of equal keys (one run per series when the input is grouped)."""
-    sid = df.select(pl.struct(KEY_COLUMNS).rle_id().alias("sid")).to_series()
+    sid = df.select(run_ids(*KEY_COLUMNS).alias("sid")).to_series()
     starts = np.flatnonzero(np.diff(sid.to_numpy(), prepend=-1))
     keys = df.select(KEY_COLUMNS).gather(starts).with_row_index("sid")
     keys = keys.with_columns(pl.col("sid").cast(pl.UInt32))

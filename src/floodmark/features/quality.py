@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from floodmark.features.prepare import DAY_US, divide_exactly, series_starts
+from floodmark.domain import DAY_US
+from floodmark.features.prepare import divide_exactly, series_starts
 
 QUALITY_COLUMNS: tuple[str, ...] = (
     "missing_tmstmp_percentage",

@@ -20,14 +20,13 @@ from __future__ import annotations
 import ctypes
 import multiprocessing
 import os
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from floodmark.domain import available_cpus, bounded_map
 from floodmark.features.engine import (
     PEAK_SCHEMA,
     feature_kernel,
@@ -167,14 +166,6 @@ def default_workers() -> int:
     return available_cpus() + 1
 
 
-def available_cpus() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def tune_malloc() -> bool:
     """Apply ``MALLOC_SETTINGS`` to this process (glibc only; False elsewhere).
 
@@ -202,21 +193,8 @@ def _run(plan: list, params: FeatureParams, workers: int, processes: bool) -> It
 
 
 def _run_threads(plan: list, params: FeatureParams, workers: int) -> Iterator[tuple]:
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="features") as pool:
-        # At most `workers` chunks in memory at once: submit the next one only
-        # when a result has been taken.
-        pending: deque[Future] = deque()
-        specs = iter(plan)
-        for spec in specs:
-            pending.append(pool.submit(chunk_features, spec, params))
-            if len(pending) == workers:
-                break
-        while pending:
-            result = pending.popleft().result()
-            spec = next(specs, None)
-            if spec is not None:
-                pending.append(pool.submit(chunk_features, spec, params))
-            yield result
+    # At most `workers` chunks in memory at once.
+    return bounded_map(lambda spec: chunk_features(spec, params), plan, workers=workers)
 
 
 def _run_processes(plan: list, params: FeatureParams, workers: int) -> Iterator[tuple]:

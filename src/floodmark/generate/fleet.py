@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import multiprocessing
 import operator
-import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,6 +19,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from floodmark.domain import available_cpus, bounded_map
 from floodmark.errors import FloodmarkError
 from floodmark.generate.labels import object_labels
 from floodmark.generate.profile import object_streams
@@ -223,32 +222,17 @@ def _counts(traffic: ObjectTraffic) -> dict[str, int]:
 
 def _ordered_map(fn: Callable, items: Iterable, workers: int) -> Iterator:
     """``map(fn, items)`` over ``workers`` processes, in order, a few tasks in flight."""
-    if workers == 1:
-        yield from map(fn, items)
-        return
     # spawn, not fork: forking a process that runs Polars' or BLAS' threads can deadlock.
     context = multiprocessing.get_context("spawn")
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-    pending: deque[Future] = deque()
-    items = iter(items)
-    try:
-        for item in items:
-            pending.append(executor.submit(fn, item))
-            if len(pending) >= 3 * workers:
-                break
-        while pending:
-            result = pending.popleft().result()
-            for item in items:
-                pending.append(executor.submit(fn, item))
-                break
-            yield result
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+    return bounded_map(
+        fn,
+        items,
+        workers=workers,
+        executor=lambda n: ProcessPoolExecutor(max_workers=n, mp_context=context),
+        in_flight=3 * workers,
+    )
 
 
 def default_workers() -> int:
     """All cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    return available_cpus()

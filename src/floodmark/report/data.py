@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
+from floodmark.domain import day_start, epoch_us, is_attack, is_baseline, run_ids, utc_day
 from floodmark.errors import FloodmarkError
 from floodmark.schema import IP_LABELS, KEY_COLUMNS, LEVELS, series_name
 
@@ -98,37 +99,29 @@ def one_series(samples: pl.DataFrame) -> pl.DataFrame:
 
 
 def daily_aggregates(samples: pl.DataFrame, *, blocked_threshold: float = 0.0) -> pl.DataFrame:
-    """Per UTC day, max and 90th percentile (linear) of non-blocked ``passed``.
+    """Per UTC day, max and 90th percentile (linear) of baseline ``passed``.
 
     These place the notebook's daily markers; the features that summarise them
-    (``daily_max_q90`` …) come from ``floodmark.features``. Days without a
-    non-blocked sample are absent, never zero. Columns: ``day, daily_max, daily_q90``.
+    (``daily_max_q90`` …) come from ``floodmark.features`` and use the same
+    baseline (``floodmark.domain.is_baseline``) and days (``utc_day``). Days without
+    a baseline sample are absent, never zero. Columns: ``day, daily_max, daily_q90``.
     """
-    calm = samples.filter(pl.col("blocked") <= blocked_threshold).sort("timestamp")
-    if calm.height == 0:
-        return pl.DataFrame(
-            schema={
-                "day": samples.schema.get("timestamp", pl.Datetime("us", "UTC")),
-                "daily_max": pl.Float64,
-                "daily_q90": pl.Float64,
-            }
-        )
+    calm = samples.filter(is_baseline(blocked_threshold)).sort("timestamp")
     return (
-        calm.group_by_dynamic("timestamp", every="1d")
+        calm.group_by(utc_day(epoch_us()).alias("day"), maintain_order=True)
         .agg(
-            pl.col("passed").max().alias("daily_max"),
+            pl.col("passed").max().cast(pl.Float64).alias("daily_max"),
             pl.col("passed").quantile(0.9, interpolation="linear").alias("daily_q90"),
         )
-        .rename({"timestamp": "day"})
+        .with_columns(day_start(pl.col("day")).alias("day"))
     )
 
 
-def attack_periods(samples: pl.DataFrame) -> pl.DataFrame:
-    """Runs of consecutive samples with ``blocked > 0``: ``start, end, n_samples``."""
-    ordered = samples.sort("timestamp").with_columns(attack=pl.col("blocked") > 0)
-    runs = ordered.with_columns(
-        run=(pl.col("attack") != pl.col("attack").shift(1, fill_value=False)).cum_sum()
-    )
+def attack_periods(samples: pl.DataFrame, *, blocked_threshold: float = 0.0) -> pl.DataFrame:
+    """Runs of consecutive attack samples (``floodmark.domain.is_attack``):
+    ``start, end, n_samples``."""
+    ordered = samples.sort("timestamp").with_columns(attack=is_attack(blocked_threshold))
+    runs = ordered.with_columns(run=run_ids("attack"))
     return (
         runs.filter(pl.col("attack"))
         .group_by("run", maintain_order=True)

@@ -6,10 +6,11 @@ import datetime as dt
 import math
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from floodmark.backtest.result import BacktestMeta, BacktestResult
 from floodmark.io.atomic import atomic_path
 from floodmark.report import markup as html
 from floodmark.report.data import (
@@ -28,19 +29,23 @@ from floodmark.report.series import series_figure
 from floodmark.report.style import fmt_number, fmt_percent
 from floodmark.schema import DEFECT_REASONS, KEY_COLUMNS, LEVELS, METRICS, series_name
 
+if TYPE_CHECKING:
+    from floodmark.store import Store
+
 DEFAULT_TITLE = "floodmark fleet report"
 
 
 def build_report(
-    store: Any,
+    store: Store,
     features: pl.DataFrame | None = None,
     thresholds: pl.DataFrame | None = None,
     *,
-    backtest: Any | None = None,
+    backtest: BacktestResult | None = None,
     super_peaks: pl.DataFrame | None = None,
     worst: int = 10,
     max_points: int = 5000,
     title: str = DEFAULT_TITLE,
+    blocked_threshold: float | None = None,
 ) -> str:
     """The fleet report as one self-contained HTML document.
 
@@ -52,9 +57,13 @@ def build_report(
     worst: how many worst-fitting series (vs expert labels) to plot.
     max_points: at most this many points per level in the recommended-vs-expert chart
         (a seeded sample of a large fleet keeps the file light).
+    blocked_threshold: samples with ``blocked`` above it are attack traffic, shaded in
+        the series plots; default the backtest's, else 0.
 
     Missing pieces are said in words, never drawn as empty charts.
     """
+    if blocked_threshold is None:
+        blocked_threshold = 0.0 if backtest is None else backtest.meta.parameters.blocked_threshold
     catalog = store.catalog()
     quarantine = store.quarantine()
     parts: list[tuple[str, str, str]] = [
@@ -67,7 +76,7 @@ def build_report(
         (
             "worst",
             "Worst-fitting series",
-            _worst(store, catalog, features, thresholds, super_peaks, worst),
+            _worst(store, catalog, features, thresholds, super_peaks, worst, blocked_threshold),
         ),
     ]
     source = getattr(store, "root", None) or getattr(store, "path", None) or ""
@@ -255,23 +264,22 @@ def _backtest(backtest: Any | None) -> str:
             "then --backtest FILE)."
         )
     table: pl.DataFrame = backtest.table
-    meta: dict = dict(getattr(backtest, "meta", {}) or {})
+    meta: BacktestMeta = backtest.meta
     if table.height == 0:
         return html.empty("The backtest has no rows (no series had a test period).")
     split = (
-        f"first {fmt_number(meta['learn_days'])} days learn, the rest tests"
-        if meta.get("learn_days") is not None
-        else f"first {fmt_percent(meta.get('learn_fraction'))} of each series learns"
-        if meta.get("learn_fraction") is not None
+        f"first {fmt_number(meta.learn_days)} days learn, the rest tests"
+        if meta.learn_days is not None
+        else f"first {fmt_percent(meta.learn_fraction)} of each series learns"
+        if meta.learn_fraction is not None
         else ""
     )
     facts = [
-        f"{k.replace('_', ' ')}: {fmt_number(meta[k])}"
+        f"{k.replace('_', ' ')}: {fmt_number(getattr(meta, k))}"
         for k in ("n_series_tested", "n_objects_tested", "object_days")
-        if k in meta
     ]
-    intro = "; ".join([s for s in (split, *facts, meta.get("source")) if s])
-    promised = meta.get("expected_false_alarms_per_object_day") or {}
+    intro = "; ".join([s for s in (split, *facts, meta.source) if s])
+    promised = meta.expected_false_alarms_per_object_day
     shown = table
     if promised:
         own = pl.DataFrame(
@@ -281,13 +289,13 @@ def _backtest(backtest: Any | None) -> str:
         )
         shown = shown.join(own, on=["method", "level"], how="left", maintain_order="left")
     pct = {c: fmt_percent for c in ("detection_rate", "within_25pct") if c in shown.columns}
-    # mape_vs_expert is already in percent; the rates are 0-1 shares.
-    pct["mape_vs_expert"] = lambda v: "–" if v is None else f"{fmt_number(v, 3)} %"
+    # median_ape_vs_expert_pct is already in percent; the rates are 0-1 shares.
+    pct["median_ape_vs_expert_pct"] = lambda v: "–" if v is None else f"{fmt_number(v, 3)} %"
     headers = {
         "false_alarms_per_object_day": "false alarms / object-day",
         "promised_fa": "method's own expected FA / object-day",
         "median_delay_samples": "median delay (samples)",
-        "mape_vs_expert": "median |error| vs expert",
+        "median_ape_vs_expert_pct": "median |error| vs expert",
         "within_25pct": "within ±25 % of expert",
     }
     if table["detection_rate"].is_null().all():
@@ -304,7 +312,7 @@ def _backtest(backtest: Any | None) -> str:
     )
 
 
-def _worst(store, catalog, features, thresholds, super_peaks, n: int) -> str:
+def _worst(store, catalog, features, thresholds, super_peaks, n: int, blocked: float) -> str:
     if n <= 0:
         return html.empty("No worst-fitting series requested (--worst 0).")
     if not has_labels(catalog):
@@ -318,15 +326,15 @@ def _worst(store, catalog, features, thresholds, super_peaks, n: int) -> str:
         html.note(
             f"The {ranked.height} series (and method) whose recommendation is farthest from the "
             "expert's at some level, by |ln(recommended / expert)|. Solid lines: recommended; "
-            "dashed: expert; shaded: attack periods (blocked > 0)."
+            f"dashed: expert; shaded: attack periods (blocked > {blocked:g})."
         )
     ]
     for i, row in enumerate(ranked.iter_rows(named=True), start=1):
-        parts.append(_worst_one(i, row, store, catalog, features, thresholds, super_peaks))
+        parts.append(_worst_one(i, row, store, catalog, features, thresholds, super_peaks, blocked))
     return "\n".join(parts)
 
 
-def _worst_one(i, row, store, catalog, features, thresholds, super_peaks) -> str:
+def _worst_one(i, row, store, catalog, features, thresholds, super_peaks, blocked) -> str:
     """One worst-fitting series: what is wrong in words, its levels side by side, its plot."""
     keys = [row[k] for k in KEY_COLUMNS]
     t_row = _first(select_series(thresholds, *keys, method=row["method"])) or {}
@@ -350,6 +358,7 @@ def _worst_one(i, row, store, catalog, features, thresholds, super_peaks) -> str
         thresholds_row=t_row,
         labels_row=labels,
         super_peaks=super_peaks,
+        blocked_threshold=blocked,
     )
     basis = t_row.get("basis")
     return (

@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
+from floodmark.domain import is_baseline, median_step_s
 from floodmark.report.data import (
     Row,
     as_row,
@@ -55,7 +56,9 @@ def series_figure(
     labels_row: its catalog row (expert ``ip_ss … ip_rl``, drawn dashed).
     super_peaks: the super-peaks table (rows of other series are ignored).
     daily: per-day ``day, daily_max, daily_q90`` markers; derived from the
-        samples (non-blocked, ``blocked <= blocked_threshold``) when omitted.
+        samples' baseline traffic when omitted.
+    blocked_threshold: samples with ``blocked`` above it are attack traffic
+        (``floodmark.domain.is_attack``): shaded, and left out of the markers.
 
     Example::
 
@@ -82,9 +85,7 @@ def series_figure(
     )
     fig.add_scatter(
         x=x,
-        y=s.select(pl.when(pl.col("blocked") <= blocked_threshold).then("passed"))
-        .to_series()
-        .to_numpy(),
+        y=s.select(pl.when(is_baseline(blocked_threshold)).then("passed")).to_series().to_numpy(),
         mode="markers",
         name="passed, attacks removed",
         marker={"color": CALM_COLOR, "size": 3},
@@ -105,7 +106,7 @@ def series_figure(
     )
     _add_feature_lines(fig, features, span, super_peak_factor)
     _add_levels(fig, thresholds, labels, span)
-    n_attacks = _add_attacks(fig, s)
+    n_attacks = _add_attacks(fig, s, blocked_threshold)
     _add_super_peaks(fig, super_peaks, keys)
     subtitle = (
         f"{s.height:,} samples, {s['timestamp'][0]:%Y-%m-%d} to {s['timestamp'][-1]:%Y-%m-%d} UTC, "
@@ -244,13 +245,13 @@ def _add_levels(fig: go.Figure, thresholds: dict | None, labels: dict | None, sp
             )
 
 
-def _add_attacks(fig: go.Figure, s: pl.DataFrame) -> int:
-    runs = attack_periods(s)
+def _add_attacks(fig: go.Figure, s: pl.DataFrame, blocked_threshold: float) -> int:
+    runs = attack_periods(s, blocked_threshold=blocked_threshold)
     if runs.height == 0:
         return 0
     # Widen each run by half a sampling step so a one-sample attack is still visible.
-    step = s["timestamp"].diff().drop_nulls().median()
-    half = step / 2 if step is not None else dt.timedelta(minutes=2, seconds=30)
+    step_s = s.select(median_step_s()).item()
+    half = dt.timedelta(seconds=step_s / 2 if step_s is not None else 150)
     for start, end in zip(_naive(runs["start"]), _naive(runs["end"]), strict=True):
         fig.add_vrect(
             x0=start - np.timedelta64(half),

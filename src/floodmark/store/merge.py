@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
+from floodmark.domain import median_step_s
 from floodmark.store.layout import link_or_copy
 from floodmark.store.parquet import read_rows, scan_files, write_partition_file
 from floodmark.store.tables import INDEX_SCHEMA, STATS_SCHEMA
@@ -277,7 +278,7 @@ def _stats(df: pl.DataFrame, vector: str, metric: str) -> pl.DataFrame:
             pl.len().cast(pl.Int64).alias("n_samples"),
             ts.first().alias("first_timestamp"),
             ts.last().alias("last_timestamp"),
-            (ts.diff().dt.total_microseconds().median() / 1e6).alias("median_step_s"),
+            median_step_s(ts).alias("median_step_s"),
         )
         .select(STATS_SCHEMA.keys())
     )

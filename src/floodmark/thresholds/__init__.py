@@ -1,8 +1,8 @@
 """Threshold methods: features (and samples) of a learning window → ss <= sc <= nw <= rl.
 
 Every method follows one contract (``ThresholdMethod``): parameters in ``__init__``,
-``fit(features, samples=None)`` returns ``self``, ``predict(features, samples=None)``
-returns the thresholds table (``THRESHOLD_SCHEMA``).
+``fit(features, samples=None)`` learns and returns ``self``, ``predict(features)``
+applies it and returns the thresholds table (``THRESHOLD_SCHEMA``).
 
 Example::
 

@@ -1,14 +1,14 @@
 """The estimator contract every threshold method follows, and the thresholds table.
 
-scikit-learn's shape: ``__init__`` stores parameters only; ``fit(features, samples)``
-learns and returns ``self``; learned attributes end in ``_``; ``predict(features,
-samples)`` returns the thresholds table (``THRESHOLD_SCHEMA``), one row per series in
-the order of ``features``.
+scikit-learn's shape: ``__init__`` stores parameters only, the ones the class declares
+in ``parameters``; ``fit(features, samples)`` learns and returns ``self``; learned
+attributes end in ``_``; ``predict(features)`` applies what ``fit`` learned (it never
+learns again) and returns the thresholds table (``THRESHOLD_SCHEMA``), one row per
+series in the order of ``features``.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Self
 
@@ -53,6 +53,11 @@ class ThresholdMethod:
     name: ClassVar[str] = ""
     #: Feature columns ``fit`` and ``predict`` need besides the keys.
     required_features: ClassVar[tuple[str, ...]] = ()
+    #: The constructor's parameters, in order (``get_params``, ``clone``).
+    parameters: ClassVar[tuple[str, ...]] = ()
+    #: Whether ``fit`` learns one model across series (from expert labels), so that a
+    #: backtest must cross-fit it; otherwise every series is fitted on its own.
+    learns_across_series: ClassVar[bool] = False
 
     @property
     def needs_samples(self) -> bool:
@@ -60,18 +65,13 @@ class ThresholdMethod:
         return False
 
     # -- parameters -----------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values() if p.name != "self"]
-
     def get_params(self) -> dict[str, Any]:
         """The constructor parameters, as given."""
-        return {name: getattr(self, name) for name in self._param_names()}
+        return {name: getattr(self, name) for name in self.parameters}
 
     def set_params(self, **params: Any) -> Self:
         """Change parameters (unknown names are a ``TypeError``, as in the constructor)."""
-        unknown = set(params) - set(self._param_names())
+        unknown = set(params) - set(self.parameters)
         if unknown:
             raise TypeError(f"{type(self).__name__} has no parameters {sorted(unknown)}")
         for key, value in params.items():
@@ -96,14 +96,15 @@ class ThresholdMethod:
         self._fit(features, None if samples is None else check_samples(samples))
         return self
 
-    def predict(self, features: pl.DataFrame, samples: pl.DataFrame | None = None) -> pl.DataFrame:
-        """The thresholds table for the series in ``features`` (empty in, empty out)."""
+    def predict(self, features: pl.DataFrame) -> pl.DataFrame:
+        """The thresholds table for the series in ``features`` (empty in, empty out),
+        from what ``fit`` learned."""
         if not self.is_fitted():
             raise NotFittedError(f"{type(self).__name__} is not fitted: call fit() first")
         features = check_features(features, self.required_columns())
         if features.height == 0:
             return empty_thresholds()
-        return self._predict(features, None if samples is None else check_samples(samples))
+        return self._predict(features)
 
     def required_columns(self) -> tuple[str, ...]:
         """Feature columns ``fit`` and ``predict`` need besides the keys."""
@@ -118,7 +119,7 @@ class ThresholdMethod:
     def _fit(self, features: pl.DataFrame, samples: pl.DataFrame | None) -> None:
         raise NotImplementedError
 
-    def _predict(self, features: pl.DataFrame, samples: pl.DataFrame | None) -> pl.DataFrame:
+    def _predict(self, features: pl.DataFrame) -> pl.DataFrame:
         raise NotImplementedError
 
 

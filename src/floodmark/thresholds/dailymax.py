@@ -15,9 +15,19 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from floodmark.domain import (
+    DAY_S,
+    epoch_us,
+    is_baseline,
+    run_ids,
+    series_steps,
+    utc_day,
+    with_series_ids,
+)
 from floodmark.thresholds.samples import KEYS
 
-DAY_S = 86_400.0
+#: The column of the store's catalog (and of features it was joined to) holding the step.
+STEP = "median_step_s"
 
 #: One row per series: ``maxima`` holds the covered days' maxima in ascending order.
 DAILY_SCHEMA: dict[str, pl.DataType] = {
@@ -33,41 +43,23 @@ DAILY_SCHEMA: dict[str, pl.DataType] = {
 def _indexed(samples: pl.DataFrame, blocked_threshold: float) -> pl.DataFrame:
     """Samples sorted by series and time with integer ``sid`` and ``day`` and a ``base`` flag.
 
-    Integer ids group and join several times faster than three string keys; the store
-    keeps each series as one time-ordered run, so sorting is usually skipped.
+    Integer ids group and join several times faster than three string keys.
     """
-    frame = samples.select(*KEYS, "timestamp", "passed", "blocked")
-    same = pl.all_horizontal(pl.col(k) == pl.col(k).shift() for k in KEYS).fill_null(False)
-    us = pl.col("timestamp").dt.epoch("us")
-    frame = frame.with_columns(_same=same)
-    in_order = frame.select(((us.diff() >= 0) | ~pl.col("_same")).fill_null(True).all()).item()
-    if not (in_order and frame.filter(~pl.col("_same")).select(KEYS).is_unique().all()):
-        frame = frame.sort([*KEYS, "timestamp"]).with_columns(_same=same)
-    base = (pl.col("blocked").fill_null(0.0) <= blocked_threshold) & pl.col("passed").is_finite()
-    frame = frame.with_columns(
-        sid=(~pl.col("_same")).cum_sum(),
-        day=us // 86_400_000_000,
-        base=base.fill_null(False),
-    )
+    frame = with_series_ids(samples.select(*KEYS, "timestamp", "passed", "blocked"))
+    base = is_baseline(blocked_threshold) & pl.col("passed").is_finite()
+    frame = frame.with_columns(day=utc_day(epoch_us()), base=base.fill_null(False))
     # one id per series-day run: a single integer key for grouping and joining
-    new_day = ~pl.col("_same") | (pl.col("day") != pl.col("day").shift()).fill_null(True)
-    return frame.with_columns(rid=new_day.cum_sum())
+    return frame.with_columns(rid=run_ids("sid", "day"))
 
 
 def _series_keys(frame: pl.DataFrame) -> pl.DataFrame:
     """``sid`` → keys (the first row of every series)."""
-    return frame.filter(~pl.col("_same")).select("sid", *KEYS)
+    return frame.group_by("sid", maintain_order=True).agg(pl.col(KEYS).first())
 
 
-def _days(frame: pl.DataFrame, coverage: float) -> pl.DataFrame:
+def _days(frame: pl.DataFrame, coverage: float, known_steps: pl.DataFrame | None) -> pl.DataFrame:
     """Per series and day: baseline maximum ``m``, samples ``k``, ``full`` coverage; ``step_s``."""
-    us = pl.col("timestamp").dt.epoch("us")
-    steps = (
-        frame.select("sid", d=pl.when(pl.col("sid") == pl.col("sid").shift()).then(us.diff()))
-        .filter(pl.col("d") > 0)
-        .group_by("sid")
-        .agg(step_s=pl.col("d").median() / 1e6)
-    )
+    steps = series_steps(frame, known_steps)
     days = (
         frame.filter("base")
         .group_by("rid")
@@ -80,17 +72,23 @@ def _days(frame: pl.DataFrame, coverage: float) -> pl.DataFrame:
 
 
 def daily_maxima(
-    samples: pl.DataFrame, *, blocked_threshold: float = 0.0, coverage: float = 0.5
+    samples: pl.DataFrame,
+    *,
+    blocked_threshold: float = 0.0,
+    coverage: float = 0.5,
+    steps: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """``DAILY_SCHEMA``: one row per series with at least one baseline sample.
 
-    ``n`` counts baseline samples, ``step_s`` is the median sampling step (all samples),
-    ``x_max`` the largest baseline value and ``maxima`` the daily maxima of the UTC days
-    holding at least ``coverage`` of the samples a full day has at that step.
+    ``n`` counts baseline samples, ``step_s`` is the sampling step, ``x_max`` the largest
+    baseline value and ``maxima`` the daily maxima of the UTC days holding at least
+    ``coverage`` of the samples a full day has at that step. ``steps`` (keys,
+    ``median_step_s``: the store's catalog) gives the step of the series it lists;
+    the others' is the median step of their samples.
     """
     frame = _indexed(samples, blocked_threshold)
     out = (
-        _days(frame, coverage)
+        _days(frame, coverage, steps)
         .group_by("sid")
         .agg(
             n=pl.col("k").sum(),
@@ -111,6 +109,7 @@ def episodes_by_depth(
     *,
     blocked_threshold: float = 0.0,
     coverage: float = 0.5,
+    steps: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Mean alarm episodes per day at levels ``depths`` below each day's own maximum.
 
@@ -124,7 +123,7 @@ def episodes_by_depth(
     frame = _indexed(samples, blocked_threshold)
     ids = _series_keys(frame).join(offsets.select(*KEYS, "offset"), on=KEYS, how="inner")
     days = (
-        _days(frame, coverage)
+        _days(frame, coverage, steps)
         .filter(pl.col("full") & (pl.col("m") > 0))
         .join(ids.select("sid", "offset"), on="sid", how="inner")
         .select("rid", top=(pl.col("m") + pl.col("offset")).log(), off=pl.col("offset"))

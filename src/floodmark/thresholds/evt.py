@@ -39,7 +39,7 @@ import polars as pl
 from floodmark.errors import FloodmarkError, InsufficientDataError
 from floodmark.schema import LEVELS
 from floodmark.thresholds.base import KEYS, ThresholdMethod, assemble, fmt
-from floodmark.thresholds.dailymax import daily_maxima, episodes_by_depth
+from floodmark.thresholds.dailymax import STEP, daily_maxima, episodes_by_depth
 from floodmark.thresholds.floors import Floors
 from floodmark.thresholds.gev import fit_posterior, predictive_sf, shape_grid
 from floodmark.thresholds.rules import RuleDaily, RuleMax
@@ -73,8 +73,8 @@ class EVT(ThresholdMethod):
     fallback: the rule for series the fit cannot describe: ``"rule-daily"`` or ``"rule-max"``.
     floors: a ``Floors`` table; default ``Floors.default()``.
 
-    ``fit`` needs the samples of the learning window; ``predict`` refits the series
-    whose samples it is given and uses the fitted ones for the rest.
+    ``fit`` needs the samples of the learning window; ``predict`` applies the fit
+    (series ``fit`` had no samples of fall back).
 
     Example::
 
@@ -83,6 +83,17 @@ class EVT(ThresholdMethod):
     """
 
     name = "evt"
+    parameters = (
+        "budgets",
+        "min_days",
+        "max_shape",
+        "censor",
+        "coverage",
+        "max_multiple",
+        "blocked_threshold",
+        "fallback",
+        "floors",
+    )
 
     def __init__(
         self,
@@ -143,12 +154,14 @@ class EVT(ThresholdMethod):
         self.shapes_ = shape_grid(float(self.max_shape))
         self.floors_ = Floors.default() if self.floors is None else self.floors
         self.fallback_ = FALLBACKS[self.fallback](floors=self.floors).fit(features)
-        self.tails_ = self._tails(samples)
+        # The store's sampling step when the features carry it (``with_store_steps``).
+        steps = features.select(*KEYS, STEP) if STEP in features.columns else None
+        self.tails_ = self._tails(samples, steps)
 
-    def _tails(self, samples: pl.DataFrame) -> pl.DataFrame:
+    def _tails(self, samples: pl.DataFrame, steps: pl.DataFrame | None) -> pl.DataFrame:
         """One row per series: the daily maxima summary and, where it applies, the fit."""
         daily = daily_maxima(
-            samples, blocked_threshold=self.blocked_threshold, coverage=self.coverage
+            samples, blocked_threshold=self.blocked_threshold, coverage=self.coverage, steps=steps
         )
         n_days = daily.get_column("n_days").to_numpy().astype(np.int64)
         maxima = _padded(daily.get_column("maxima"), n_days)
@@ -179,6 +192,7 @@ class EVT(ThresholdMethod):
                 DEPTHS,
                 blocked_threshold=self.blocked_threshold,
                 coverage=self.coverage,
+                steps=steps,
             )
             counts = offsets.join(counts, on=KEYS, how="left", maintain_order="left")
             names = [f"g{j}" for j in range(len(DEPTHS))]
@@ -197,13 +211,9 @@ class EVT(ThresholdMethod):
         )
 
     # -- predict --------------------------------------------------------------------
-    def _predict(self, features: pl.DataFrame, samples: pl.DataFrame | None) -> pl.DataFrame:
-        tails = self.tails_
-        if samples is not None:
-            fresh = self._tails(samples)
-            tails = pl.concat([fresh, tails.join(fresh, on=KEYS, how="anti")])
+    def _predict(self, features: pl.DataFrame) -> pl.DataFrame:
         keys = features.select(KEYS)
-        tail = keys.join(tails, on=KEYS, how="left", maintain_order="left")
+        tail = keys.join(self.tails_, on=KEYS, how="left", maintain_order="left")
         arr = {
             c: tail.get_column(c).cast(pl.Float64).fill_null(np.nan).to_numpy()
             for c in ("n", "step_s", "x_max", "n_days", "n_active", "median", "offset") + ("gamma",)
@@ -224,7 +234,7 @@ class EVT(ThresholdMethod):
         fallback: list[str | None] = [None] * keys.height
         if not ok.all():
             idx = np.flatnonzero(~ok)
-            fb_raw, fb_basis, fb_fallback = self.fallback_.raw(features[idx], samples)
+            fb_raw, fb_basis, fb_fallback = self.fallback_.raw(features[idx])
             for k, i in enumerate(idx):
                 raw[i] = fb_raw[k]
                 basis[i] = fb_basis[k]

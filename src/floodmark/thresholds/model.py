@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
@@ -25,7 +26,7 @@ import polars as pl
 from sklearn.model_selection import GroupKFold
 
 from floodmark.errors import FloodmarkError, InsufficientDataError, SchemaError
-from floodmark.schema import IP_LABELS, LEVELS, METRICS, RANGE_LABELS, VECTORS
+from floodmark.schema import IP_LABELS, LABEL_SCHEMA, LEVELS, METRICS, RANGE_LABELS, VECTORS
 from floodmark.thresholds.base import KEYS, ThresholdMethod, assemble, fmt
 from floodmark.thresholds.floors import Floors, apply_floors
 from floodmark.thresholds.scoring import mdape, within
@@ -57,6 +58,20 @@ class GBTModel(ThresholdMethod):
     """
 
     name = "model"
+    parameters = (
+        "target",
+        "folds",
+        "seed",
+        "n_estimators",
+        "learning_rate",
+        "num_leaves",
+        "min_child_samples",
+        "objective",
+        "feature_columns",
+        "floor_quantile",
+        "floors",
+    )
+    learns_across_series = True
 
     def __init__(
         self,
@@ -204,7 +219,7 @@ class GBTModel(ThresholdMethod):
         return oof, scores
 
     # -- predict --------------------------------------------------------------------
-    def _predict(self, features: pl.DataFrame, samples: pl.DataFrame | None) -> pl.DataFrame:
+    def _predict(self, features: pl.DataFrame) -> pl.DataFrame:
         missing = [c for c in self.feature_columns_ if c not in features.columns]
         if missing:
             raise SchemaError(f"model: features lack columns the model was trained on: {missing}")
@@ -263,6 +278,35 @@ def design_matrix(features: pl.DataFrame, columns: Sequence[str]) -> np.ndarray:
 def _codes(values: pl.Series, known: Sequence[str]) -> np.ndarray:
     lookup = {name: float(i) for i, name in enumerate(known)}
     return np.array([lookup.get(v, np.nan) for v in values.to_list()], dtype=np.float64)
+
+
+def join_labels(features: pl.DataFrame, catalog: pl.DataFrame) -> pl.DataFrame:
+    """Features with the catalog's labels (ip_*, range_*) joined by series key.
+
+    Label columns already in the features table are replaced by the catalog's.
+    """
+    labels = [c for c in LABEL_SCHEMA if c in catalog.columns and c != "request_id"]
+    features = features.drop([c for c in labels if c in features.columns])
+    features = features.with_columns(
+        pl.col(k).cast(pl.String) for k in KEYS if k in features.columns
+    )
+    right = catalog.select(*(pl.col(k).cast(pl.String) for k in KEYS), *labels).unique(
+        KEYS, keep="last"
+    )
+    missing = [k for k in KEYS if k not in features.columns]
+    if missing:
+        raise SchemaError(f"features lack key columns {missing}")
+    return features.join(right, on=KEYS, how="left", maintain_order="left")
+
+
+def train_model(
+    features: pl.DataFrame, catalog: pl.DataFrame, out: str | Path, **params: object
+) -> GBTModel:
+    """Fit ``GBTModel(**params)`` on ``features`` joined with the catalog's expert
+    labels (``join_labels``) and save it in the directory ``out``."""
+    model = GBTModel(**params).fit(join_labels(features, catalog))
+    model.save(out)
+    return model
 
 
 def raw_predict(boosters: Sequence[lgb.Booster], x: np.ndarray) -> np.ndarray:

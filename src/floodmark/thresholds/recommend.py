@@ -10,27 +10,34 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from floodmark.errors import InsufficientDataError
+from floodmark.errors import FloodmarkError, InsufficientDataError
 from floodmark.schema import empty_long
 from floodmark.thresholds.base import KEYS, ThresholdMethod, check_features, empty_thresholds
+from floodmark.thresholds.floors import Floors, floor_thresholds
+from floodmark.thresholds.pipeline import fit_predict, store_windows, with_store_steps
+
+if TYPE_CHECKING:
+    from floodmark.store import Store
 
 
 def recommend_thresholds(
     features: pl.DataFrame,
     method: ThresholdMethod,
     *,
-    store=None,
+    store: Store | None = None,
     chunk_rows: int = 2_000_000,
     progress: Callable[[int, int], None] | None = None,
 ) -> pl.DataFrame:
     """Fit ``method`` and return its thresholds table for every row of ``features``.
 
     Methods that read samples (``method.needs_samples``) get them from ``store`` one
-    chunk of complete series at a time (``store.iter_chunks(chunk_rows)``), so memory
+    chunk of complete series at a time (``floodmark.thresholds.pipeline``), so memory
     holds about one chunk; each chunk is fitted by a fresh clone of ``method``. Series
     with features but no samples in the store are fitted last, without samples (their
     rows then say why in ``fallback``). ``progress(done, total)`` counts series.
@@ -43,13 +50,12 @@ def recommend_thresholds(
         raise InsufficientDataError(f"{method.name} reads samples: give the store they are in")
     total, done = features.height, 0
     parts: list[pl.DataFrame] = [empty_thresholds()]
-    for chunk in store.iter_chunks(chunk_rows):
-        keys = chunk.select(pl.col(k).cast(pl.String) for k in KEYS).unique()
-        part = features.join(keys, on=KEYS, how="semi", maintain_order="left")
-        if part.height == 0:
+    stepped = with_store_steps(features, store.catalog())
+    for _, tables in fit_predict(stepped, [method], store_windows(store, chunk_rows)):
+        if not tables:
             continue
-        parts.append(method.clone().fit(part, chunk).predict(part))
-        done += part.height
+        parts.extend(tables)
+        done += tables[0].height
         if progress is not None:
             progress(done, total)
     table = pl.concat(parts)
@@ -59,6 +65,52 @@ def recommend_thresholds(
         if progress is not None:
             progress(total, total)
     return features.select(KEYS).join(table, on=KEYS, how="left", maintain_order="left")
+
+
+def recommend_by_name(
+    store: Store,
+    features: pl.DataFrame,
+    method: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    model_dir: str | Path | None = None,
+    floors: Floors | None = None,
+    blocked_threshold: float = 0.0,
+    chunk_rows: int = 2_000_000,
+    progress: Callable[[int, int], None] | None = None,
+) -> pl.DataFrame:
+    """The thresholds table of one method by name, for every row of ``features``.
+
+    ``method`` is a ``METHODS`` name; ``model`` loads the trained model in
+    ``model_dir`` (it takes no ``params``). ``blocked_threshold`` reaches the methods
+    that read samples (``floodmark.domain.is_attack``); for the others it is the
+    one the features were computed with, and only a default 0 is accepted there.
+    """
+    from floodmark.thresholds.model import GBTModel
+    from floodmark.thresholds.registry import METHODS, make_method
+
+    params = dict(params or {})
+    if method == "model":
+        if model_dir is None:
+            raise FloodmarkError("method model needs the directory of a trained model")
+        if params:
+            raise FloodmarkError("a trained model takes no parameters")
+        table = GBTModel.load(model_dir).predict(features)
+        return table if floors is None else floor_thresholds(table, floors)
+    cls = METHODS.get(method)
+    if cls is not None and "blocked_threshold" in cls.parameters:
+        params.setdefault("blocked_threshold", blocked_threshold)
+    elif blocked_threshold:
+        raise FloodmarkError(
+            f"{method} reads the features, not the samples: compute the features with "
+            "this blocked threshold instead"
+        )
+    if floors is not None:
+        params["floors"] = floors
+    estimator = make_method(method, **params)
+    return recommend_thresholds(
+        features, estimator, store=store, chunk_rows=chunk_rows, progress=progress
+    )
 
 
 def fallback_summary(table: pl.DataFrame) -> pl.DataFrame:

@@ -47,12 +47,12 @@ def _multiply(stat: np.ndarray, factors: Sequence[float], label: str, missing: s
 class _Rule(ThresholdMethod):
     """A statistic of baseline traffic × a factor per level (``raw``), then floored."""
 
-    def raw(self, features: pl.DataFrame, samples: pl.DataFrame | None = None) -> Raw:
+    def raw(self, features: pl.DataFrame) -> Raw:
         """Unfloored thresholds, basis and fallback texts (used by methods falling back to this)."""
         raise NotImplementedError
 
-    def _predict(self, features: pl.DataFrame, samples: pl.DataFrame | None) -> pl.DataFrame:
-        raw, basis, fallback = self.raw(features, samples)
+    def _predict(self, features: pl.DataFrame) -> pl.DataFrame:
+        raw, basis, fallback = self.raw(features)
         return assemble(
             features.select(KEYS),
             self.name,
@@ -80,6 +80,7 @@ class RuleMax(_Rule):
     """
 
     name = "rule-max"
+    parameters = ("statistic", "factors", "floors")
     STATISTICS = {"max": "daily_max_1", "mean": "passed_val_mean"}
     DEFAULT_FACTORS = {"max": (1.2, 1.5, 2.0, 3.0), "mean": (3.0, 5.0, 8.0, 12.0)}
 
@@ -109,7 +110,7 @@ class RuleMax(_Rule):
         self.column_ = self.STATISTICS[self.statistic]
         self.floors_ = Floors.default() if self.floors is None else self.floors
 
-    def raw(self, features: pl.DataFrame, samples: pl.DataFrame | None = None) -> Raw:
+    def raw(self, features: pl.DataFrame) -> Raw:
         return _multiply(
             column(features, self.column_),
             self.factors_,
@@ -124,9 +125,9 @@ class RuleDaily(_Rule):
     Parameters
     ----------
     variant: ``"q90"`` reads the feature ``daily_max_q90``; ``"p95"`` computes the 0.95
-        linear quantile of daily maxima (non-blocked passed, UTC days) from the samples
-        given to ``predict`` (or, if none, to ``fit``) and falls back to
-        ``daily_max_q90`` for series without samples, saying so in ``fallback``.
+        linear quantile of daily maxima (baseline passed, UTC days) from the samples
+        given to ``fit`` and falls back to ``daily_max_q90`` for series without
+        samples, saying so in ``fallback``.
     factors: four multipliers (ss, sc, nw, rl); default 1.5/2/3/5, so ``nw`` is the
         notebook's ``3 × daily_max_q90``.
     blocked_threshold: samples with ``blocked`` above it are attacks (p95 only).
@@ -134,6 +135,7 @@ class RuleDaily(_Rule):
     """
 
     name = "rule-daily"
+    parameters = ("variant", "factors", "blocked_threshold", "floors")
     VARIANTS = ("q90", "p95")
     required_features = ("daily_max_q90",)
 
@@ -171,7 +173,7 @@ class RuleDaily(_Rule):
             )
         return daily_max_quantile(samples, quantile=0.95, blocked_threshold=self.blocked_threshold)
 
-    def raw(self, features: pl.DataFrame, samples: pl.DataFrame | None = None) -> Raw:
+    def raw(self, features: pl.DataFrame) -> Raw:
         q90 = _multiply(
             column(features, "daily_max_q90"),
             self.factors_,
@@ -180,12 +182,9 @@ class RuleDaily(_Rule):
         )
         if self.variant == "q90":
             return q90
-        stats = self.daily_p95_
-        if samples is not None:
-            fresh = self._p95(samples)
-            stats = pl.concat([fresh, stats.join(fresh, on=KEYS, how="anti")])
         p95 = column(
-            features.select(KEYS).join(stats, on=KEYS, how="left", maintain_order="left"), "value"
+            features.select(KEYS).join(self.daily_p95_, on=KEYS, how="left", maintain_order="left"),
+            "value",
         )
         raw, basis, fallback = _multiply(p95, self.factors_, "p95 of daily maxima", "")
         for i in np.flatnonzero(~np.isfinite(p95)):

@@ -1,0 +1,119 @@
+"""The one loop threshold work runs on a store: load window → features → fit → predict.
+
+Each stage is a function, so ``recommend`` and the backtest run the same code:
+
+- **load window** (``store_windows``): the store streamed chunk by chunk (complete
+  series, memory bounded by the chunk); a ``Window`` holds the samples to learn
+  from, the series to predict and, in a backtest, the held-out rest;
+- **features** (``window_features``): the learning samples' features, finished
+  across chunks (recommend reads them from a features file instead);
+- **fit → predict** (``fit_predict``): every per-series method fitted on each
+  window's features and samples, and its thresholds predicted for that window.
+
+Methods that learn across series (``learns_across_series``) are fitted once on
+all features, outside the loop; the backtest cross-fits them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from floodmark.schema import KEY_COLUMNS, LONG_SCHEMA
+from floodmark.thresholds.base import ThresholdMethod
+
+if TYPE_CHECKING:
+    from floodmark.store import Store
+
+KEYS = list(KEY_COLUMNS)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One chunk of complete series, as a stage of the loop sees it.
+
+    learn: samples to learn from (``LONG_SCHEMA``).
+    series: keys of the series to predict thresholds for.
+    test: held-out samples (a backtest's test part), passed through untouched.
+    n_series: series in the chunk (for progress).
+    """
+
+    learn: pl.DataFrame
+    series: pl.DataFrame
+    test: pl.DataFrame | None = None
+    n_series: int = 0
+
+
+def series_of(samples: pl.DataFrame) -> pl.DataFrame:
+    """The distinct series keys (as strings) of a long table, in first-seen order."""
+    keys = samples.select(pl.col(k).cast(pl.String) for k in KEYS)
+    return keys.unique(maintain_order=True)
+
+
+def with_store_steps(features: pl.DataFrame, catalog: pl.DataFrame) -> pl.DataFrame:
+    """``features`` with the catalog's sampling step (``median_step_s``) of each series,
+    for the methods that read samples (one step for every layer: the store's)."""
+    steps = catalog.select(*(pl.col(k).cast(pl.String) for k in KEYS), "median_step_s")
+    return features.drop("median_step_s", strict=False).join(
+        steps.unique(KEYS, keep="last"), on=KEYS, how="left", maintain_order="left"
+    )
+
+
+def store_windows(
+    store: Store,
+    chunk_rows: int,
+    split: Callable[[pl.DataFrame], Window] | None = None,
+) -> Iterator[Window]:
+    """Load-window stage: the store chunk by chunk, each chunk cut by ``split``
+    (default: every sample learns and every series is predicted)."""
+    for chunk in store.iter_chunks(chunk_rows):
+        if split is not None:
+            yield split(chunk)
+        else:
+            series = series_of(chunk)
+            yield Window(chunk, series, n_series=series.height)
+
+
+def window_features(
+    windows: Iterable[Window],
+    blocked_threshold: float = 0.0,
+    progress: Callable[[Window], None] | None = None,
+) -> pl.DataFrame:
+    """Features stage: one row of features per series, from its learning samples.
+
+    Chunks hold whole series but not whole objects, so the cross-series features
+    are finished once at the end (``floodmark.features`` ``batch_features``).
+    """
+    from floodmark.features.registry import FeatureParams
+    from floodmark.features.runner import batch_features
+
+    def learning() -> Iterator[pl.DataFrame]:
+        for window in windows:
+            yield window.learn.select(LONG_SCHEMA.keys())
+            if progress is not None:
+                progress(window)
+
+    params = FeatureParams(blocked_threshold=blocked_threshold)
+    return batch_features(learning(), params).features
+
+
+def fit_predict(
+    features: pl.DataFrame,
+    methods: Sequence[ThresholdMethod],
+    windows: Iterable[Window],
+) -> Iterator[tuple[Window, list[pl.DataFrame]]]:
+    """Fit → predict stage: per window, a fresh clone of every method fitted on the
+    features and learning samples of the window's series, then predicted for them.
+
+    Yields each window with one thresholds table per method (none when no series of
+    the window has features).
+    """
+    for window in windows:
+        part = features.join(window.series, on=KEYS, how="semi", maintain_order="left")
+        if part.is_empty():
+            yield window, []
+            continue
+        yield window, [m.clone().fit(part, window.learn).predict(part) for m in methods]
