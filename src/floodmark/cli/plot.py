@@ -94,75 +94,34 @@ def plot(
     height: Annotated[int, typer.Option("--height", min=200, help="PNG height in pixels.")] = 620,
 ) -> None:
     """Write the figure of one series as HTML or PNG."""
-    from floodmark.io.atomic import read_table
     from floodmark.report import series_figure, write_figure
-    from floodmark.report.data import require_series, select_series
     from floodmark.report.export import FIGURE_SUFFIXES
+    from floodmark.report.inputs import read_series_inputs
     from floodmark.store import open_store
 
     if out.suffix.lower() not in FIGURE_SUFFIXES:
         raise typer.BadParameter(f"use one of {', '.join(FIGURE_SUFFIXES)}", param_hint="--out")
-    opened = open_store(store)
-    labels_row = require_series(opened.catalog(), object_id, vector, metric)
-    samples = opened.read_series(prediction_id=object_id, vector=vector, metric=metric)
-    keys = (object_id, vector, metric)
-
-    features_row, peaks = _features(features, samples, keys, blocked_threshold, super_peak_factor)
-    thresholds_row = None
-    if thresholds is not None:
-        rows = select_series(read_table(thresholds), *keys, method=method)
-        if rows.height == 0:
-            console.print(
-                f"note: {thresholds} has no row for this series"
-                + (f" and method {method!r}" if method else "")
-            )
-        else:
-            if rows.height > 1 and "method" in rows.columns:
-                rows = rows.sort("method")
-                console.print(
-                    f"note: {thresholds} has methods {', '.join(rows['method'].to_list())}; "
-                    f"showing {rows['method'][0]} (choose with --method)"
-                )
-            thresholds_row = rows.row(0, named=True)
-
+    inputs = read_series_inputs(
+        open_store(store),
+        object_id,
+        vector,
+        metric,
+        features=features,
+        thresholds=thresholds,
+        method=method,
+        blocked_threshold=blocked_threshold,
+        super_peak_factor=super_peak_factor,
+    )
+    for note in inputs.notes:
+        console.print(f"note: {note}")
     fig = series_figure(
-        samples,
-        features_row=features_row,
-        thresholds_row=thresholds_row,
-        labels_row=labels_row,
-        super_peaks=peaks,
+        inputs.samples,
+        features_row=inputs.features_row,
+        thresholds_row=inputs.thresholds_row,
+        labels_row=inputs.labels_row,
+        super_peaks=inputs.super_peaks,
         blocked_threshold=blocked_threshold,
         super_peak_factor=super_peak_factor,
     )
     write_figure(fig, out, browser=browser, width=width, height=height)
     console.print(f"wrote {out}")
-
-
-def _features(path, samples, keys, blocked_threshold, super_peak_factor):
-    """This series' features row and super peaks: from the files when given, else computed."""
-    from floodmark.features import compute_features, find_super_peaks
-    from floodmark.io.atomic import read_table
-    from floodmark.report.data import select_series
-
-    row = None
-    if path is not None:
-        rows = select_series(read_table(path), *keys)
-        if rows.height:
-            row = rows.row(0, named=True)
-        else:
-            console.print(f"note: {path} has no row for this series; computing its features")
-    if row is None and samples.height:
-        computed = compute_features(
-            samples, blocked_threshold=blocked_threshold, super_peak_factor=super_peak_factor
-        )
-        row = computed.row(0, named=True) if computed.height else None
-    sidecar = None if path is None else path.with_name(f"{path.stem}.super_peaks.parquet")
-    if sidecar is not None and sidecar.is_file():
-        peaks = select_series(read_table(sidecar), *keys)
-    elif samples.height:
-        peaks = find_super_peaks(
-            samples, blocked_threshold=blocked_threshold, super_peak_factor=super_peak_factor
-        )
-    else:
-        peaks = None
-    return row, peaks

@@ -6,13 +6,13 @@ import contextlib
 import errno
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import orjson
 import polars as pl
 
-from floodmark.errors import FloodmarkError, OutputError
+from floodmark.errors import FloodmarkError, OutputError, SchemaError
 
 TABLE_SUFFIXES = (".parquet", ".csv", ".json")
 
@@ -95,19 +95,31 @@ def write_json(obj: object, path: str | Path) -> Path:
     return path
 
 
-def read_table(path: str | Path) -> pl.DataFrame:
-    """Read a table written by ``write_table``."""
+def read_table(path: str | Path, *, columns: Sequence[str] = ()) -> pl.DataFrame:
+    """Read a table written by ``write_table``.
+
+    columns: columns the caller needs; a table without them is a ``SchemaError``
+        naming the file and what it lacks.
+    """
     path = Path(path)
     if not path.is_file():
         raise FloodmarkError("file not found", file=path)
     suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise FloodmarkError(f"unsupported table extension {suffix!r}", file=path)
     try:
         if suffix == ".parquet":
-            return pl.read_parquet(path)
-        if suffix == ".csv":
-            return pl.read_csv(path)
-        if suffix == ".json":
-            return pl.DataFrame(orjson.loads(path.read_bytes()))
-    except (pl.exceptions.PolarsError, orjson.JSONDecodeError, OSError) as exc:
+            table = pl.read_parquet(path)
+        elif suffix == ".csv":
+            table = pl.read_csv(path)
+        else:
+            table = pl.DataFrame(orjson.loads(path.read_bytes()))
+    except (pl.exceptions.PolarsError, OSError, TypeError, ValueError) as exc:
         raise FloodmarkError(f"cannot read table ({exc})", file=path) from None
-    raise FloodmarkError(f"unsupported table extension {suffix!r}", file=path)
+    missing = [name for name in columns if name not in table.columns]
+    if missing:
+        raise SchemaError(
+            f"table lacks column(s) {', '.join(missing)} (has {', '.join(table.columns)})",
+            file=path,
+        )
+    return table

@@ -172,6 +172,11 @@ def _open(path: Path) -> pq.ParquetFile:
             f"(has {', '.join(parquet.schema_arrow.names)})",
             file=path,
         )
+    kind = parquet.schema_arrow.field("time_series").type
+    text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    binary = pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+    if not (text or binary or pa.types.is_null(kind)):
+        raise SchemaError(f"vendor export column time_series is {kind}, not base64 text", file=path)
     return parquet
 
 
