@@ -32,7 +32,7 @@ def _plot_args(fleet, out, *extra: str, **key: str) -> list[str]:
         "plot",
         "--store",
         str(fleet.store_dir),
-        *("--object", key["object"], "--vector", key["vector"], "--metric", key["metric"]),
+        *("--prediction-id", key["object"], "--vector", key["vector"], "--metric", key["metric"]),
         *("--out", str(out)),
         *extra,
     ]
@@ -210,3 +210,19 @@ def test_report_out_in_an_unwritable_folder_names_the_report(monkeypatch, capsys
     code, err = _run_main(monkeypatch, capsys, _report_args(fleet, out, "--worst", "0"))
     assert code == 1
     assert err.strip() == f"error: {out}: cannot write: Permission denied"
+
+
+def test_plot_takes_the_older_object_option_too(tmp_path, fleet):
+    args = _plot_args(fleet, tmp_path / "x.html")
+    args[args.index("--prediction-id")] = "--object"
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "x.html").is_file()
+
+
+def test_plot_needs_the_object_exactly_once(tmp_path, fleet):
+    args = _plot_args(fleet, tmp_path / "x.html")
+    at = args.index("--prediction-id")
+    assert runner.invoke(app, args[:at] + args[at + 2 :]).exit_code == 2
+    assert runner.invoke(app, [*args, "--object", args[at + 1]]).exit_code == 2
+    assert not (tmp_path / "x.html").exists()

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from floodmark.cli.options import Quiet, workers_option
 from floodmark.cli.output import console, progress
 
 FORMATS_HELP = "vendor, vendor-catalog, long or series-csv"
@@ -37,6 +38,10 @@ Examples:
   floodmark ingest ec2_network_in_5abac7.csv --store nab-store --prediction-id ec2-5abac7
   --vector PT_TOTAL --metric BW
 """
+
+
+#: Processes decoding vendor series; 1 by default: each more holds a batch in memory.
+Workers = workers_option("processes decoding vendor series", "1")
 
 
 def register(app: typer.Typer) -> None:
@@ -71,9 +76,7 @@ def ingest(
         bool,
         typer.Option("--strict", help="Stop at the first broken series (exit 1); store untouched."),
     ] = False,
-    workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Processes decoding vendor series.")
-    ] = 1,
+    workers: Workers = 1,
     prediction_id: Annotated[
         str | None,
         typer.Option(
@@ -106,6 +109,7 @@ def ingest(
             help="series-csv: an id_time,time table for a time column of ids (CESNET).",
         ),
     ] = None,
+    quiet: Quiet = False,
 ) -> None:
     """Read INPUT files into the store at --store."""
     from floodmark.io import FORMATS
@@ -125,7 +129,7 @@ def ingest(
         )
         if value is not None
     }
-    with progress() as bar:
+    with progress(disable=quiet) as bar:
         reading = bar.add_task("reading batches", total=None)
         merging = None
         batches = 0

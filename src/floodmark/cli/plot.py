@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from floodmark.cli.output import StoreDir, console
+from floodmark.cli.options import BlockedThreshold, StoreDir
+from floodmark.cli.output import console
 
 HELP = """Plot one series: the notebook's figure plus what floodmark recommends.
 
@@ -28,10 +29,10 @@ set BROWSER_PATH / --browser).
 
 Examples:
 
-  floodmark plot --store fleet-store --object 3fa2... --vector PT_SYN --metric PPS
+  floodmark plot --store fleet-store --prediction-id 3fa2... --vector PT_SYN --metric PPS
   --thresholds thresholds.parquet --features features.parquet --out syn.html
 
-  floodmark plot --store fleet-store --object 3fa2... --vector PT_UDP --metric BW
+  floodmark plot --store fleet-store --prediction-id 3fa2... --vector PT_UDP --metric BW
   --thresholds evt.parquet --out udp.png
 """
 
@@ -42,7 +43,12 @@ def register(app: typer.Typer) -> None:
 
 def plot(
     store: StoreDir,
-    object_id: Annotated[str, typer.Option("--object", help="The object's prediction_id.")],
+    prediction_id: Annotated[
+        str | None,
+        typer.Option("--prediction-id", show_default=False, help="The series' object (required)."),
+    ] = None,
+    object_id: Annotated[str | None, typer.Option("--object", hidden=True)] = None,
+    *,
     vector: Annotated[str, typer.Option("--vector", help="Vector, e.g. PT_SYN.")],
     metric: Annotated[str, typer.Option("--metric", help="PPS or BW.")],
     out: Annotated[Path, typer.Option("--out", help="FILE.html (interactive) or FILE.png.")],
@@ -68,14 +74,7 @@ def plot(
         str | None,
         typer.Option("--method", help="Which method's levels, when the table holds several."),
     ] = None,
-    blocked_threshold: Annotated[
-        float,
-        typer.Option(
-            "--blocked-threshold",
-            min=0.0,
-            help="Samples with blocked above it are attacks (daily markers skip them).",
-        ),
-    ] = 0.0,
+    blocked_threshold: BlockedThreshold = 0.0,
     super_peak_factor: Annotated[
         float,
         typer.Option(
@@ -101,9 +100,11 @@ def plot(
 
     if out.suffix.lower() not in FIGURE_SUFFIXES:
         raise typer.BadParameter(f"use one of {', '.join(FIGURE_SUFFIXES)}", param_hint="--out")
+    if (prediction_id is None) == (object_id is None):
+        raise typer.BadParameter("give the series' object once", param_hint="--prediction-id")
     inputs = read_series_inputs(
         open_store(store),
-        object_id,
+        prediction_id or object_id,
         vector,
         metric,
         features=features,

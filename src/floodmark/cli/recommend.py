@@ -8,7 +8,8 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from floodmark.cli.output import FeaturesFile, StoreDir, console, print_frame, progress
+from floodmark.cli.options import CHUNK_ROWS, ChunkRows, FeaturesFile, Quiet, StoreDir
+from floodmark.cli.output import console, print_frame, progress
 from floodmark.cli.train import parse_params
 from floodmark.schema import KEY_COLUMNS, LEVELS
 
@@ -20,8 +21,9 @@ HELP = (
     "- rule-daily: 1.5/2/3/5 x daily_max_q90 (nw is the notebook's 3 x daily_max_q90); "
     '--params \'{"variant": "p95"}\' uses the 95th percentile of daily maxima, read from '
     "the store's samples.\n\n"
-    "- evt: a generalized Pareto tail (SPOT) per series; each level is a false-alarm budget "
-    "(one a week, a month, a quarter, a year) and expected_fa_per_day_* says what it costs. "
+    "- evt: an extreme-value (GEV) fit of each series' daily maxima; each level is a "
+    "false-alarm budget (one a week, a month, a quarter, a year) and expected_fa_per_day_* "
+    "says what it costs. "
     "Reads the samples from the store chunk by chunk (--chunk-rows bounds memory).\n\n"
     "- model: a model from `floodmark train` (--model is required).\n\n"
     "Every row has a basis (how the number was made) and, when the method could not apply, "
@@ -72,10 +74,8 @@ def recommend(
         str | None,
         typer.Option("--params", help='Method parameters as JSON, e.g. \'{"variant": "p95"}\'.'),
     ] = None,
-    chunk_rows: Annotated[
-        int, typer.Option("--chunk-rows", min=1, help="Samples read from the store at a time.")
-    ] = 2_000_000,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    chunk_rows: ChunkRows = CHUNK_ROWS,
+    quiet: Quiet = False,
 ) -> None:
     """Write the thresholds table (one row per series) and print a short summary."""
     from floodmark.io.atomic import TABLE_SUFFIXES, read_table, write_table

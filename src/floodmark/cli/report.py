@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from floodmark.cli.output import FeaturesFile, StoreDir, console
+from floodmark.cli.options import FeaturesFile, StoreDir
+from floodmark.cli.output import console
 
 HELP = """Write one self-contained HTML report about a store and its results.
 

@@ -9,7 +9,8 @@ import orjson
 import polars as pl
 import typer
 
-from floodmark.cli.output import FeaturesFile, StoreDir, console, print_frame
+from floodmark.cli.options import FeaturesFile, StoreDir
+from floodmark.cli.output import console, print_frame
 from floodmark.errors import SchemaError
 from floodmark.schema import KEY_COLUMNS, LABEL_SCHEMA
 

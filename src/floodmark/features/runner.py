@@ -28,6 +28,7 @@ from pathlib import Path
 
 import polars as pl
 
+from floodmark.cpus import available_cpus
 from floodmark.features.engine import (
     PEAK_SCHEMA,
     feature_kernel,
@@ -165,14 +166,6 @@ def default_workers() -> int:
     three runs: 2-6 % less wall time than 2 threads).
     """
     return available_cpus() + 1
-
-
-def available_cpus() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def tune_malloc() -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import multiprocessing
 import operator
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +20,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from floodmark.cpus import available_cpus
 from floodmark.errors import FloodmarkError
 from floodmark.generate.labels import object_labels
 from floodmark.generate.profile import object_streams
@@ -248,7 +248,4 @@ def _ordered_map(fn: Callable, items: Iterable, workers: int) -> Iterator:
 
 def default_workers() -> int:
     """All cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    return available_cpus()
