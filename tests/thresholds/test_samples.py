@@ -1,31 +1,11 @@
-"""Per-series sample statistics: sampling step and the quantile of daily maxima."""
+"""Per-series sample statistics: the quantile of daily maxima."""
 
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 from threshold_data import series
 
-from floodmark.thresholds.samples import daily_max_quantile, sampling_steps
-
-
-def _steps(frame: pl.DataFrame) -> dict[str, float | None]:
-    out = sampling_steps(frame)
-    return dict(zip(out["prediction_id"], out["step_s"], strict=True))
-
-
-def test_step_is_the_median_gap_whatever_the_row_order():
-    a = series(np.ones(10), prediction_id="a", step=300)
-    a = a.filter(~pl.int_range(pl.len()).is_in([4, 5]))  # a gap does not move the median
-    b = series(np.ones(5), prediction_id="b", step=60)
-    one = series(np.ones(1), prediction_id="c")
-    expected = {"a": 300.0, "b": 60.0, "c": None}
-    ordered = pl.concat([a, b, one])
-    assert _steps(ordered) == expected
-    assert _steps(ordered.reverse()) == expected
-    assert _steps(ordered.sample(fraction=1.0, shuffle=True, seed=3)) == expected
-    interleaved = pl.concat([a[::2], b, a[1::2], one])  # a is split into two runs
-    assert _steps(interleaved) == expected
+from floodmark.thresholds.samples import daily_max_quantile
 
 
 def test_daily_max_quantile_ignores_blocked_samples_and_empty_days():

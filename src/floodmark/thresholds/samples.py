@@ -31,31 +31,6 @@ def non_blocked(samples: pl.DataFrame, blocked_threshold: float) -> pl.DataFrame
     )
 
 
-def sampling_steps(samples: pl.DataFrame) -> pl.DataFrame:
-    """Median step in seconds between consecutive timestamps of each series (all samples).
-
-    Null for series with fewer than two distinct timestamps.
-    """
-    # Differences over the whole frame, masked where a new run of one series starts, and
-    # grouped by an integer run id, are much faster than per-series string-keyed work.
-    # The store keeps each series as one time-ordered run; other input is sorted first.
-    frame = samples.select(*KEYS, us=pl.col("timestamp").dt.epoch("us"))
-    same = pl.all_horizontal(pl.col(k) == pl.col(k).shift() for k in KEYS).fill_null(False)
-    frame = frame.with_columns(same=same)
-    starts = frame.filter(~pl.col("same")).select(KEYS)
-    in_order = frame.select((pl.col("us").diff() >= 0) | ~pl.col("same")).to_series().all()
-    if not (in_order and starts.is_unique().all()):
-        frame = frame.sort([*KEYS, "us"]).with_columns(same=same)
-        starts = frame.filter(~pl.col("same")).select(KEYS)
-    runs = frame.select(
-        run=(~pl.col("same")).cum_sum(), d=pl.when(pl.col("same")).then(pl.col("us").diff())
-    )
-    medians = runs.filter(pl.col("d") > 0).group_by("run").agg(step_s=pl.col("d").median() / 1e6)
-    keyed = starts.with_columns(run=pl.int_range(1, pl.len() + 1, dtype=runs["run"].dtype))
-    # series with fewer than two distinct timestamps have no step
-    return keyed.join(medians, on="run", how="left").drop("run")
-
-
 def daily_max_quantile(
     samples: pl.DataFrame, *, quantile: float = 0.95, blocked_threshold: float = 0.0
 ) -> pl.DataFrame:
