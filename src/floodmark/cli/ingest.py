@@ -15,7 +15,7 @@ FORMATS_HELP = "vendor, vendor-catalog, long or series-csv"
 HELP = f"""Read traffic series into a store: partitioned Parquet, a catalog, a quarantine.
 
 Each INPUT is a vendor export (Parquet with a time_series column), a vendor
-catalog CSV naming one file per series, a long table (CSV or Parquet with
+file list (CSV naming one file per series), a long table (CSV or Parquet with
 prediction_id, vector, metric, timestamp, passed, blocked) or a single-series CSV
 (timestamp,value; give its key with --prediction-id/--vector/--metric). The format
 is detected unless --format ({FORMATS_HELP}) says it.
@@ -33,7 +33,7 @@ Examples:
 
   floodmark ingest export-2024-05.parquet --store fleet-store
 
-  floodmark ingest catalog.csv --format vendor-catalog --root data --store fleet-store
+  floodmark ingest files.csv --format vendor-catalog --root data --store fleet-store
 
   floodmark ingest ec2_network_in_5abac7.csv --store nab-store --prediction-id ec2-5abac7
   --vector PT_TOTAL --metric BW
@@ -69,7 +69,7 @@ def ingest(
             "--root",
             exists=True,
             file_okay=False,
-            help="Folder that paths in a vendor catalog may not escape (default: its folder).",
+            help="Folder that paths in a vendor file list may not escape (default: its folder).",
         ),
     ] = None,
     strict: Annotated[
