@@ -154,3 +154,19 @@ def test_polars_io_failure_names_the_target(tmp_path, monkeypatch):
 def test_an_error_unrelated_to_the_output_passes_through(tmp_path):
     with pytest.raises(FileNotFoundError), atomic_path(tmp_path / "x") as _tmp:
         (tmp_path / "missing").read_bytes()
+
+
+def test_a_file_in_place_of_the_folder_is_named(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    target = tmp_path / "afile" / "out.json"
+    with pytest.raises(OutputError) as info:
+        write_json({}, target)
+    assert str(info.value) == f"{target}: cannot write: {tmp_path / 'afile'} is not a folder"
+
+
+def test_a_folder_in_place_of_the_file_is_named(tmp_path):
+    target = tmp_path / "out.json"
+    target.mkdir()
+    with pytest.raises(OutputError, match=r"out\.json: cannot write: Is a directory"):
+        write_json({}, target)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]

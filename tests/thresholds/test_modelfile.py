@@ -109,3 +109,13 @@ def test_a_booster_that_is_not_a_model_names_the_booster(model_dir):
     assert _load_error(model_dir).startswith(
         f"{model_dir / 'booster_nw.txt'}: not a LightGBM text model"
     )
+
+
+def test_saving_where_a_file_is_names_the_model_directory(saved, tmp_path):
+    from floodmark.errors import OutputError
+
+    (tmp_path / "afile").write_text("x")
+    model = GBTModel.load(saved)
+    with pytest.raises(OutputError) as info:
+        model.save(tmp_path / "afile" / "m")
+    assert str(info.value).startswith(f"{tmp_path / 'afile' / 'm'}: cannot create the model")

@@ -62,6 +62,8 @@ def _create_temp(path: Path) -> Path:
 
 
 def _reason(exc: OSError) -> str:
+    if isinstance(exc, FileExistsError) and exc.filename is not None:
+        return f"{exc.filename} is not a folder"  # from mkdir: a file is in the way
     return exc.strerror or str(exc)
 
 

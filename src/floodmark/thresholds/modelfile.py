@@ -22,7 +22,7 @@ import lightgbm as lgb
 import orjson
 import polars as pl
 
-from floodmark.errors import FloodmarkError, InputFormatError, NotFittedError
+from floodmark.errors import FloodmarkError, InputFormatError, NotFittedError, OutputError
 from floodmark.io.atomic import atomic_path, write_json
 from floodmark.schema import LEVELS, METRICS, VECTORS
 from floodmark.thresholds.floors import Floors
@@ -48,7 +48,12 @@ def save_model(model, directory: str | Path) -> Path:
     if not model.is_fitted():
         raise NotFittedError("model is not fitted: nothing to save", file=directory)
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create the model directory: {exc.strerror}", file=directory
+        ) from None
     boosters = {}
     for level, booster, target in zip(
         LEVELS, model.boosters_, _targets(model.label_columns()), strict=True
