@@ -226,3 +226,18 @@ def test_plot_needs_the_object_exactly_once(tmp_path, fleet):
     assert runner.invoke(app, args[:at] + args[at + 2 :]).exit_code == 2
     assert runner.invoke(app, [*args, "--object", args[at + 1]]).exit_code == 2
     assert not (tmp_path / "x.html").exists()
+
+
+def test_report_thresholds_with_text_levels_exit_1_naming_the_file(
+    monkeypatch, capsys, tmp_path, fleet
+):
+    bad = tmp_path / "text.csv"
+    table = pl.read_parquet(fleet.thresholds).select(
+        "prediction_id", "vector", "metric", *"ss sc nw rl".split()
+    )
+    table.with_columns(pl.lit("high").alias("nw")).write_csv(bad)
+    code, err = _run_main(
+        monkeypatch, capsys, _report_args(fleet, tmp_path / "r.html", thresholds=[bad])
+    )
+    assert code == 1
+    assert err.strip() == f"error: {bad}: levels must be numbers: nw is String"

@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from floodmark.errors import SchemaError
 from floodmark.io.atomic import read_table
 from floodmark.schema import KEY_COLUMNS, LEVELS
 
@@ -43,13 +44,26 @@ def read_report_inputs(
     """Read the report's tables; the super peaks default to the features' sidecar when present."""
     from floodmark.backtest import BacktestResult
 
-    tables = [read_table(path, columns=THRESHOLD_COLUMNS) for path in thresholds]
+    tables = [read_thresholds(path) for path in thresholds]
     return ReportInputs(
         features=read_table(features, columns=FEATURE_COLUMNS),
         thresholds=pl.concat(tables, how="diagonal_relaxed"),
         backtest=None if backtest is None else BacktestResult.from_json(backtest),
         super_peaks=_super_peaks(features, super_peaks),
     )
+
+
+def read_thresholds(path: str | Path) -> pl.DataFrame:
+    """A thresholds table (``floodmark recommend``): keys and numeric levels, checked."""
+    table = read_table(path, columns=THRESHOLD_COLUMNS)
+    wrong = [
+        f"{level} is {table[level].dtype}"
+        for level in LEVELS
+        if not (table[level].dtype.is_numeric() or table[level].dtype == pl.Null)
+    ]
+    if wrong:
+        raise SchemaError(f"levels must be numbers: {', '.join(wrong)}", file=path)
+    return table
 
 
 def _super_peaks(features: str | Path | None, given: str | Path | None) -> pl.DataFrame | None:
@@ -101,7 +115,7 @@ def read_series_inputs(
     params = {"blocked_threshold": blocked_threshold, "super_peak_factor": super_peak_factor}
     _series_features(inputs, features, key, params)
     if thresholds is not None:
-        rows = select_series(read_table(thresholds, columns=THRESHOLD_COLUMNS), *key, method=method)
+        rows = select_series(read_thresholds(thresholds), *key, method=method)
         if rows.height == 0:
             inputs.notes.append(
                 f"{thresholds} has no row for this series"
