@@ -233,7 +233,7 @@ def test_report_thresholds_with_text_levels_exit_1_naming_the_file(
 ):
     bad = tmp_path / "text.csv"
     table = pl.read_parquet(fleet.thresholds).select(
-        "prediction_id", "vector", "metric", *"ss sc nw rl".split()
+        "prediction_id", "vector", "metric", *["ss", "sc", "nw", "rl"]
     )
     table.with_columns(pl.lit("high").alias("nw")).write_csv(bad)
     code, err = _run_main(
