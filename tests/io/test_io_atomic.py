@@ -13,7 +13,6 @@ import polars as pl
 import pytest
 
 from floodmark.errors import OutputError
-from floodmark.io import atomic
 from floodmark.io.atomic import atomic_path, write_json, write_table
 
 
@@ -92,16 +91,8 @@ def test_files_created_by_other_threads_meanwhile_keep_the_umask(tmp_path, umask
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_unwritable_folder_names_the_target(tmp_path, monkeypatch):
-    target = tmp_path / "out.parquet"
-    real_open = os.open
-
-    def read_only(path, flags, mode=0o777, **kw):
-        if flags & os.O_CREAT and Path(path).parent == tmp_path:
-            raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        return real_open(path, flags, mode, **kw)
-
-    monkeypatch.setattr(atomic.os, "open", read_only)
+def test_unwritable_folder_names_the_target(read_only_folder):
+    target = read_only_folder / "out.parquet"
     with pytest.raises(OutputError) as info:
         write_table(pl.DataFrame({"a": [1]}), target)
     assert str(info.value) == f"{target}: cannot write: Permission denied"

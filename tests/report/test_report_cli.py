@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import errno
-import os
 import sys
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -193,20 +190,10 @@ def test_plot_reads_the_super_peaks_written_beside_the_features(tmp_path, fleet)
     assert "123456" in out.read_text(encoding="utf-8")
 
 
-def test_report_out_in_an_unwritable_folder_names_the_report(monkeypatch, capsys, tmp_path, fleet):
-    from floodmark.io import atomic
-
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    real_open = os.open
-
-    def refuse(path, flags, mode=0o777, **kw):
-        if flags & os.O_CREAT and Path(path).parent == folder:
-            raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        return real_open(path, flags, mode, **kw)
-
-    monkeypatch.setattr(atomic.os, "open", refuse)
-    out = folder / "r.html"
+def test_report_out_in_an_unwritable_folder_names_the_report(
+    monkeypatch, capsys, fleet, read_only_folder
+):
+    out = read_only_folder / "r.html"
     code, err = _run_main(monkeypatch, capsys, _report_args(fleet, out, "--worst", "0"))
     assert code == 1
     assert err.strip() == f"error: {out}: cannot write: Permission denied"
