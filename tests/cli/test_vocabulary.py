@@ -70,3 +70,11 @@ def test_recommend_help_describes_evt_as_it_is():
     text = " ".join(runner.invoke(app, ["recommend", "--help"]).output.split())
     assert "GEV" in text and "daily maxima" in text
     assert "Pareto" not in text and "SPOT" not in text
+
+
+def test_quiet_is_on_every_command_with_a_progress_bar_and_the_demo_passes_it_on():
+    from floodmark.cli.demo import QUIET_COMMANDS
+
+    with_quiet = {name for name in COMMANDS if _option(name, "--quiet")}
+    assert with_quiet == {*LONG_RUNNING, "demo"}
+    assert set(QUIET_COMMANDS) == set(LONG_RUNNING)
