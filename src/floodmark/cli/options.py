@@ -73,8 +73,8 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 def workers_option(kind: str, default: str) -> object:
     """``--workers`` for a command that runs its parts in ``kind`` (processes or threads).
 
-    ``default`` is said in words (``"1"``, ``"all cores"``, ``"cores + 1"``); the
-    option's value is None when not given and the command applies its default.
+    ``default`` is said in words (``"1"``, ``"all cores"``, ``"cores + 1"``); a command
+    whose default depends on the machine takes None as "not given" and computes it.
     """
     return Annotated[
         int | None,
