@@ -10,7 +10,6 @@ import os
 
 import pytest
 
-from floodmark.features import runner
 from floodmark.features.runner import store_features, worker_environment
 from floodmark.generate import generate_fleet
 from floodmark.store import ingest_files, open_store
@@ -35,7 +34,9 @@ def watched(monkeypatch):
 
     monkeypatch.setattr(os, "putenv", lambda key, value: record("putenv", key, value))
     monkeypatch.setattr(os, "unsetenv", lambda key: record("unsetenv", key))
-    monkeypatch.setattr(runner, "tune_malloc", lambda: changes.append(("mallopt",)))
+    monkeypatch.setattr(
+        "floodmark.features.runner.tune_malloc", lambda: changes.append(("mallopt",))
+    )
     return changes
 
 
