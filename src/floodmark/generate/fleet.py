@@ -20,7 +20,6 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from floodmark.cpus import available_cpus
 from floodmark.errors import FloodmarkError
 from floodmark.generate.labels import object_labels
 from floodmark.generate.profile import object_streams
@@ -245,7 +244,3 @@ def _ordered_map(fn: Callable, items: Iterable, workers: int) -> Iterator:
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
 
-
-def default_workers() -> int:
-    """All cores this process may use."""
-    return available_cpus()
