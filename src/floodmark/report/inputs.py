@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from floodmark.errors import SchemaError
 from floodmark.io.atomic import read_table
 from floodmark.schema import KEY_COLUMNS, LEVELS
+
+if TYPE_CHECKING:
+    from floodmark.backtest import BacktestResult
 
 #: Columns each input must have.
 FEATURE_COLUMNS: tuple[str, ...] = KEY_COLUMNS
@@ -30,7 +33,7 @@ class ReportInputs:
 
     features: pl.DataFrame
     thresholds: pl.DataFrame
-    backtest: Any | None = None  # a BacktestResult
+    backtest: BacktestResult | None = None
     super_peaks: pl.DataFrame | None = None
 
 
