@@ -49,14 +49,15 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
+from floodmark.domain import available_cpus
 from floodmark.features import compute_features
 from floodmark.features.runner import (
     CHUNK_ROWS,
-    available_cpus,
     batch_features,
     default_workers,
     store_features,
     tune_malloc,
+    worker_environment,
 )
 from floodmark.generate import generate_fleet
 from floodmark.io import iter_vendor_export, read_vendor_export
@@ -225,6 +226,20 @@ def tree_rss(root: int) -> tuple[int, int]:
     return total, high
 
 
+def with_environment(values: dict[str, str], run):
+    """``run()`` with ``values`` in the environment (a benchmark script's own choice)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        return run()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def bench_small(args, workdir: Path) -> dict:
     cpus = available_cpus()
     fleet = workdir / "fleet.parquet"
@@ -248,7 +263,10 @@ def bench_small(args, workdir: Path) -> dict:
         (f"{cpus} processes", cpus, True),
     ):
         variants_a[f"floodmark store_features, {label}"] = lambda w=workers, p=processes: (
-            store_features(store, workers=w, processes=p, chunk_rows=args.chunk_rows).samples
+            with_environment(
+                worker_environment(w) if p else {},
+                lambda: store_features(store, workers=w, processes=p, chunk_rows=args.chunk_rows),
+            ).samples
         )
     variants_b = {
         "notebook decode + features (per-series file)": lambda: notebook_vendor_loop(vendor_files)
@@ -295,10 +313,12 @@ def bench_full(args, workdir: Path) -> dict:
     # The process pool is a library option, not a CLI flag: run it the same way.
     script = workdir / "processes.py"
     script.write_text(
-        "from floodmark.features.runner import store_features, tune_malloc\n"
+        "import os\n"
+        "from floodmark.features.runner import store_features, tune_malloc, worker_environment\n"
         "from floodmark.store import open_store\n"
         "if __name__ == '__main__':\n"
         "    tune_malloc()\n"
+        f"    os.environ.update(worker_environment({cpus}))\n"
         f"    r = store_features(open_store({str(store_dir)!r}), workers={cpus},"
         f" processes=True, chunk_rows={args.chunk_rows})\n"
         "    print(r.features.height, 'series')\n"

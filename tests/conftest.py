@@ -39,3 +39,21 @@ def shared_data() -> Path:
             pytest.fail(f"public traces not found at {path}")
         pytest.skip(f"public traces not found at {path}")
     return path
+
+
+@pytest.fixture
+def read_only_folder(tmp_path, monkeypatch) -> Path:
+    """A folder in which creating a file fails as in a read-only one (even for root)."""
+    import errno
+
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    real_open = os.open
+
+    def refuse(path, flags, mode=0o777, **kwargs):
+        if flags & os.O_CREAT and Path(path).parent == folder:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, mode, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
+    return folder

@@ -58,6 +58,10 @@ class SeriesDefect(InputFormatError):
         self.reason = reason
 
 
+class OutputError(FloodmarkError):
+    """An output file cannot be written (read-only folder, full disk, …); names the target."""
+
+
 class SchemaError(FloodmarkError):
     """A table lacks a required column or has one of the wrong type."""
 

@@ -1,4 +1,21 @@
-"""Names shared by every module: vectors, metrics, levels and table schemas."""
+"""Names shared by every module: vectors, metrics, levels and table schemas.
+
+Glossary (the vendor's names, kept as its export spells them):
+
+- object: one protected IP address or range, keyed by ``prediction_id``;
+- vector: a kind of traffic (``PT_SYN``: TCP SYN packets, ``PT_TOTAL``: everything …);
+- metric: ``PPS`` (packets per second) or ``BW`` (bandwidth);
+- series: one (object, vector, metric), samples of ``passed`` and ``blocked`` traffic;
+  ``blocked`` is what the mitigation dropped, so a sample with ``blocked`` above the
+  blocked threshold is attack traffic;
+- levels ``ss``, ``sc``, ``nw``, ``rl``: the four sensitivity levels a detection
+  threshold is set at, from the most sensitive (``ss``: lowest, alarms first) to the
+  least (``rl``: highest); always ``ss <= sc <= nw <= rl``, in the series' unit;
+- ``ip_ss`` … ``ip_rl``: the thresholds an expert configured for the object as a
+  single IP; ``range_ss`` … ``range_rl``: those configured for the address range it
+  belongs to. Both are optional labels carried from the input, and what the
+  ``model`` method learns from (``ip_*`` by default).
+"""
 
 from __future__ import annotations
 

@@ -95,7 +95,8 @@ def test_exports_the_approved_set_of_the_registry_with_its_overrides(tmp_path, i
     assert runner.invoke(app, ["objects", "import", objects, "--db", db]).exit_code == 0
     assert runner.invoke(app, ["publish", "--db", db, "--thresholds", thresholds]).exit_code == 0
     override = ["override", "--db", db, "1", "--object", "a1", "--vector", "PT_TOTAL"]
-    override += ["--metric", "PPS", "--level", "rl", "--value", "9000", "--by", "t", "--reason", "r"]
+    override += ["--metric", "PPS", "--level", "rl", "--value", "9000"]
+    override += ["--by", "t", "--reason", "r"]
     assert runner.invoke(app, override).exit_code == 0
     assert runner.invoke(app, ["approve", "--db", db, "1", "--by", "t"]).exit_code == 0
 

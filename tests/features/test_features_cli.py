@@ -146,7 +146,8 @@ def test_cli_refuses_an_unknown_extension(store_dir, tmp_path):
     assert not (tmp_path / "f.xlsx").exists()
 
 
-def test_cli_missing_store_is_one_line_error(tmp_path):
+def test_cli_missing_store_is_a_usage_error(tmp_path):
+    """As in every command that reads a store (the shared --store option)."""
     import sys
 
     from floodmark.cli import main
@@ -165,7 +166,7 @@ def test_cli_missing_store_is_one_line_error(tmp_path):
             main()
     finally:
         sys.argv = argv
-    assert exit_info.value.code == 1
+    assert exit_info.value.code == 2
     assert not (tmp_path / "f.parquet").exists()
 
 

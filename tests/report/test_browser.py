@@ -143,7 +143,7 @@ def test_plot_command_writes_png(chromium, fleet, tmp_path):
             "plot",
             "--store",
             str(fleet.store_dir),
-            "--object",
+            "--prediction-id",
             key["prediction_id"],
             "--vector",
             key["vector"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 
 import polars as pl
@@ -28,7 +29,7 @@ def _plot_args(fleet, out, *extra: str, **key: str) -> list[str]:
         "plot",
         "--store",
         str(fleet.store_dir),
-        *("--object", key["object"], "--vector", key["vector"], "--metric", key["metric"]),
+        *("--prediction-id", key["object"], "--vector", key["vector"], "--metric", key["metric"]),
         *("--out", str(out)),
         *extra,
     ]
@@ -144,3 +145,86 @@ def test_report_bad_backtest_file_exits_1(monkeypatch, capsys, tmp_path, fleet):
 def test_report_out_must_be_html(tmp_path, fleet):
     result = runner.invoke(app, _report_args(fleet, tmp_path / "r.pdf"))
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("drop", ["vector", "rl"])
+def test_report_thresholds_lacking_columns_exit_1_naming_the_file(
+    monkeypatch, capsys, tmp_path, fleet, drop
+):
+    bad = tmp_path / "bad.csv"
+    pl.read_parquet(fleet.thresholds).drop(drop).drop("fallback", strict=False).write_csv(bad)
+    code, err = _run_main(
+        monkeypatch, capsys, _report_args(fleet, tmp_path / "r.html", thresholds=[bad])
+    )
+    assert code == 1
+    assert err.startswith(f"error: {bad}: table lacks column(s) {drop} (has ")
+    assert len(err.strip().splitlines()) == 1 and "unexpected" not in err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_plot_features_lacking_keys_exit_1_naming_the_file(monkeypatch, capsys, tmp_path, fleet):
+    bad = tmp_path / "features.parquet"
+    pl.read_parquet(fleet.features).drop("prediction_id").write_parquet(bad)
+    args = _plot_args(fleet, tmp_path / "x.html", "--features", str(bad))
+    code, err = _run_main(monkeypatch, capsys, args)
+    assert code == 1 and err.startswith(f"error: {bad}: table lacks column(s) prediction_id")
+
+
+def test_plot_reads_the_super_peaks_written_beside_the_features(tmp_path, fleet):
+    """The sidecar is found by the same rule `floodmark features` writes it by."""
+    from floodmark.features.runner import super_peaks_path
+
+    features = tmp_path / "f.parquet"
+    pl.read_parquet(fleet.features).write_parquet(features)
+    pid, vector, metric = _series(fleet)
+    peaks = pl.DataFrame(
+        {"prediction_id": [pid], "vector": [vector], "metric": [metric]}
+    ).with_columns(
+        timestamp=pl.lit(dt.datetime(2024, 3, 2, tzinfo=dt.UTC)).dt.cast_time_unit("us"),
+        value=pl.lit(123456.0),
+    )
+    peaks.write_parquet(super_peaks_path(features))
+    out = tmp_path / "x.html"
+    result = runner.invoke(app, _plot_args(fleet, out, "--features", str(features)))
+    assert result.exit_code == 0, result.output
+    assert "123456" in out.read_text(encoding="utf-8")
+
+
+def test_report_out_in_an_unwritable_folder_names_the_report(
+    monkeypatch, capsys, fleet, read_only_folder
+):
+    out = read_only_folder / "r.html"
+    code, err = _run_main(monkeypatch, capsys, _report_args(fleet, out, "--worst", "0"))
+    assert code == 1
+    assert err.strip() == f"error: {out}: cannot write: Permission denied"
+
+
+def test_plot_takes_the_older_object_option_too(tmp_path, fleet):
+    args = _plot_args(fleet, tmp_path / "x.html")
+    args[args.index("--prediction-id")] = "--object"
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "x.html").is_file()
+
+
+def test_plot_needs_the_object_exactly_once(tmp_path, fleet):
+    args = _plot_args(fleet, tmp_path / "x.html")
+    at = args.index("--prediction-id")
+    assert runner.invoke(app, args[:at] + args[at + 2 :]).exit_code == 2
+    assert runner.invoke(app, [*args, "--object", args[at + 1]]).exit_code == 2
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_report_thresholds_with_text_levels_exit_1_naming_the_file(
+    monkeypatch, capsys, tmp_path, fleet
+):
+    bad = tmp_path / "text.csv"
+    table = pl.read_parquet(fleet.thresholds).select(
+        "prediction_id", "vector", "metric", *["ss", "sc", "nw", "rl"]
+    )
+    table.with_columns(pl.lit("high").alias("nw")).write_csv(bad)
+    code, err = _run_main(
+        monkeypatch, capsys, _report_args(fleet, tmp_path / "r.html", thresholds=[bad])
+    )
+    assert code == 1
+    assert err.strip() == f"error: {bad}: levels must be numbers: nw is String"

@@ -10,7 +10,16 @@ import typer
 from rich import box
 from rich.table import Table
 
-from floodmark.cli.output import StoreDir, console, parse_csv_option, progress
+from floodmark.cli.options import (
+    CHUNK_ROWS,
+    BlockedThreshold,
+    ChunkRows,
+    Quiet,
+    StoreDir,
+    fraction,
+    positive,
+)
+from floodmark.cli.output import console, parse_csv_option, progress
 from floodmark.cli.params import parse_params
 
 HELP = """Measure what thresholds would have cost and caught, method by method.
@@ -73,14 +82,15 @@ def backtest(
     ],
     learn_days: Annotated[
         float,
-        typer.Option("--learn-days", min=0.0, help="Days from each series' start that learn."),
+        typer.Option(
+            "--learn-days", callback=positive, help="Days from each series' start that learn (> 0)."
+        ),
     ] = 21.0,
     learn_fraction: Annotated[
         float | None,
         typer.Option(
             "--learn-fraction",
-            min=0.0,
-            max=1.0,
+            callback=fraction,
             help="Instead of --learn-days: the first fraction (0-1) of each series' span learns.",
         ),
     ] = None,
@@ -97,10 +107,7 @@ def backtest(
             ),
         ),
     ] = None,
-    blocked_threshold: Annotated[
-        float,
-        typer.Option("--blocked-threshold", help="Samples with blocked above this are attacks."),
-    ] = 0.0,
+    blocked_threshold: BlockedThreshold = 0.0,
     params: Annotated[
         str | None,
         typer.Option(
@@ -111,10 +118,8 @@ def backtest(
     folds: Annotated[
         int, typer.Option("--folds", min=2, help="GroupKFold folds (by object) for the model.")
     ] = 5,
-    chunk_rows: Annotated[
-        int, typer.Option("--chunk-rows", min=1, help="Rows read from the store at a time.")
-    ] = 2_000_000,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    chunk_rows: ChunkRows = CHUNK_ROWS,
+    quiet: Quiet = False,
 ) -> None:
     """Backtest threshold methods on a store and write the method x level table."""
     from floodmark.backtest import read_windows, run_backtest
@@ -123,8 +128,6 @@ def backtest(
     if out.suffix.lower() != ".json":
         raise typer.BadParameter("the output is JSON: give a .json file", param_hint="--out")
     names = parse_csv_option(methods, list(METHODS), "methods")
-    if learn_fraction is None and learn_days <= 0:
-        raise typer.BadParameter("must be above 0", param_hint="--learn-days")
     method_params = parse_params(params, per_method=True)
     window_frame = None if windows is None else read_windows(windows)
 

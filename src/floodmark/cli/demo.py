@@ -12,10 +12,13 @@ from typing import Annotated
 
 import typer
 
+from floodmark.cli.options import Quiet
 from floodmark.cli.output import console
 
 #: Methods the demo backtests; the report shows them side by side.
 DEMO_METHODS = ("rule-max", "rule-daily", "evt", "model")
+#: The steps that show a progress bar (and take ``--quiet``).
+QUIET_COMMANDS = ("generate", "ingest", "features", "recommend", "backtest")
 
 
 def register(app: typer.Typer) -> None:
@@ -36,6 +39,7 @@ def demo(
     learn_days: Annotated[
         int, typer.Option(min=1, help="Backtest: days learned from; the rest is the test.")
     ] = 21,
+    quiet: Quiet = False,
 ) -> None:
     """Generate a fleet, ingest it, compute features, train, recommend, backtest, report.
 
@@ -74,6 +78,8 @@ def demo(
          "--backtest", backtest, "--out", report],
     ]  # fmt: skip
     for argv in steps:
+        if quiet and argv[0] in QUIET_COMMANDS:
+            argv.append("--quiet")
         run_command([str(arg) for arg in argv])
 
     write_demo_objects(store, objects_csv)

@@ -8,6 +8,14 @@ from typing import Annotated
 
 import typer
 
+from floodmark.cli.options import (
+    CHUNK_ROWS,
+    BlockedThreshold,
+    ChunkRows,
+    Quiet,
+    StoreDir,
+    workers_option,
+)
 from floodmark.cli.output import console, progress
 
 HELP = (
@@ -31,6 +39,10 @@ HELP = (
 )
 
 
+#: Threads, one more than the cores: measured fastest (``features.runner.default_workers``).
+Workers = workers_option("threads, one chunk each", "cores + 1")
+
+
 def register(app: typer.Typer) -> None:
     app.command("features", help=HELP)(features)
 
@@ -44,17 +56,12 @@ def _out(value: Path) -> Path:
 
 
 def features(
-    store: Annotated[Path, typer.Option("--store", file_okay=False, help="Store directory.")],
+    store: StoreDir,
     out: Annotated[
         Path,
         typer.Option("--out", "-o", callback=_out, help="Table to write: .parquet, .csv or .json."),
     ],
-    blocked_threshold: Annotated[
-        float,
-        typer.Option(
-            "--blocked-threshold", min=0.0, help="Samples with blocked above it are attacks."
-        ),
-    ] = 0.0,
+    blocked_threshold: BlockedThreshold = 0.0,
     super_peak_factor: Annotated[
         float,
         typer.Option(
@@ -65,15 +72,9 @@ def features(
         bool,
         typer.Option("--exclude-super-peaks", help="Recompute the daily family without them."),
     ] = False,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            "--workers", min=1, help="Chunks computed at once (default: cores + 1 threads)."
-        ),
-    ] = None,
-    chunk_rows: Annotated[
-        int, typer.Option("--chunk-rows", min=1, help="Samples per chunk (whole series).")
-    ] = 1_000_000,  # floodmark.features.runner.CHUNK_ROWS (not imported: --help stays fast)
+    workers: Workers = None,
+    chunk_rows: ChunkRows = CHUNK_ROWS,
+    quiet: Quiet = False,
 ) -> None:
     from floodmark.features.registry import FeatureParams
     from floodmark.features.runner import (
@@ -89,7 +90,7 @@ def features(
     tune_malloc()  # this process computes the chunks
     opened = open_store(store)
     params = FeatureParams(blocked_threshold, super_peak_factor, exclude_super_peaks)
-    with progress() as bar:
+    with progress(disable=quiet) as bar:
         task = bar.add_task("chunks", total=None)
         result = store_features(
             opened,

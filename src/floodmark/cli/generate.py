@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from floodmark.cli.options import Quiet, workers_option
 from floodmark.cli.output import console, progress
 from floodmark.errors import FloodmarkError
 
@@ -23,6 +24,10 @@ HELP = (
     "some objects). The same --seed gives the same file, byte for byte, whatever --workers "
     "is. The model is described in docs/traffic-model.md."
 )
+
+
+#: Processes, one object at a time each; all cores (the work is pure computation).
+Workers = workers_option("processes", "all cores")
 
 
 def register(app: typer.Typer) -> None:
@@ -71,15 +76,13 @@ def generate(
         str,
         typer.Option("--start", callback=_start, help="First sample time, ISO date/time (UTC)."),
     ] = "2026-01-01",
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", min=1, help="Worker processes (default: all cores)."),
-    ] = None,
+    workers: Workers = None,
+    quiet: Quiet = False,
 ) -> None:
+    from floodmark.domain import available_cpus
     from floodmark.generate import generate_fleet
-    from floodmark.generate.fleet import default_workers
 
-    with progress() as bar:
+    with progress(disable=quiet) as bar:
         task = bar.add_task("objects", total=objects)
         summary = generate_fleet(
             out,
@@ -88,7 +91,7 @@ def generate(
             step=step,
             seed=seed,
             start=start,
-            workers=workers or default_workers(),
+            workers=workers or available_cpus(),
             progress=lambda done, _total: bar.update(task, completed=done),
         )
     console.print(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from floodmark.cli.options import Quiet, workers_option
 from floodmark.cli.output import console, progress
 
 FORMATS_HELP = "vendor, vendor-catalog, long or series-csv"
@@ -14,7 +15,7 @@ FORMATS_HELP = "vendor, vendor-catalog, long or series-csv"
 HELP = f"""Read traffic series into a store: partitioned Parquet, a catalog, a quarantine.
 
 Each INPUT is a vendor export (Parquet with a time_series column), a vendor
-catalog CSV naming one file per series, a long table (CSV or Parquet with
+file list (CSV naming one file per series), a long table (CSV or Parquet with
 prediction_id, vector, metric, timestamp, passed, blocked) or a single-series CSV
 (timestamp,value; give its key with --prediction-id/--vector/--metric). The format
 is detected unless --format ({FORMATS_HELP}) says it.
@@ -34,11 +35,15 @@ Examples:
 
   floodmark ingest export-2024-05.parquet --store fleet-store
 
-  floodmark ingest catalog.csv --format vendor-catalog --root data --store fleet-store
+  floodmark ingest files.csv --format vendor-catalog --root data --store fleet-store
 
   floodmark ingest ec2_network_in_5abac7.csv --store nab-store --prediction-id ec2-5abac7
   --vector PT_TOTAL --metric BW
 """
+
+
+#: Processes decoding vendor series; 1 by default: each more holds a batch in memory.
+Workers = workers_option("processes decoding vendor series", "1")
 
 
 def register(app: typer.Typer) -> None:
@@ -66,16 +71,14 @@ def ingest(
             "--root",
             exists=True,
             file_okay=False,
-            help="Folder that paths in a vendor catalog may not escape (default: its folder).",
+            help="Folder that paths in a vendor file list may not escape (default: its folder).",
         ),
     ] = None,
     strict: Annotated[
         bool,
         typer.Option("--strict", help="Stop at the first broken series (exit 1); store untouched."),
     ] = False,
-    workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Processes decoding vendor series.")
-    ] = 1,
+    workers: Workers = 1,
     max_series_bytes: Annotated[
         int | None,
         typer.Option(
@@ -117,6 +120,7 @@ def ingest(
             help="series-csv: an id_time,time table for a time column of ids (CESNET).",
         ),
     ] = None,
+    quiet: Quiet = False,
 ) -> None:
     """Read INPUT files into the store at --store."""
     from floodmark.io import FORMATS
@@ -137,7 +141,7 @@ def ingest(
         )
         if value is not None
     }
-    with progress() as bar:
+    with progress(disable=quiet) as bar:
         reading = bar.add_task("reading batches", total=None)
         merging = None
         batches = 0

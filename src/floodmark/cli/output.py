@@ -1,10 +1,11 @@
-"""Console helpers shared by commands: one console, progress bars, tables."""
+"""Console helpers shared by commands: one console, progress bars, tables.
+
+Options shared by commands are in ``floodmark.cli.options``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import Annotated
+from collections.abc import Sequence
 
 import polars as pl
 import typer
@@ -21,24 +22,6 @@ from rich.table import Table
 
 # soft_wrap: long lines (paths, summaries) stay whole so they can be copied and grepped.
 console = Console(highlight=False, soft_wrap=True)
-
-#: ``--store``: an existing store directory (every command that reads one).
-StoreDir = Annotated[
-    Path,
-    typer.Option(
-        "--store", exists=True, file_okay=False, help="Store directory (from `floodmark ingest`)."
-    ),
-]
-#: ``--features``: the table written by ``floodmark features``.
-FeaturesFile = Annotated[
-    Path,
-    typer.Option(
-        "--features",
-        exists=True,
-        dir_okay=False,
-        help="Features table from `floodmark features` (.parquet, .csv or .json).",
-    ),
-]
 
 
 def progress(*, disable: bool = False) -> Progress:
@@ -71,10 +54,6 @@ def _fmt(value: object, digits: int) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}g}"
     return str(value)
-
-
-def comma_list(values: Iterable[str]) -> str:
-    return ", ".join(values)
 
 
 def parse_csv_option(text: str, allowed: Sequence[str], what: str) -> list[str]:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from floodmark.cli.output import StoreDir, console
+from floodmark.cli.options import BlockedThreshold, StoreDir
+from floodmark.cli.output import console
 
 HELP = """Plot one series: the notebook's figure plus what floodmark recommends.
 
@@ -28,10 +29,10 @@ set BROWSER_PATH / --browser).
 
 Examples:
 
-  floodmark plot --store fleet-store --object 3fa2... --vector PT_SYN --metric PPS
+  floodmark plot --store fleet-store --prediction-id 3fa2... --vector PT_SYN --metric PPS
   --thresholds thresholds.parquet --features features.parquet --out syn.html
 
-  floodmark plot --store fleet-store --object 3fa2... --vector PT_UDP --metric BW
+  floodmark plot --store fleet-store --prediction-id 3fa2... --vector PT_UDP --metric BW
   --thresholds evt.parquet --out udp.png
 """
 
@@ -42,7 +43,12 @@ def register(app: typer.Typer) -> None:
 
 def plot(
     store: StoreDir,
-    object_id: Annotated[str, typer.Option("--object", help="The object's prediction_id.")],
+    prediction_id: Annotated[
+        str | None,
+        typer.Option("--prediction-id", show_default=False, help="The series' object (required)."),
+    ] = None,
+    object_id: Annotated[str | None, typer.Option("--object", hidden=True)] = None,
+    *,
     vector: Annotated[str, typer.Option("--vector", help="Vector, e.g. PT_SYN.")],
     metric: Annotated[str, typer.Option("--metric", help="PPS or BW.")],
     out: Annotated[Path, typer.Option("--out", help="FILE.html (interactive) or FILE.png.")],
@@ -68,14 +74,7 @@ def plot(
         str | None,
         typer.Option("--method", help="Which method's levels, when the table holds several."),
     ] = None,
-    blocked_threshold: Annotated[
-        float,
-        typer.Option(
-            "--blocked-threshold",
-            min=0.0,
-            help="Samples with blocked above it are attacks (daily markers skip them).",
-        ),
-    ] = 0.0,
+    blocked_threshold: BlockedThreshold = 0.0,
     super_peak_factor: Annotated[
         float,
         typer.Option(
@@ -94,75 +93,36 @@ def plot(
     height: Annotated[int, typer.Option("--height", min=200, help="PNG height in pixels.")] = 620,
 ) -> None:
     """Write the figure of one series as HTML or PNG."""
-    from floodmark.io.atomic import read_table
     from floodmark.report import series_figure, write_figure
-    from floodmark.report.data import require_series, select_series
     from floodmark.report.export import FIGURE_SUFFIXES
+    from floodmark.report.inputs import read_series_inputs
     from floodmark.store import open_store
 
     if out.suffix.lower() not in FIGURE_SUFFIXES:
         raise typer.BadParameter(f"use one of {', '.join(FIGURE_SUFFIXES)}", param_hint="--out")
-    opened = open_store(store)
-    labels_row = require_series(opened.catalog(), object_id, vector, metric)
-    samples = opened.read_series(prediction_id=object_id, vector=vector, metric=metric)
-    keys = (object_id, vector, metric)
-
-    features_row, peaks = _features(features, samples, keys, blocked_threshold, super_peak_factor)
-    thresholds_row = None
-    if thresholds is not None:
-        rows = select_series(read_table(thresholds), *keys, method=method)
-        if rows.height == 0:
-            console.print(
-                f"note: {thresholds} has no row for this series"
-                + (f" and method {method!r}" if method else "")
-            )
-        else:
-            if rows.height > 1 and "method" in rows.columns:
-                rows = rows.sort("method")
-                console.print(
-                    f"note: {thresholds} has methods {', '.join(rows['method'].to_list())}; "
-                    f"showing {rows['method'][0]} (choose with --method)"
-                )
-            thresholds_row = rows.row(0, named=True)
-
+    if (prediction_id is None) == (object_id is None):
+        raise typer.BadParameter("give the series' object once", param_hint="--prediction-id")
+    inputs = read_series_inputs(
+        open_store(store),
+        prediction_id or object_id,
+        vector,
+        metric,
+        features=features,
+        thresholds=thresholds,
+        method=method,
+        blocked_threshold=blocked_threshold,
+        super_peak_factor=super_peak_factor,
+    )
+    for note in inputs.notes:
+        console.print(f"note: {note}")
     fig = series_figure(
-        samples,
-        features_row=features_row,
-        thresholds_row=thresholds_row,
-        labels_row=labels_row,
-        super_peaks=peaks,
+        inputs.samples,
+        features_row=inputs.features_row,
+        thresholds_row=inputs.thresholds_row,
+        labels_row=inputs.labels_row,
+        super_peaks=inputs.super_peaks,
         blocked_threshold=blocked_threshold,
         super_peak_factor=super_peak_factor,
     )
     write_figure(fig, out, browser=browser, width=width, height=height)
     console.print(f"wrote {out}")
-
-
-def _features(path, samples, keys, blocked_threshold, super_peak_factor):
-    """This series' features row and super peaks: from the files when given, else computed."""
-    from floodmark.features import compute_features, find_super_peaks
-    from floodmark.io.atomic import read_table
-    from floodmark.report.data import select_series
-
-    row = None
-    if path is not None:
-        rows = select_series(read_table(path), *keys)
-        if rows.height:
-            row = rows.row(0, named=True)
-        else:
-            console.print(f"note: {path} has no row for this series; computing its features")
-    if row is None and samples.height:
-        computed = compute_features(
-            samples, blocked_threshold=blocked_threshold, super_peak_factor=super_peak_factor
-        )
-        row = computed.row(0, named=True) if computed.height else None
-    sidecar = None if path is None else path.with_name(f"{path.stem}.super_peaks.parquet")
-    if sidecar is not None and sidecar.is_file():
-        peaks = select_series(read_table(sidecar), *keys)
-    elif samples.height:
-        peaks = find_super_peaks(
-            samples, blocked_threshold=blocked_threshold, super_peak_factor=super_peak_factor
-        )
-    else:
-        peaks = None
-    return row, peaks

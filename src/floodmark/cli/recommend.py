@@ -8,7 +8,15 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from floodmark.cli.output import FeaturesFile, StoreDir, console, print_frame, progress
+from floodmark.cli.options import (
+    CHUNK_ROWS,
+    BlockedThreshold,
+    ChunkRows,
+    FeaturesFile,
+    Quiet,
+    StoreDir,
+)
+from floodmark.cli.output import console, print_frame, progress
 from floodmark.cli.params import parse_params
 from floodmark.schema import KEY_COLUMNS, LEVELS
 
@@ -76,18 +84,9 @@ def recommend(
         str | None,
         typer.Option("--params", help='Method parameters as JSON, e.g. \'{"variant": "p95"}\'.'),
     ] = None,
-    blocked_threshold: Annotated[
-        float,
-        typer.Option(
-            "--blocked-threshold",
-            min=0.0,
-            help="Samples with blocked above this are attacks (methods reading samples).",
-        ),
-    ] = 0.0,
-    chunk_rows: Annotated[
-        int, typer.Option("--chunk-rows", min=1, help="Samples read from the store at a time.")
-    ] = 2_000_000,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    blocked_threshold: BlockedThreshold = 0.0,
+    chunk_rows: ChunkRows = CHUNK_ROWS,
+    quiet: Quiet = False,
 ) -> None:
     """Write the thresholds table (one row per series) and print a short summary."""
     from floodmark.io.atomic import TABLE_SUFFIXES, read_table, write_table

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from floodmark.cli.output import FeaturesFile, StoreDir, console
+from floodmark.cli.options import FeaturesFile, StoreDir
+from floodmark.cli.output import console
 
 HELP = """Write one self-contained HTML report about a store and its results.
 
@@ -81,33 +82,21 @@ def report(
     title: Annotated[str, typer.Option("--title", help="Report title.")] = "floodmark fleet report",
 ) -> None:
     """Build the report and write it."""
-    import polars as pl
-
-    from floodmark.io.atomic import read_table
     from floodmark.report import write_report
+    from floodmark.report.inputs import read_report_inputs
     from floodmark.store import open_store
 
     if out.suffix.lower() != ".html":
         raise typer.BadParameter("the report is an .html file", param_hint="--out")
     opened = open_store(store)
-    feature_table = read_table(features)
-    threshold_table = pl.concat([read_table(p) for p in thresholds], how="diagonal_relaxed")
-    result = None
-    if backtest is not None:
-        from floodmark.backtest import BacktestResult
-
-        result = BacktestResult.from_json(backtest)
-    if super_peaks is None:
-        sidecar = features.with_name(f"{features.stem}.super_peaks.parquet")
-        super_peaks = sidecar if sidecar.is_file() else None
-    peaks = read_table(super_peaks) if super_peaks is not None else None
+    inputs = read_report_inputs(features, thresholds, backtest=backtest, super_peaks=super_peaks)
     write_report(
         out,
         opened,
-        feature_table,
-        threshold_table,
-        backtest=result,
-        super_peaks=peaks,
+        inputs.features,
+        inputs.thresholds,
+        backtest=inputs.backtest,
+        super_peaks=inputs.super_peaks,
         worst=worst,
         max_points=max_points,
         title=title,

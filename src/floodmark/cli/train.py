@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from floodmark.cli.output import FeaturesFile, StoreDir, console, print_frame
+from floodmark.cli.options import FeaturesFile, StoreDir
+from floodmark.cli.output import console, print_frame
 from floodmark.cli.params import parse_params
 
 HELP = (

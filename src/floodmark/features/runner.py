@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
-import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +78,8 @@ def store_features(
     workers: chunks computed at the same time (1: one after the other;
         ``default_workers()`` is what the CLI uses).
     processes: compute them in spawned processes instead of threads; a script
-        doing so needs the usual ``if __name__ == "__main__":`` guard.
+        doing so needs the usual ``if __name__ == "__main__":`` guard, and is faster
+        with ``worker_environment(workers)`` set.
     chunk_rows: samples per chunk (whole series; a longer series is its own chunk).
         Memory grows with ``workers * chunk_rows``: about 250 bytes per sample.
     progress: called as ``progress(done, total)`` after each chunk.
@@ -198,40 +198,29 @@ def _run_threads(plan: list, params: FeatureParams, workers: int) -> Iterator[tu
 
 
 def _run_processes(plan: list, params: FeatureParams, workers: int) -> Iterator[tuple]:
-    threads = max(1, available_cpus() // workers)
     context = multiprocessing.get_context("spawn")
-    # Children read these when they start (glibc) or first import Polars. A Pool
-    # starts all its processes in its constructor, so they are needed only then
-    # (the parent's own Polars pool is already sized and unaffected).
-    env = {f"MALLOC_{name[2:]}_": str(value) for name, value in MALLOC_SETTINGS.items()}
-    with _environment(POLARS_MAX_THREADS=str(threads), **env):
-        pool = context.Pool(workers)
-    with pool:
+    # The workers inherit this process's environment as it is: see worker_environment.
+    with context.Pool(workers) as pool:
         # Each worker holds one chunk at a time; results are small. Unordered:
         # finish_features sorts, and a slow chunk does not hold the others back.
         tasks = ((spec, params) for spec in plan)
         yield from pool.imap_unordered(_chunk_task, tasks)
 
 
+def worker_environment(workers: int) -> dict[str, str]:
+    """Environment variables that make ``processes=True`` workers fast; the caller sets them.
+
+    Each worker then sizes Polars' pool to its share of the cores (instead of all of
+    them, ``workers`` times over) and starts with ``MALLOC_SETTINGS`` (glibc reads them
+    at start-up). The library never changes the environment itself: it is shared by
+    every thread of the process. A script sets them before ``store_features``, e.g.
+    ``os.environ.update(worker_environment(2))``; this process's own Polars pool was
+    sized when Polars was imported and stays as it is.
+    """
+    threads = max(1, available_cpus() // workers)
+    env = {f"MALLOC_{name[2:]}_": str(value) for name, value in MALLOC_SETTINGS.items()}
+    return {"POLARS_MAX_THREADS": str(threads), **env}
+
+
 def _chunk_task(task: tuple) -> tuple[pl.DataFrame, pl.DataFrame]:
     return chunk_features(*task)
-
-
-class _environment:
-    """Set environment variables for the duration of a ``with`` block."""
-
-    def __init__(self, **values: str) -> None:
-        self.values = values
-        self.saved: dict[str, str | None] = {}
-
-    def __enter__(self) -> None:
-        for name, value in self.values.items():
-            self.saved[name] = os.environ.get(name)
-            os.environ[name] = value
-
-    def __exit__(self, *exc) -> None:
-        for name, value in self.saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

@@ -49,9 +49,6 @@ VECTOR_CLASSES = MappingProxyType(
     }
 )
 
-#: Vectors whose traffic partitions PT_TOTAL.
-BASE_VECTORS: tuple[str, ...] = ("PT_TCP", "PT_UDP", "PT_ICMP", "PT_FRAG", "PT_GENERAL")
-
 #: Classes that carry no steady traffic for most objects: silent except rare blips and attacks.
 SPARSE_CLASSES: tuple[str, ...] = ("dns_resp", "ntp", "ssdp", "frag")
 

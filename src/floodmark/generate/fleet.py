@@ -19,7 +19,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from floodmark.domain import available_cpus, bounded_map
+from floodmark.domain import bounded_map
 from floodmark.errors import FloodmarkError
 from floodmark.generate.labels import object_labels
 from floodmark.generate.profile import object_streams
@@ -232,7 +232,3 @@ def _ordered_map(fn: Callable, items: Iterable, workers: int) -> Iterator:
         in_flight=3 * workers,
     )
 
-
-def default_workers() -> int:
-    """All cores this process may use."""
-    return available_cpus()

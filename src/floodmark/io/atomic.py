@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
-from collections.abc import Iterator
+import secrets
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import orjson
 import polars as pl
 
-from floodmark.errors import FloodmarkError
+from floodmark.errors import FloodmarkError, OutputError, SchemaError
 
 TABLE_SUFFIXES = (".parquet", ".csv", ".json")
 
@@ -20,26 +21,50 @@ TABLE_SUFFIXES = (".parquet", ".csv", ".json")
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only on success.
 
-    A run killed half-way leaves the old file (or none), never a torn one.
+    A run killed half-way leaves the old file (or none), never a torn one. The
+    temporary file is created with mode 0o666 minus the umask, as a plain ``open()``
+    would, without touching the process umask (other threads may be creating files).
+    Failing to create, write or move it (read-only folder, full disk) is an
+    ``OutputError`` naming ``path``, not the temporary file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = _create_temp(path)
+    except OSError as exc:
+        raise OutputError(f"cannot write: {_reason(exc)}", file=path) from None
     try:
         yield tmp_path
-        # mkstemp creates 0600; give the file the permissions a plain open() would.
-        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS and exc.filename not in (str(tmp_path), str(path)):
+            raise
+        raise OutputError(f"cannot write: {_reason(exc)}", file=path) from exc
     finally:
         tmp_path.unlink(missing_ok=True)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+#: Errors that, raised while a temporary file is being written, are about the output.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
+def _create_temp(path: Path) -> Path:
+    """Create an empty ``.<name>.<random>.tmp`` beside ``path``; the kernel applies the umask."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(tmp, flags, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, FileExistsError) and exc.filename is not None:
+        return f"{exc.filename} is not a folder"  # from mkdir: a file is in the way
+    return exc.strerror or str(exc)
 
 
 def write_table(df: pl.DataFrame, path: str | Path) -> Path:
@@ -52,12 +77,15 @@ def write_table(df: pl.DataFrame, path: str | Path) -> Path:
             file=path,
         )
     with atomic_path(path) as tmp:
-        if suffix == ".parquet":
-            df.write_parquet(tmp)
-        elif suffix == ".csv":
-            df.write_csv(tmp)
-        else:
-            tmp.write_bytes(orjson.dumps(df.to_dicts(), option=orjson.OPT_INDENT_2))
+        try:
+            if suffix == ".parquet":
+                df.write_parquet(tmp)
+            elif suffix == ".csv":
+                df.write_csv(tmp)
+            else:
+                tmp.write_bytes(orjson.dumps(df.to_dicts(), option=orjson.OPT_INDENT_2))
+        except pl.exceptions.PolarsError as exc:  # Polars reports I/O failures as its own
+            raise OutputError(f"cannot write the table ({exc})", file=path) from None
     return path
 
 
@@ -69,19 +97,31 @@ def write_json(obj: object, path: str | Path) -> Path:
     return path
 
 
-def read_table(path: str | Path) -> pl.DataFrame:
-    """Read a table written by ``write_table``."""
+def read_table(path: str | Path, *, columns: Sequence[str] = ()) -> pl.DataFrame:
+    """Read a table written by ``write_table``.
+
+    columns: columns the caller needs; a table without them is a ``SchemaError``
+        naming the file and what it lacks.
+    """
     path = Path(path)
     if not path.is_file():
         raise FloodmarkError("file not found", file=path)
     suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise FloodmarkError(f"unsupported table extension {suffix!r}", file=path)
     try:
         if suffix == ".parquet":
-            return pl.read_parquet(path)
-        if suffix == ".csv":
-            return pl.read_csv(path)
-        if suffix == ".json":
-            return pl.DataFrame(orjson.loads(path.read_bytes()))
-    except (pl.exceptions.PolarsError, orjson.JSONDecodeError, OSError) as exc:
+            table = pl.read_parquet(path)
+        elif suffix == ".csv":
+            table = pl.read_csv(path)
+        else:
+            table = pl.DataFrame(orjson.loads(path.read_bytes()))
+    except (pl.exceptions.PolarsError, OSError, TypeError, ValueError) as exc:
         raise FloodmarkError(f"cannot read table ({exc})", file=path) from None
-    raise FloodmarkError(f"unsupported table extension {suffix!r}", file=path)
+    missing = [name for name in columns if name not in table.columns]
+    if missing:
+        raise SchemaError(
+            f"table lacks column(s) {', '.join(missing)} (has {', '.join(table.columns)})",
+            file=path,
+        )
+    return table

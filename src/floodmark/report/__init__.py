@@ -1,4 +1,8 @@
-"""Plots and the fleet report: they read results and render them, never compute them.
+"""Plots and the fleet report: they read results and render them.
+
+They compute only what a figure shows: a plotted series' daily maxima and attack
+periods, recommended-vs-expert pairs, and (``report.inputs``, when no features table
+is given) the features of the one series being plotted.
 
 >>> from floodmark.report import series_figure, write_figure, write_report  # doctest: +SKIP
 >>> fig = series_figure(store.read_series("ab12", "PT_SYN", "PPS"))  # doctest: +SKIP

@@ -22,7 +22,7 @@ import lightgbm as lgb
 import orjson
 import polars as pl
 
-from floodmark.errors import FloodmarkError, NotFittedError
+from floodmark.errors import FloodmarkError, InputFormatError, NotFittedError, OutputError
 from floodmark.io.atomic import atomic_path, write_json
 from floodmark.schema import LEVELS, METRICS, VECTORS
 from floodmark.thresholds.floors import Floors
@@ -48,7 +48,12 @@ def save_model(model, directory: str | Path) -> Path:
     if not model.is_fitted():
         raise NotFittedError("model is not fitted: nothing to save", file=directory)
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create the model directory: {exc.strerror}", file=directory
+        ) from None
     boosters = {}
     for level, booster, target in zip(
         LEVELS, model.boosters_, _targets(model.label_columns()), strict=True
@@ -90,9 +95,12 @@ def save_model(model, directory: str | Path) -> Path:
 
 
 def load_model(directory: str | Path):
-    """Read a directory written by ``save_model`` back into a fitted ``GBTModel``."""
-    from floodmark.thresholds.model import GBTModel
+    """Read a directory written by ``save_model`` back into a fitted ``GBTModel``.
 
+    Anything that does not match what ``save_model`` writes (a missing or mistyped
+    key, an unknown parameter, a booster file outside the directory or altered since
+    it was saved) is an ``InputFormatError`` naming the file.
+    """
     directory = Path(directory)
     meta_path = directory / METADATA
     if not meta_path.is_file():
@@ -100,28 +108,51 @@ def load_model(directory: str | Path):
     try:
         meta = orjson.loads(meta_path.read_bytes())
     except orjson.JSONDecodeError as exc:
-        raise FloodmarkError(f"model metadata is not valid JSON ({exc})", file=meta_path) from None
+        raise InputFormatError(
+            f"model metadata is not valid JSON ({exc})", file=meta_path
+        ) from None
+    if not isinstance(meta, dict):
+        raise InputFormatError("model metadata is not a JSON object", file=meta_path)
     if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
-        raise FloodmarkError(
+        raise InputFormatError(
             f"unsupported model format {meta.get('format')!r} v{meta.get('format_version')!r}",
             file=meta_path,
         )
+    try:
+        return _from_metadata(meta, directory, meta_path)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # Hand-edited or truncated metadata: say which part, not a bare KeyError.
+        what = f"lacks {exc}" if isinstance(exc, KeyError) else f"is malformed ({exc})"
+        raise InputFormatError(f"model metadata {what}", file=meta_path) from None
+
+
+def _from_metadata(meta: dict, directory: Path, meta_path: Path):
+    from floodmark.thresholds.model import GBTModel
+
     if meta["categorical"] != {"vector": list(VECTORS), "metric": list(METRICS)}:
-        raise FloodmarkError("model was trained with different vector/metric codes", file=meta_path)
+        raise InputFormatError(
+            "model was trained with different vector/metric codes", file=meta_path
+        )
     params = dict(meta["params"])
+    unknown = sorted(set(params) - set(GBTModel().get_params()))
+    if unknown:
+        raise InputFormatError(
+            f"unknown model parameter(s) {', '.join(unknown)} in params", file=meta_path
+        )
     if params.get("floors") is not None:
         params["floors"] = Floors.from_records(params["floors"])
     model = GBTModel(**params)
     boosters = []
     for level in LEVELS:
         entry = meta["boosters"][level]
-        path = directory / entry["file"]
-        if not path.is_file():
-            raise FloodmarkError(f"booster for {level} is missing", file=path)
+        path = _booster_path(directory, entry["file"], level, meta_path)
         text = path.read_bytes()
         if hashlib.sha256(text).hexdigest() != entry["sha256"]:
-            raise FloodmarkError("booster file does not match its recorded sha256", file=path)
-        boosters.append(lgb.Booster(model_str=text.decode()))
+            raise InputFormatError("booster file does not match its recorded sha256", file=path)
+        try:
+            boosters.append(lgb.Booster(model_str=text.decode()))
+        except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
+            raise InputFormatError(f"not a LightGBM text model ({exc})", file=path) from None
     model.boosters_ = tuple(boosters)
     model.feature_columns_ = tuple(meta["feature_columns"])
     model.n_train_ = meta["n_train"]
@@ -132,6 +163,26 @@ def load_model(directory: str | Path):
     model.floors_ = Floors.from_records(meta["floors"])
     model.metadata_ = meta
     return model
+
+
+def _booster_path(directory: Path, name: object, level: str, meta_path: Path) -> Path:
+    """The booster file ``name`` inside ``directory``; refused when it leads outside.
+
+    ``save_model`` writes plain file names; a path that is absolute, climbs with
+    ``..`` or goes through a symlink out of the directory could make ``load`` read
+    any file on the machine, so it is an error.
+    """
+    if not isinstance(name, str) or not name:
+        raise InputFormatError(f"booster for {level} has no file name", file=meta_path)
+    root = directory.resolve()
+    path = (directory / name).resolve()
+    if not path.is_relative_to(root):
+        raise InputFormatError(
+            f"booster for {level} names {name!r}, outside the model directory", file=meta_path
+        )
+    if not path.is_file():
+        raise InputFormatError(f"booster for {level} is missing", file=directory / name)
+    return directory / name
 
 
 def _version(name: str) -> str | None:
