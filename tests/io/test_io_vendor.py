@@ -245,7 +245,9 @@ def test_not_parquet_or_missing_columns_is_a_whole_file_error(tmp_path):
         tmp_path / "numbers.parquet",
         [{"prediction_id": "a", "vector": "PT_TCP", "metric": "PPS", "time_series": 5}],
     )
-    with pytest.raises(SchemaError, match=r"numbers\.parquet: column time_series is int64, not"):
+    with pytest.raises(
+        SchemaError, match=r"numbers\.parquet: vendor export column time_series is int64, not"
+    ):
         read_vendor_export(numbers)
     with pytest.raises(InputFormatError, match="file not found"):
         read_vendor_export(tmp_path / "absent.parquet")

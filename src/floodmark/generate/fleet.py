@@ -231,4 +231,3 @@ def _ordered_map(fn: Callable, items: Iterable, workers: int) -> Iterator:
         executor=lambda n: ProcessPoolExecutor(max_workers=n, mp_context=context),
         in_flight=3 * workers,
     )
-

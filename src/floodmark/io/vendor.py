@@ -186,7 +186,9 @@ def _open(path: Path) -> pq.ParquetFile:
         )
     blobs = parquet.schema_arrow.field("time_series").type
     if not any(is_text(blobs) for is_text in _BLOB_TYPES):
-        raise SchemaError(f"column time_series is {blobs}, not base64 text", file=path)
+        raise SchemaError(
+            f"vendor export column time_series is {blobs}, not base64 text", file=path
+        )
     return parquet
 
 
