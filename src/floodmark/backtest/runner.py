@@ -84,7 +84,7 @@ def run_backtest(
     # Imported here: the store and the methods pull in heavy dependencies, and the
     # episode kernels must stay importable on their own.
     from floodmark.features.engine import feature_kernel, finish_features
-    from floodmark.features.registry import FeatureParams
+    from floodmark.features.families import FeatureParams
     from floodmark.store import open_store
     from floodmark.thresholds import METHODS, make_method
 

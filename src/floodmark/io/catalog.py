@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from floodmark.errors import FloodmarkError, InputFormatError, SchemaError, SeriesDefect
 from floodmark.io._common import Defects, check_errors, concat_results, key_defect, series_frame
 from floodmark.io.codec import decode_time_series
-from floodmark.io.result import ReadResult
+from floodmark.io.read_result import ReadResult
 from floodmark.io.vendor import DecodedBatch, samples_frame
 from floodmark.schema import KEY_COLUMNS, LABEL_SCHEMA
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from floodmark.io.result import ReadResult
+from floodmark.io.read_result import ReadResult
 from floodmark.store import layout
 from floodmark.store.merge import merge_partition
 from floodmark.store.parquet import read_file
