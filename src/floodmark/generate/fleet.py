@@ -243,4 +243,3 @@ def _ordered_map(fn: Callable, items: Iterable, workers: int) -> Iterator:
             yield result
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
-
