@@ -4,7 +4,7 @@ Generates a fleet (``--objects`` objects x 13 vectors x 2 metrics, 30 days at
 300 s) in a temporary folder, ingests it into a store, then measures in one run,
 on the same data:
 
-(a) store -> features: ``floodmark.features.runner.store_features`` over the
+(a) store -> features: ``floodmark.features.chunked.store_features`` over the
     whole store, against the notebook's loop over ``--slow-series`` of the same
     series: read that series' own Parquet file (written beforehand in the
     notebook's layout: DatetimeIndex, passed_val, blocked_val, total_val),
@@ -51,7 +51,7 @@ import polars as pl
 
 from floodmark.domain import available_cpus
 from floodmark.features import compute_features
-from floodmark.features.runner import (
+from floodmark.features.chunked import (
     CHUNK_ROWS,
     batch_features,
     default_workers,
@@ -314,7 +314,7 @@ def bench_full(args, workdir: Path) -> dict:
     script = workdir / "processes.py"
     script.write_text(
         "import os\n"
-        "from floodmark.features.runner import store_features, tune_malloc, worker_environment\n"
+        "from floodmark.features.chunked import store_features, tune_malloc, worker_environment\n"
         "from floodmark.store import open_store\n"
         "if __name__ == '__main__':\n"
         "    tune_malloc()\n"

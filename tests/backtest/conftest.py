@@ -65,7 +65,7 @@ def make_thresholds():
 
 def build_store(path, samples: pl.DataFrame, labels: list[dict] | None = None):
     """Ingest a hand-made long table (and optional per-series labels) into a store."""
-    from floodmark.io.result import ReadResult, empty_series_meta
+    from floodmark.io.read_result import ReadResult, empty_series_meta
     from floodmark.store import ingest
 
     keys = samples.select("prediction_id", "vector", "metric").unique(maintain_order=True)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from floodmark.cli import app
 from floodmark.errors import FloodmarkError, SchemaError
 from floodmark.features import compute_features
-from floodmark.io.result import ReadResult, empty_series_meta
+from floodmark.io.read_result import ReadResult, empty_series_meta
 from floodmark.schema import LEVELS, LONG_SCHEMA
 from floodmark.store import ingest, open_store
 from floodmark.thresholds import EVT, THRESHOLD_SCHEMA, RuleDaily, RuleMax

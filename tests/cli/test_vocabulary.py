@@ -36,7 +36,7 @@ def test_a_shared_option_has_one_help_and_one_default(name, commands):
 
 
 def test_chunk_rows_default_is_the_library_default():
-    from floodmark.features.runner import CHUNK_ROWS as LIBRARY_CHUNK_ROWS
+    from floodmark.features.chunked import CHUNK_ROWS as LIBRARY_CHUNK_ROWS
 
     assert _option("features", "--chunk-rows").default == CHUNK_ROWS == LIBRARY_CHUNK_ROWS
 

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from floodmark.cli import app
 from floodmark.features import compute_features, find_super_peaks
+from floodmark.features.chunked import batch_features, store_features
 from floodmark.features.engine import output_schema
-from floodmark.features.registry import FeatureParams
-from floodmark.features.runner import batch_features, store_features
+from floodmark.features.families import FeatureParams
 from floodmark.generate import generate_fleet
 from floodmark.io import iter_vendor_export, read_vendor_export
 from floodmark.io.atomic import read_table
@@ -172,6 +172,6 @@ def test_cli_missing_store_is_a_usage_error(tmp_path):
 
 def test_cli_chunk_rows_default_is_the_library_default():
     from floodmark.cli.features import features
-    from floodmark.features.runner import CHUNK_ROWS
+    from floodmark.features.chunked import CHUNK_ROWS
 
     assert inspect.signature(features).parameters["chunk_rows"].default == CHUNK_ROWS

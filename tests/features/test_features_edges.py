@@ -15,8 +15,8 @@ from notebook_port import port_features
 from floodmark.errors import SchemaError
 from floodmark.features import FEATURE_COLUMNS, compute_features, find_super_peaks
 from floodmark.features.engine import feature_kernel, output_schema, prepared_kernel
+from floodmark.features.families import FAMILIES
 from floodmark.features.prepare import prepare_runs
-from floodmark.features.registry import FAMILIES
 from floodmark.schema import KEY_COLUMNS
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z

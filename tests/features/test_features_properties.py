@@ -14,7 +14,7 @@ from polars.testing import assert_frame_equal
 
 from floodmark.features import compute_features
 from floodmark.features.engine import feature_kernel, finish_features
-from floodmark.features.registry import FeatureParams
+from floodmark.features.families import FeatureParams
 
 KEYS = [
     (pid, vector, metric)

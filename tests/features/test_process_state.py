@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from floodmark.features.runner import store_features, worker_environment
+from floodmark.features.chunked import store_features, worker_environment
 from floodmark.generate import generate_fleet
 from floodmark.store import ingest_files, open_store
 
@@ -35,7 +35,7 @@ def watched(monkeypatch):
     monkeypatch.setattr(os, "putenv", lambda key, value: record("putenv", key, value))
     monkeypatch.setattr(os, "unsetenv", lambda key: record("unsetenv", key))
     monkeypatch.setattr(
-        "floodmark.features.runner.tune_malloc", lambda: changes.append(("mallopt",))
+        "floodmark.features.chunked.tune_malloc", lambda: changes.append(("mallopt",))
     )
     return changes
 

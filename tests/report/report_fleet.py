@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from floodmark.io.result import ReadResult
+from floodmark.io.read_result import ReadResult
 from floodmark.schema import LEVELS, LONG_SCHEMA
 
 T0 = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)

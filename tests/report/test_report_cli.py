@@ -172,7 +172,7 @@ def test_plot_features_lacking_keys_exit_1_naming_the_file(monkeypatch, capsys, 
 
 def test_plot_reads_the_super_peaks_written_beside_the_features(tmp_path, fleet):
     """The sidecar is found by the same rule `floodmark features` writes it by."""
-    from floodmark.features.runner import super_peaks_path
+    from floodmark.features.chunked import super_peaks_path
 
     features = tmp_path / "f.parquet"
     pl.read_parquet(fleet.features).write_parquet(features)

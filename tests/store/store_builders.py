@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 
 from floodmark.io.codec import decode_time_series, encode_time_series
-from floodmark.io.result import ReadResult, empty_series_meta
+from floodmark.io.read_result import ReadResult, empty_series_meta
 from floodmark.schema import LONG_SCHEMA, QUARANTINE_SCHEMA
 
 T0 = 1_700_000_000  # epoch seconds, 2023-11-14

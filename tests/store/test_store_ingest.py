@@ -12,7 +12,7 @@ from polars.testing import assert_frame_equal
 from store_builders import T0, batch, regular, series_frame, snapshot, vendor_frame
 
 from floodmark.errors import SchemaError
-from floodmark.io.result import ReadResult
+from floodmark.io.read_result import ReadResult
 from floodmark.io.vendor import write_vendor_export
 from floodmark.schema import LONG_SCHEMA
 from floodmark.store import (

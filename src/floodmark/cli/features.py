@@ -39,7 +39,7 @@ HELP = (
 )
 
 
-#: Threads, one more than the cores: measured fastest (``features.runner.default_workers``).
+#: Threads, one more than the cores: measured fastest (``features.chunked.default_workers``).
 Workers = workers_option("threads, one chunk each", "cores + 1")
 
 
@@ -76,13 +76,13 @@ def features(
     chunk_rows: ChunkRows = CHUNK_ROWS,
     quiet: Quiet = False,
 ) -> None:
-    from floodmark.features.registry import FeatureParams
-    from floodmark.features.runner import (
+    from floodmark.features.chunked import (
         default_workers,
         store_features,
         super_peaks_path,
         tune_malloc,
     )
+    from floodmark.features.families import FeatureParams
     from floodmark.io.atomic import write_table
     from floodmark.store import open_store
 

@@ -43,7 +43,7 @@ FeaturesFile = Annotated[
     ),
 ]
 
-#: Samples per chunk by default; the same as ``floodmark.features.runner.CHUNK_ROWS``
+#: Samples per chunk by default; the same as ``floodmark.features.chunked.CHUNK_ROWS``
 #: (a test checks), not imported so that ``--help`` stays fast.
 CHUNK_ROWS = 1_000_000
 ChunkRows = Annotated[

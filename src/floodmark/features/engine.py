@@ -11,13 +11,13 @@ from __future__ import annotations
 import polars as pl
 
 from floodmark.features.daily import daily_and_peaks
-from floodmark.features.prepare import Prepared, prepare, prepare_checked, split_whole_series
-from floodmark.features.registry import (
+from floodmark.features.families import (
     COUNT_COLUMNS,
     FAMILIES,
     FEATURE_COLUMNS,
     FeatureParams,
 )
+from floodmark.features.prepare import Prepared, prepare, prepare_checked, split_whole_series
 from floodmark.schema import KEY_COLUMNS
 
 #: Columns of the super-peaks table.

@@ -13,7 +13,7 @@ from floodmark.io.long_table import (
     scan_long_table,
     write_long_table,
 )
-from floodmark.io.result import ReadResult
+from floodmark.io.read_result import ReadResult
 from floodmark.io.series_csv import iter_series_csv, read_series_csv
 from floodmark.io.vendor import iter_vendor_export, read_vendor_export, write_vendor_export
 

@@ -11,7 +11,7 @@ import polars as pl
 
 from floodmark.errors import FloodmarkError, InputFormatError, SchemaError, SeriesDefect
 from floodmark.io.codec import MAX_EPOCH_S, MIN_EPOCH_S
-from floodmark.io.result import ReadResult
+from floodmark.io.read_result import ReadResult
 from floodmark.schema import (
     KEY_COLUMNS,
     LABEL_SCHEMA,

@@ -25,7 +25,7 @@ from floodmark.io._common import (
     trimmed,
 )
 from floodmark.io.codec import MAX_SERIES_BYTES, decode_time_series
-from floodmark.io.result import ReadResult
+from floodmark.io.read_result import ReadResult
 from floodmark.io.vendor import DecodedBatch, samples_frame
 from floodmark.schema import KEY_COLUMNS, LABEL_SCHEMA
 

@@ -15,7 +15,7 @@ from floodmark.io.catalog import PATH_COLUMNS, iter_vendor_catalog
 from floodmark.io.codec import MAX_SERIES_BYTES
 from floodmark.io.long_table import REQUIRED_COLUMNS as LONG_COLUMNS
 from floodmark.io.long_table import iter_long_table
-from floodmark.io.result import ReadResult
+from floodmark.io.read_result import ReadResult
 from floodmark.io.series_csv import find_time_column, iter_series_csv
 from floodmark.io.vendor import iter_vendor_export
 

@@ -28,7 +28,7 @@ from floodmark.io._common import (
     value_defects,
 )
 from floodmark.io.atomic import atomic_path
-from floodmark.io.result import ReadResult
+from floodmark.io.read_result import ReadResult
 from floodmark.schema import KEY_COLUMNS, LONG_SCHEMA, empty_long, empty_quarantine
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("prediction_id", "vector", "metric", "timestamp", "passed")

@@ -33,7 +33,7 @@ from floodmark.io._common import (
     trimmed,
     value_defects,
 )
-from floodmark.io.result import ReadResult
+from floodmark.io.read_result import ReadResult
 from floodmark.schema import KEY_COLUMNS, LONG_SCHEMA
 
 TIME_NAMES: tuple[str, ...] = ("timestamp", "time", "date", "datetime", "ts", "id_time")

@@ -40,7 +40,7 @@ from floodmark.io.codec import (
     decode_time_series,
     encode_time_series,
 )
-from floodmark.io.result import ReadResult
+from floodmark.io.read_result import ReadResult
 from floodmark.schema import (
     KEY_COLUMNS,
     LABEL_SCHEMA,

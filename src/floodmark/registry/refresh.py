@@ -204,6 +204,6 @@ def _saved_features(path: Path) -> pl.DataFrame | None:
 
 
 def _cross_series_columns() -> list[str]:
-    from floodmark.features.registry import FAMILIES
+    from floodmark.features.families import FAMILIES
 
     return [column for family in FAMILIES if family.finish is not None for column in family.columns]

@@ -70,7 +70,7 @@ def read_thresholds(path: str | Path) -> pl.DataFrame:
 
 
 def _super_peaks(features: str | Path | None, given: str | Path | None) -> pl.DataFrame | None:
-    from floodmark.features.runner import super_peaks_path
+    from floodmark.features.chunked import super_peaks_path
 
     if given is None and features is not None:
         sidecar = super_peaks_path(features)

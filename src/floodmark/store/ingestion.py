@@ -20,7 +20,7 @@ import orjson
 import polars as pl
 
 from floodmark.io.codec import MAX_SERIES_BYTES
-from floodmark.io.result import ReadResult
+from floodmark.io.read_result import ReadResult
 from floodmark.store import layout
 from floodmark.store.merge import merge_partition
 from floodmark.store.parquet import read_file

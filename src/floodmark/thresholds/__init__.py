@@ -18,9 +18,9 @@ from floodmark.thresholds.base import (
 )
 from floodmark.thresholds.evt import EVT
 from floodmark.thresholds.floors import Floors, floor_thresholds
+from floodmark.thresholds.methods import METHODS, make_method
 from floodmark.thresholds.model import GBTModel
 from floodmark.thresholds.recommend import fallback_summary, recommend_thresholds
-from floodmark.thresholds.registry import METHODS, make_method
 from floodmark.thresholds.rules import RuleDaily, RuleMax
 
 __all__ = [  # sorted; tests keep it complete

@@ -87,8 +87,8 @@ def window_features(
     Chunks hold whole series but not whole objects, so the cross-series features
     are finished once at the end (``floodmark.features`` ``batch_features``).
     """
-    from floodmark.features.registry import FeatureParams
-    from floodmark.features.runner import batch_features
+    from floodmark.features.chunked import batch_features
+    from floodmark.features.families import FeatureParams
 
     def learning() -> Iterator[pl.DataFrame]:
         for window in windows:

@@ -86,8 +86,8 @@ def recommend_by_name(
     that read samples (``floodmark.domain.is_attack``); for the others it is the
     one the features were computed with, and only a default 0 is accepted there.
     """
+    from floodmark.thresholds.methods import METHODS, make_method
     from floodmark.thresholds.model import GBTModel
-    from floodmark.thresholds.registry import METHODS, make_method
 
     params = dict(params or {})
     if method == "model":

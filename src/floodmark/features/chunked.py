@@ -32,8 +32,8 @@ from floodmark.features.engine import (
     finish_features,
     prepared_kernel,
 )
+from floodmark.features.families import FeatureParams
 from floodmark.features.prepare import prepare_runs
-from floodmark.features.registry import FeatureParams
 from floodmark.schema import KEY_COLUMNS, LONG_SCHEMA
 from floodmark.store import read_chunk_runs
 
