@@ -184,3 +184,14 @@ def test_catalog_without_needed_columns_is_a_schema_error(tmp_path):
     catalog = write_catalog(tmp_path / "c.csv", [{"prediction_id": "a", "vector": "PT_TCP"}])
     with pytest.raises(SchemaError, match=r"c\.csv.*metric.*file or ts_name"):
         read_vendor_catalog(catalog)
+
+
+def test_a_series_file_whose_time_series_is_not_text_is_wrong_shape(tmp_path):
+    pl.DataFrame({"time_series": [5]}).write_parquet(tmp_path / "s1.parquet")
+    listing = tmp_path / "list.csv"
+    pl.DataFrame(
+        {"prediction_id": ["a"], "vector": ["PT_TCP"], "metric": ["PPS"], "file": ["s1.parquet"]}
+    ).write_csv(listing)
+    result = read_vendor_catalog(listing)
+    assert result.quarantine["reason"].to_list() == ["wrong_shape"]
+    assert "time_series is int64, not base64 text" in result.quarantine["detail"][0]

@@ -84,6 +84,9 @@ def read_series_blob(path: Path) -> object:
         raise SeriesDefect(
             "unreadable_file", f"{path}: expected one time_series row, found {table.num_rows}"
         )
+    kind = table.schema.field("time_series").type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)):
+        raise SeriesDefect("wrong_shape", f"{path}: time_series is {kind}, not base64 text")
     return table.column("time_series")[0].as_py()
 
 
