@@ -127,12 +127,19 @@ def export(
     if thresholds is not None and set_ref is not None:
         raise typer.BadParameter("give a set or a thresholds file, not both", param_hint="--set")
 
-    registry = None if thresholds is not None and objects is not None else open_db(db, create=False)
+    if thresholds is not None and objects is not None:
+        table, protected = read_table(thresholds), read_objects_csv(objects)
+    else:
+        with open_db(db, create=False) as registry:
+            table = (
+                read_table(thresholds)
+                if thresholds is not None
+                else effective_thresholds(registry, set_ref or APPROVED)
+            )
+            protected = read_objects_csv(objects) if objects is not None else read_objects(registry)
     summary = export_thresholds(
-        read_table(thresholds)
-        if thresholds is not None
-        else effective_thresholds(registry, set_ref or APPROVED),
-        read_objects_csv(objects) if objects is not None else read_objects(registry),
+        table,
+        protected,
         level=level,
         fmt=fmt,
         out=out,
