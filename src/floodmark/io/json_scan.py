@@ -78,7 +78,7 @@ def _is(b, start, stop, word):
     """Whether ``b[start:stop]`` is ``word``."""
     if stop - start != len(word):
         return False
-    for k in range(len(word)):
+    for k in range(len(word)):  # noqa: SIM110 - compiled: no generators
         if b[start + k] != word[k]:
             return False
     return True

@@ -256,12 +256,20 @@ def _unchanged(record: dict) -> IngestSummary:
     )
 
 
-class _Collector:
-    """Streams input batches to fragment files; keeps only per-series metadata in memory."""
+#: Fragments are kept in memory up to this many bytes, then written to files:
+#: writing and reading them back took a fifth of a first ingest (8.8 M samples,
+#: 300 MB in memory), while the bound keeps a large ingest's memory flat.
+FRAGMENT_MEMORY_BYTES = 384 << 20
 
-    def __init__(self, fragment_dir: Path) -> None:
+
+class _Collector:
+    """Streams input batches to fragments; keeps per-series metadata and, up to
+    ``memory_bytes``, the fragments themselves in memory, the rest in files."""
+
+    def __init__(self, fragment_dir: Path, memory_bytes: int | None = None) -> None:
         self.fragment_dir = fragment_dir
-        self.fragments: dict[tuple[str, str], list[Path]] = {}
+        self.memory_left = FRAGMENT_MEMORY_BYTES if memory_bytes is None else memory_bytes
+        self.fragments: dict[tuple[str, str], list[Path | pl.DataFrame]] = {}
         self.meta: list[pl.DataFrame] = []
         self.quarantine: list[pl.DataFrame] = []
         self.reasons: Counter[str] = Counter()
@@ -290,18 +298,24 @@ class _Collector:
 
     def _write_fragments(self, samples: pl.DataFrame, seq: int, input_no: int) -> None:
         for (vector, metric), part in _split_partitions(samples).items():
-            directory = layout.partition_dir(self.fragment_dir, vector, metric)
-            directory.mkdir(parents=True, exist_ok=True)
-            path = directory / f"frag-{seq:08d}.parquet"
-            part.select(
+            fragment = part.select(
                 "prediction_id",
                 "timestamp",
                 "passed",
                 "blocked",
                 pl.lit(seq, pl.Int64).alias("_seq"),
                 pl.lit(input_no, pl.Int64).alias("_input"),
-            ).write_parquet(path, compression="lz4", statistics=True)
-            self.fragments.setdefault((vector, metric), []).append(path)
+            )
+            size = fragment.estimated_size()
+            if size <= self.memory_left:
+                self.memory_left -= size
+            else:
+                directory = layout.partition_dir(self.fragment_dir, vector, metric)
+                directory.mkdir(parents=True, exist_ok=True)
+                path = directory / f"frag-{seq:08d}.parquet"
+                fragment.write_parquet(path, compression="lz4", statistics=True)
+                fragment = path
+            self.fragments.setdefault((vector, metric), []).append(fragment)
 
 
 _MAX_RUNS = 4096
