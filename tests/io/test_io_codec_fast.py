@@ -257,7 +257,7 @@ def test_documents_the_fast_path_leaves_to_the_full_parse(text):
 EXACT_TOKENS = st.one_of(
     st.integers(0, 10**15 - 1).map(str),
     st.from_regex(r"-?(0|[1-9][0-9]{0,6})\.[0-9]{1,8}", fullmatch=True),
-    st.from_regex(r"[1-9](\.[0-9]{1,6})?[eE][+-]?(1?[0-9])", fullmatch=True),
+    st.from_regex(r"[1-9](\.[0-9]{1,3})?[eE][+-]?(1?[0-9])", fullmatch=True),  # |e| <= 22
     st.sampled_from(["0", "-0", "0.0", "-0.0", "0e400", "0.000", "-0E-0"]),
 )
 
@@ -302,7 +302,9 @@ def test_the_scanner_takes_every_plain_document_exactly(text):
 @given(
     st.one_of(
         EXACT_TOKENS,
-        st.from_regex(r"-?(0|[1-9][0-9]{0,22})(\.[0-9]{1,22})?([eE][+-]?[0-9]{1,3})?", fullmatch=True),
+        st.from_regex(
+            r"-?(0|[1-9][0-9]{0,22})(\.[0-9]{1,22})?([eE][+-]?[0-9]{1,3})?", fullmatch=True
+        ),
         st.floats(allow_nan=False, allow_infinity=False).map(repr),
     )
 )
@@ -372,8 +374,9 @@ def test_documents_the_scanner_leaves_to_the_other_paths(text):
 
 def test_without_msgspec_everything_takes_the_full_parse():
     text = json.dumps(PLAIN).encode()
-    with mock.patch.object(codec, "msgspec", None), mock.patch.object(
-        codec, "_scan_decode", lambda text: None
+    with (
+        mock.patch.object(codec, "msgspec", None),
+        mock.patch.object(codec, "_scan_decode", lambda text: None),
     ):
         assert codec._fast_decode(text) is None
         assert outcome(codec.decode_json, text) == outcome(full_parse, text)
@@ -447,3 +450,27 @@ def test_vendor_reader_matches_the_per_cell_full_parse(tmp_path_factory, rows):
     assert got.series.equals(want.series)
     assert got.quarantine.equals(want.quarantine)
     assert got.repaired_duplicates == want.repaired_duplicates
+
+
+SIDE_NUMBERS = st.one_of(
+    st.floats(),  # NaN, infinities, -0.0, fractions, negatives
+    st.sampled_from([codec.MIN_EPOCH_S, codec.MAX_EPOCH_S]).flatmap(
+        lambda edge: st.sampled_from([edge - 1.0, float(edge), edge + 1.0])
+    ),
+    st.integers(-(2**40), 2**40).map(float),
+)
+
+
+@given(st.lists(st.tuples(SIDE_NUMBERS, SIDE_NUMBERS), max_size=6))
+def test_the_scanners_compiled_checks_are_checked(samples):
+    ts = np.array([t for t, _ in samples], dtype=np.float64)
+    val = np.array([v for _, v in samples], dtype=np.float64)
+    seconds = np.empty(ts.size, np.int64)
+    try:
+        want = codec._checked(ts, val, "passedDays")
+    except SeriesDefect:
+        want = None
+    valid = codec._valid_side(ts, val, seconds)
+    assert valid == (want is not None)
+    if valid:
+        assert seconds.tobytes() == want[0].tobytes()
