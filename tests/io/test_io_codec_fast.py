@@ -13,7 +13,7 @@ from unittest import mock
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from io_builders import T0, blob, doc, write_vendor_rows
 
@@ -452,16 +452,28 @@ def test_vendor_reader_matches_the_per_cell_full_parse(tmp_path_factory, rows):
     assert got.repaired_duplicates == want.repaired_duplicates
 
 
-SIDE_NUMBERS = st.one_of(
-    st.floats(),  # NaN, infinities, -0.0, fractions, negatives
-    st.sampled_from([codec.MIN_EPOCH_S, codec.MAX_EPOCH_S]).flatmap(
-        lambda edge: st.sampled_from([edge - 1.0, float(edge), edge + 1.0])
-    ),
-    st.integers(-(2**40), 2**40).map(float),
+EDGES = [codec.MIN_EPOCH_S, codec.MAX_EPOCH_S]
+SIDE_STAMPS = st.one_of(
+    st.integers(codec.MIN_EPOCH_S, codec.MAX_EPOCH_S).map(float),  # mostly good ones
+    st.sampled_from([e + d for e in EDGES for d in (-1.0, -0.5, 0.0, 0.5, 1.0)]),
+    st.floats(),  # NaN, infinities, fractions
+)
+SIDE_VALUES = st.one_of(
+    st.floats(0, 1e300),  # mostly good ones
+    st.sampled_from([0.0, -0.0, -1e-300, -1.0, float("inf"), float("-inf"), float("nan")]),
+    st.floats(),
 )
 
 
-@given(st.lists(st.tuples(SIDE_NUMBERS, SIDE_NUMBERS), max_size=6))
+@given(st.lists(st.tuples(SIDE_STAMPS, SIDE_VALUES), max_size=4))
+@example([(float(T0), float("inf"))])
+@example([(float(T0), float("nan"))])
+@example([(float(T0), -0.0), (T0 + 300.0, 0.0)])
+@example([(float(T0), -1e-300)])
+@example([(T0 + 0.5, 1.0)])
+@example([(float("nan"), 1.0)])
+@example([(codec.MAX_EPOCH_S + 1.0, 1.0)])
+@example([(codec.MIN_EPOCH_S - 1.0, 1.0)])
 def test_the_scanners_compiled_checks_are_checked(samples):
     ts = np.array([t for t, _ in samples], dtype=np.float64)
     val = np.array([v for _, v in samples], dtype=np.float64)
