@@ -400,7 +400,7 @@ def _build(
             metric,
             old_dir=old_dir,
             old_index=old_index.filter(vector=vector, metric=metric),
-            fragments=collector.fragments.get((vector, metric), []),
+            fragments=collector.fragments.pop((vector, metric), []),  # frees its memory
             new_dir=layout.partition_dir(series_dir, vector, metric),
             max_file_rows=max_file_rows,
             row_group_rows=row_group_rows,
