@@ -92,9 +92,7 @@ def main() -> None:
                 "floodmark ingest --workers 1 (command)": lambda: command_ingest(
                     path, fresh(cmd_store)
                 ),
-                "ingest_files(workers=1) (library)": lambda: library_ingest(
-                    path, fresh(lib_store)
-                ),
+                "ingest_files(workers=1) (library)": lambda: library_ingest(path, fresh(lib_store)),
             },
             args.repeat,
         )
