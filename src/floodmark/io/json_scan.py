@@ -140,7 +140,7 @@ def _samples(b, i, stamps, values, count):
             while i < n and _is_ws(b[i]):
                 i += 1
             # The member name: "value" or "timeStamp", spelled plainly. Byte by byte
-            # here: a call to a comparing helper made the whole scan 1.5x slower.
+            # here: a call to a comparing function made the whole scan 1.5x slower.
             if (
                 i + 7 <= n
                 and b[i] == 34
