@@ -176,6 +176,7 @@ def test_any_unexpected_failure_is_a_defect_of_the_series(monkeypatch):
 
     monkeypatch.setattr(codec, "decode_document", broken)
     monkeypatch.setattr(codec, "_fast_decode", lambda text: None)
+    monkeypatch.setattr(codec, "_scan_decode", lambda text: None)
     with pytest.raises(SeriesDefect) as info:
         decode_time_series(blob(GOOD))
     assert info.value.reason == "decode_error"

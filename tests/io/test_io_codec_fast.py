@@ -1,20 +1,24 @@
-"""The typed fast path reads exactly what the full parse reads, or leaves the document to it."""
+"""The fast paths read exactly what the full parse reads, or leave the document to it.
+
+Two fast paths: the compiled scanner (``json_scan``) and the typed msgspec path.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+from decimal import Decimal
 from unittest import mock
 
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from io_builders import T0, blob, doc, write_vendor_rows
 
 from floodmark.errors import SeriesDefect
-from floodmark.io import codec, vendor
+from floodmark.io import codec, json_scan, vendor
 from floodmark.io.vendor import read_vendor_export
 
 # Without msgspec every document takes the full parse: only the agreement tests apply.
@@ -48,6 +52,19 @@ def fast_only(text: bytes):
     if series is None:
         raise LookupError("not taken")
     return series
+
+
+def scanned_only(text: bytes):
+    series = codec._scan_decode(text)
+    if series is None:
+        raise LookupError("not taken")
+    return series
+
+
+# Where both fast paths must hold the same promise.
+each_fast_path = pytest.mark.parametrize(
+    "fast", [fast_only, scanned_only], ids=["msgspec", "scanner"]
+)
 
 
 # --- random documents, written token by token so that every oddity can be spelled -----------
@@ -141,13 +158,14 @@ def documents(draw, odd: bool = True) -> bytes:
     return text.encode()
 
 
-@given(documents())
-def test_fast_path_and_full_parse_agree_on_any_document(text):
+@each_fast_path
+@given(text=documents())
+def test_fast_path_and_full_parse_agree_on_any_document(fast, text):
     expected = outcome(full_parse, text)
     assert outcome(codec.decode_json, text) == expected
-    fast = outcome(fast_only, text)
-    if fast[0] != "error":  # taken: then it must be what the full parse gives
-        assert fast == expected
+    taken = outcome(fast, text)
+    if taken[0] != "error":  # taken: then it must be what the full parse gives
+        assert taken == expected
 
 
 @needs_msgspec
@@ -188,10 +206,11 @@ PLAIN = doc(SAMPLES, BLOCKED)
     ],
     ids=["spaces", "indented", "reversed-keys", "no-blocked", "null-blocked"],
 )
-def test_layouts_the_fast_path_takes(text):
-    fast = outcome(fast_only, text)
-    assert fast[0] == "ok"
-    assert fast == outcome(full_parse, text)
+@each_fast_path
+def test_layouts_the_fast_path_takes(fast, text):
+    taken = outcome(fast, text)
+    assert taken[0] == "ok"
+    assert taken == outcome(full_parse, text)
 
 
 @pytest.mark.parametrize(
@@ -227,12 +246,138 @@ def test_layouts_the_fast_path_takes(text):
 )
 def test_documents_the_fast_path_leaves_to_the_full_parse(text):
     assert codec._fast_decode(text) is None
+    assert codec._scan_decode(text) is None
+    assert outcome(codec.decode_json, text) == outcome(full_parse, text)
+
+
+# --- the compiled scanner: what it takes, what it leaves, and its numbers ----------------
+
+# Spellings of a number the scanner proves exact: at most 15 significant digits
+# (so at most 2^53) and a decimal exponent within 10^+-22.
+EXACT_TOKENS = st.one_of(
+    st.integers(0, 10**15 - 1).map(str),
+    st.from_regex(r"-?(0|[1-9][0-9]{0,6})\.[0-9]{1,8}", fullmatch=True),
+    st.from_regex(r"[1-9](\.[0-9]{1,3})?[eE][+-]?(1?[0-9])", fullmatch=True),  # |e| <= 22
+    st.sampled_from(["0", "-0", "0.0", "-0.0", "0e400", "0.000", "-0E-0"]),
+)
+
+
+@st.composite
+def plain_documents(draw) -> bytes:
+    """Good documents in any layout whose every number the scanner proves exact."""
+    sep = draw(SEPARATORS)
+    top = []
+    for name in draw(st.permutations(["passedDays", "blockedDays", "underAttack"])):
+        if name == "underAttack":
+            top.append((name, draw(st.sampled_from(["true", "false", "null"]))))
+            continue
+        days = []
+        names = draw(st.lists(st.sampled_from(["2023-11-14", "2023-11-15", "d", " "]), unique=True))
+        for day in names:
+            samples = [
+                obj(
+                    draw(st.permutations([("value", value), ("timeStamp", draw(WHOLE_SECONDS))])),
+                    sep,
+                )
+                for value in draw(st.lists(EXACT_TOKENS.filter(_not_negative), max_size=6))
+            ]
+            days.append((day, obj([("values", "[" + sep[0].join(samples) + "]")], sep)))
+        top.append((name, obj(days, sep)))
+    if draw(st.booleans()):
+        top = [(k, v) for k, v in top if k != "blockedDays"]
+    return (draw(st.sampled_from(["", " ", "\n"])) + obj(top, sep) + " ").encode()
+
+
+def _not_negative(token: str) -> bool:
+    return not token.startswith("-") or float(token) == 0
+
+
+@given(plain_documents())
+def test_the_scanner_takes_every_plain_document_exactly(text):
+    taken = outcome(scanned_only, text)
+    assert taken[0] == "ok"  # neither refused nor broken
+    assert taken == outcome(full_parse, text)
+
+
+@given(
+    st.one_of(
+        EXACT_TOKENS,
+        st.from_regex(
+            r"-?(0|[1-9][0-9]{0,22})(\.[0-9]{1,22})?([eE][+-]?[0-9]{1,3})?", fullmatch=True
+        ),
+        st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    )
+)
+def test_scanned_numbers_are_bit_identical_to_python_float(token):
+    text = _sample(token.encode(), b"1700000000")
+    sides = json_scan.scan_document(text)
+    assert (sides is not None) == provably_exact(token)  # refused exactly when unprovable
+    if sides is not None:  # what Python's json reads (an integer token first as int)
+        assert sides[1].tobytes() == np.array([float(json.loads(token))]).tobytes()
+
+
+def provably_exact(token: str) -> bool:
+    """m x 10^e with m = 0, or m <= 2^53 of at most 19 digits and |e| <= 22."""
+    _, digits, exponent = Decimal(token).as_tuple()
+    mantissa = int("".join(map(str, digits)))
+    return mantissa == 0 or (len(digits) <= 19 and mantissa <= 2**53 and -22 <= exponent <= 22)
+
+
+def _sample(value: bytes, stamp: bytes) -> bytes:
+    return b'{"passedDays":{"d":{"values":[{"value":' + value + b',"timeStamp":' + stamp + b"}]}}}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"passedDays":{"d":{"values":[{"value":1,"timeStamp":1700000000}]},'
+        b'"d":{"values":[{"value":2,"timeStamp":1700000300}]}}}',  # the general parse keeps one
+        b'{"passedDays":{"d\\u0041":{"values":[]}}}',
+        '{"passedDays":{"\u00e9":{"values":[]}}}'.encode(),
+        b'{"passedDays":{},"passedDays":{}}',
+        b'{"passedDays":{"d":{"values":[],"values":[]}}}',
+        _sample(b"1", b"1700000000").replace(b'"value"', b'"value","value":2'),
+        _sample(b"12345678901234567890", b"1700000000"),
+        _sample(b"1e23", b"1700000000"),
+        _sample(b"1e-23", b"1700000000"),
+        _sample(b"9007199254740993", b"1700000000"),  # 2^53 + 1: not a double
+        _sample(b"01", b"1700000000"),
+        _sample(b"1.", b"1700000000"),
+        _sample(b"-", b"1700000000"),
+        _sample(b"1", b"1700000000") + b"{}",
+        b"\xef\xbb\xbf" + _sample(b"1", b"1700000000"),
+        b"",
+    ],
+    ids=[
+        "repeated-day",
+        "escaped-day",
+        "non-ascii-day",
+        "repeated-side",
+        "repeated-values",
+        "repeated-member",
+        "twenty-digits",
+        "exponent-too-large",
+        "exponent-too-small",
+        "beyond-2-53",
+        "leading-zero",
+        "bare-point",
+        "bare-minus",
+        "two-documents",
+        "byte-order-mark",
+        "empty",
+    ],
+)
+def test_documents_the_scanner_leaves_to_the_other_paths(text):
+    assert json_scan.scan_document(text) is None
     assert outcome(codec.decode_json, text) == outcome(full_parse, text)
 
 
 def test_without_msgspec_everything_takes_the_full_parse():
     text = json.dumps(PLAIN).encode()
-    with mock.patch.object(codec, "msgspec", None):
+    with (
+        mock.patch.object(codec, "msgspec", None),
+        mock.patch.object(codec, "_scan_decode", lambda text: None),
+    ):
         assert codec._fast_decode(text) is None
         assert outcome(codec.decode_json, text) == outcome(full_parse, text)
 
@@ -298,9 +443,46 @@ def test_vendor_reader_matches_the_per_cell_full_parse(tmp_path_factory, rows):
     with (
         mock.patch.object(vendor, "_base64_cells", every_cell_alone),
         mock.patch.object(codec, "_fast_decode", lambda text: None),
+        mock.patch.object(codec, "_scan_decode", lambda text: None),
     ):
         want = read_vendor_export(path, batch_rows=4)
     assert got.samples.equals(want.samples)
     assert got.series.equals(want.series)
     assert got.quarantine.equals(want.quarantine)
     assert got.repaired_duplicates == want.repaired_duplicates
+
+
+EDGES = [codec.MIN_EPOCH_S, codec.MAX_EPOCH_S]
+SIDE_STAMPS = st.one_of(
+    st.integers(codec.MIN_EPOCH_S, codec.MAX_EPOCH_S).map(float),  # mostly good ones
+    st.sampled_from([e + d for e in EDGES for d in (-1.0, -0.5, 0.0, 0.5, 1.0)]),
+    st.floats(),  # NaN, infinities, fractions
+)
+SIDE_VALUES = st.one_of(
+    st.floats(0, 1e300),  # mostly good ones
+    st.sampled_from([0.0, -0.0, -1e-300, -1.0, float("inf"), float("-inf"), float("nan")]),
+    st.floats(),
+)
+
+
+@given(st.lists(st.tuples(SIDE_STAMPS, SIDE_VALUES), max_size=4))
+@example([(float(T0), float("inf"))])
+@example([(float(T0), float("nan"))])
+@example([(float(T0), -0.0), (T0 + 300.0, 0.0)])
+@example([(float(T0), -1e-300)])
+@example([(T0 + 0.5, 1.0)])
+@example([(float("nan"), 1.0)])
+@example([(codec.MAX_EPOCH_S + 1.0, 1.0)])
+@example([(codec.MIN_EPOCH_S - 1.0, 1.0)])
+def test_the_scanners_compiled_checks_are_checked(samples):
+    ts = np.array([t for t, _ in samples], dtype=np.float64)
+    val = np.array([v for _, v in samples], dtype=np.float64)
+    seconds = np.empty(ts.size, np.int64)
+    try:
+        want = codec._checked(ts, val, "passedDays")
+    except SeriesDefect:
+        want = None
+    valid = codec._valid_side(ts, val, seconds)
+    assert valid == (want is not None)
+    if valid:
+        assert seconds.tobytes() == want[0].tobytes()

@@ -325,3 +325,48 @@ def test_a_series_twice_in_one_input_counts_its_replaced_samples(store_dir, tmp_
     once = write_vendor_export(first, tmp_path / "c.parquet")
     later = write_vendor_export(again, tmp_path / "d.parquet")
     assert ingest_files(tmp_path / "other", [once, later]).repaired_duplicates == 0
+
+
+# --- inputs that made the current version are not read again ------------------------------
+
+
+def _never_read(*args, **kwargs):
+    raise AssertionError("the input was read again")
+
+
+def test_the_inputs_of_the_current_version_are_not_read_again(store_dir, tmp_path, monkeypatch):
+    path = write_vendor_export(pl.concat(_fleet()), tmp_path / "export.parquet")
+    first = ingest_files(store_dir, [path])
+    before = snapshot(store_dir)
+    monkeypatch.setattr("floodmark.io.open_input", _never_read)
+    again = ingest_files(store_dir, [path], format="vendor", workers=2)  # same input, same reading
+    assert again.skipped and not first.skipped
+    assert (again.series_added, again.series_updated, again.samples_new) == (0, 0, 0)
+    assert again.samples_written == first.samples_written and again.inputs == 1
+    assert "not read again" in again.describe()
+    assert snapshot(store_dir) == before
+
+
+def test_an_input_is_read_again_once_another_changed_the_store(store_dir, tmp_path):
+    old = series_frame("aa", "PT_SYN", "PPS", regular(3), [1.0, 2.0, 3.0])
+    new = series_frame("aa", "PT_SYN", "PPS", regular(3), [7.0, 8.0, 9.0])
+    first = write_vendor_export(old, tmp_path / "first.parquet")
+    ingest_files(store_dir, [first])
+    ingest_files(store_dir, [write_vendor_export(new, tmp_path / "second.parquet")])
+    summary = ingest_files(store_dir, [first])  # older values, but the newer input wins
+    assert not summary.skipped and summary.series_updated == 1
+    got = open_store(store_dir).read_series("aa", "PT_SYN", "PPS")
+    assert got["passed"].to_list() == [1.0, 2.0, 3.0]
+
+
+def test_changed_bytes_or_reading_options_read_the_input_again(store_dir, tmp_path):
+    path = tmp_path / "export.parquet"
+    write_vendor_export(series_frame("aa", "PT_SYN", "PPS", regular(3), [1.0, 2.0, 3.0]), path)
+    ingest_files(store_dir, [path])
+    assert not ingest_files(store_dir, [path], max_series_bytes=10).skipped  # now too_large
+    assert open_store(store_dir).quarantine()["reason"].to_list() == ["too_large"]
+    write_vendor_export(series_frame("aa", "PT_SYN", "PPS", regular(3), [4.0, 5.0, 6.0]), path)
+    assert not ingest_files(store_dir, [path], max_series_bytes=10).skipped  # same name, new bytes
+    summary = ingest_files(store_dir, [path])
+    assert not summary.skipped and summary.series_updated == 1
+    assert ingest_files(store_dir, [path]).skipped

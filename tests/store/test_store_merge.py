@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import polars as pl
 from hypothesis import given, settings
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from store_builders import T0, batch, series_frame
 
-from floodmark.store import ingest, open_store
+from floodmark.store import ingest, ingestion, open_store
 
 SERIES = [("a", "PT_SYN", "PPS"), ("b", "PT_SYN", "PPS"), ("c", "PT_SYN", "PPS"),
           ("a", "PT_UDP", "BW"), ("d", "PT_UDP", "BW")]  # fmt: skip
@@ -37,8 +39,17 @@ def _frames(spec) -> list[pl.DataFrame]:
 @given(
     ingests=st.lists(st.lists(batches, min_size=1, max_size=2), min_size=1, max_size=3),
     max_file_rows=st.integers(3, 40),
+    # Incoming fragments all in files, the first few in memory and the rest in files, all in memory.
+    memory_bytes=st.sampled_from([0, 400, 1 << 30]),
 )
-def test_store_matches_a_last_write_wins_dictionary(tmp_path_factory, ingests, max_file_rows):
+def test_store_matches_a_last_write_wins_dictionary(
+    tmp_path_factory, ingests, max_file_rows, memory_bytes
+):
+    with mock.patch.object(ingestion, "FRAGMENT_MEMORY_BYTES", memory_bytes):
+        _check_against_dictionary(tmp_path_factory, ingests, max_file_rows)
+
+
+def _check_against_dictionary(tmp_path_factory, ingests, max_file_rows):
     root = tmp_path_factory.mktemp("merge") / "store"
     oracle: dict[tuple, float] = {}
     for inputs in ingests:

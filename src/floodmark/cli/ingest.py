@@ -21,7 +21,9 @@ prediction_id, vector, metric, timestamp, passed, blocked) or a single-series CS
 is detected unless --format ({FORMATS_HELP}) says it.
 
 The store is created when missing. Series already in it are merged by timestamp
-(the newer input wins); ingesting the same input again changes nothing. Broken
+(the newer input wins); ingesting the same input again changes nothing, and the
+inputs that made the store's current version (same bytes, same options) are not
+read again at all. Broken
 series (a cell that is not base64/gzip/JSON of the vendor shape or inflates past
 --max-series-bytes, a row whose time or number cannot be read, an unknown key)
 are quarantined with their reason and row, and the rest is ingested; with

@@ -21,6 +21,9 @@ from floodmark.store.layout import link_or_copy
 from floodmark.store.parquet import read_rows, scan_files, write_partition_file
 from floodmark.store.tables import INDEX_SCHEMA, STATS_SCHEMA
 
+#: Incoming samples of one partition: fragment files, or frames kept in memory.
+Fragment = Path | pl.DataFrame
+
 _OLD_SEQ = -1  # existing samples are older than every input batch
 _CHANGES = {"prediction_id": pl.String(), "n_new": pl.Int64(), "n_changed": pl.Int64()}
 
@@ -57,7 +60,7 @@ def merge_partition(
     *,
     old_dir: Path | None,
     old_index: pl.DataFrame,
-    fragments: list[Path],
+    fragments: list[Fragment],
     new_dir: Path,
     max_file_rows: int,
     row_group_rows: int,
@@ -125,11 +128,17 @@ def _old_files(old_index: pl.DataFrame) -> list[dict]:
     return files
 
 
-def _incoming_counts(fragments: list[Path]) -> pl.DataFrame:
+def _scan_fragments(fragments: list[Fragment]) -> pl.LazyFrame:
+    files = [f for f in fragments if isinstance(f, Path)]
+    frames = [f.lazy() for f in fragments if isinstance(f, pl.DataFrame)]
+    return pl.concat(([scan_files(files)] if files else []) + frames)
+
+
+def _incoming_counts(fragments: list[Fragment]) -> pl.DataFrame:
     if not fragments:
         return pl.DataFrame(schema={"prediction_id": pl.String(), "n_in": pl.Int64()})
     return (
-        scan_files(fragments)
+        _scan_fragments(fragments)
         .group_by("prediction_id")
         .agg(pl.len().cast(pl.Int64).alias("n_in"))
         .sort("prediction_id")
@@ -192,7 +201,7 @@ def _plan_groups(old: dict | None, incoming: pl.DataFrame, max_file_rows: int) -
 
 
 def _merge_group(
-    old_dir: Path | None, group: _Group, fragments: list[Path]
+    old_dir: Path | None, group: _Group, fragments: list[Fragment]
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """Old rows + incoming rows of the group's ids: unique (id, timestamp), newest wins.
 
@@ -210,13 +219,16 @@ def _merge_group(
         )
     lo, hi = group.ids[0], group.ids[-1]
     frames.append(
-        scan_files(fragments)
+        _scan_fragments(fragments)
         .filter(pl.col("prediction_id").is_between(pl.lit(lo), pl.lit(hi), closed="both"))
         .collect()
     )
     df = pl.concat([f.cast({"_seq": pl.Int64, "_input": pl.Int64}) for f in frames]).sort(
         "prediction_id", "timestamp", "_seq", maintain_order=True
     )
+    # Nothing stored in the group's range (a first ingest) and no (id, timestamp) twice.
+    if len(frames) == 1 and _strictly_in_key_order(df):
+        return _all_new(df)
     same_key = (pl.col("prediction_id") == pl.col("prediction_id").shift(1)) & (
         pl.col("timestamp") == pl.col("timestamp").shift(1)
     )
@@ -248,6 +260,25 @@ def _merge_group(
         n_changed=pl.col("_changed").sum().cast(pl.Int64),
     )
     return df.select("prediction_id", "timestamp", "passed", "blocked"), changes, repaired
+
+
+def _strictly_in_key_order(df: pl.DataFrame) -> bool:
+    """Whether (prediction_id, timestamp) increases strictly from row to row."""
+    pid, ts = pl.col("prediction_id"), pl.col("timestamp")
+    after = (pid > pid.shift(1)) | ((pid == pid.shift(1)) & (ts > ts.shift(1)))
+    return df.select(after.fill_null(True).all()).item()
+
+
+def _all_new(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """``_merge_group``'s answer for rows that are all new and in order (nothing repaired).
+
+    The same as its general path gives, without the carried columns that take
+    most of its time.
+    """
+    changes = df.group_by("prediction_id", maintain_order=True).agg(
+        n_new=pl.len().cast(pl.Int64), n_changed=pl.lit(0, pl.Int64)
+    )
+    return df.select("prediction_id", "timestamp", "passed", "blocked"), changes, 0
 
 
 def _link(src: Path, new_dir: Path, number: int, index: pl.DataFrame, out: list) -> None:
