@@ -17,6 +17,7 @@ from floodmark.io.atomic import write_json
 BACKTEST_TABLE_SCHEMA: dict[str, pl.DataType] = {
     "method": pl.String(),
     "level": pl.String(),
+    "min_duration": pl.Int64(),
     "false_alarms": pl.Int64(),
     "object_days": pl.Float64(),
     "false_alarms_per_object_day": pl.Float64(),
@@ -30,6 +31,8 @@ BACKTEST_TABLE_SCHEMA: dict[str, pl.DataType] = {
 
 #: Names an older release wrote, read under today's name.
 RENAMED_COLUMNS = {"mape_vs_expert": "median_ape_vs_expert_pct"}
+#: Columns an older release did not write, read with the value it measured with.
+ADDED_COLUMNS = {"min_duration": 1}
 
 #: One row per series × method × level that had test samples.
 BACKTEST_PER_SERIES_SCHEMA: dict[str, pl.DataType] = {**SCORE_SCHEMA, "expert": pl.Float64()}
@@ -43,6 +46,7 @@ class BacktestParameters:
     method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     model_folds: int | None = None  # None when no method was cross-fitted
     chunk_rows: int | None = None
+    min_durations: tuple[int, ...] = (1,)
 
 
 @dataclass(frozen=True)
@@ -92,9 +96,10 @@ class BacktestMeta:
         params = values.get("parameters")
         if isinstance(params, dict):
             own = {f.name for f in fields(BacktestParameters)}
-            values["parameters"] = BacktestParameters(
-                **{k: v for k, v in params.items() if k in own}
-            )
+            params = {k: v for k, v in params.items() if k in own}
+            if "min_durations" in params:
+                params["min_durations"] = tuple(params["min_durations"])
+            values["parameters"] = BacktestParameters(**params)
         return cls(**values)
 
 
@@ -155,6 +160,11 @@ def _frame(rows: list[dict[str, Any]], schema: dict[str, pl.DataType]) -> pl.Dat
         return pl.DataFrame(schema=schema)
     df = pl.DataFrame(rows, infer_schema_length=None)
     df = df.rename({old: new for old, new in RENAMED_COLUMNS.items() if old in df.columns})
+    df = df.with_columns(
+        pl.lit(value).alias(name)
+        for name, value in ADDED_COLUMNS.items()
+        if name in schema and name not in df.columns
+    )
     missing = [c for c in schema if c not in df.columns]
     if missing:
         raise ValueError(f"missing columns {missing}")

@@ -62,6 +62,7 @@ def run_backtest(
     progress: Progress | None = None,
     model_folds: int = 5,
     chunk_rows: int = 2_000_000,
+    min_durations: Sequence[int] = (1,),
 ) -> BacktestResult:
     """Backtest threshold methods on a store: false alarms, detections, agreement with experts.
 
@@ -81,6 +82,9 @@ def run_backtest(
     progress: optional ``progress(stage, done, total)`` callback.
     model_folds: GroupKFold folds (by prediction_id) for cross-fitted methods.
     chunk_rows: rows per chunk read from the store (bounds memory).
+    min_durations: score every threshold once per value N: an alarm only when the
+        condition holds on N consecutive samples (``episodes``); the table has one
+        row per method × min_duration × level.
 
     Example::
 
@@ -97,6 +101,7 @@ def run_backtest(
     if unknown or not methods:
         raise FloodmarkError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
     check_split(learn_days, learn_fraction)
+    min_durations = _check_durations(min_durations)
     if windows is not None:
         windows = normalise_windows(windows)
     if isinstance(store, str | Path):
@@ -114,6 +119,7 @@ def run_backtest(
         blocked_threshold=blocked_threshold,
         chunk_rows=chunk_rows,
         progress=progress,
+        min_durations=min_durations,
     )
     crossed = [m for m in methods if METHODS[m].learns_across_series]
     if crossed and not has_expert_labels(run.labels):
@@ -132,9 +138,10 @@ def run_backtest(
     per_series = with_experts(scored.scores, run.labels).sort(
         pl.col("method").replace_strict(methods, list(range(len(methods)))),
         *KEYS,
+        "min_duration",
         pl.col("level").replace_strict(LEVELS, list(range(len(LEVELS)))),
     )
-    table = summarise(per_series, scored.delays, scored.spans, methods)
+    table = summarise(per_series, scored.delays, scored.spans, methods, LEVELS, min_durations)
     meta = _meta(
         store=store,
         catalog=catalog,
@@ -150,6 +157,7 @@ def run_backtest(
             method_params=run.params,
             model_folds=model_folds if crossed else None,
             chunk_rows=chunk_rows,
+            min_durations=min_durations,
         ),
     )
     return BacktestResult(table=table, per_series=per_series, meta=meta)
@@ -168,6 +176,7 @@ class _Run:
     blocked_threshold: float
     chunk_rows: int
     progress: Progress | None
+    min_durations: tuple[int, ...] = (1,)
 
     def windows(self) -> Iterator[Window]:
         """Load-window stage: the store chunk by chunk, each split in time."""
@@ -274,12 +283,21 @@ def _fit_predict_score(
         labelled = label_samples(
             window.test, blocked_threshold=run.blocked_threshold, in_window="in_window"
         )
-        s, d = score_thresholds(labelled, thresholds)
-        scores.append(s)
-        delays.append(d)
+        for n in run.min_durations:
+            s, d = score_thresholds(labelled, thresholds, n)
+            scores.append(s)
+            delays.append(d)
         spans.append(span_summary(labelled, steps))
         tick(window)
     return _Scored(pl.concat(scores), pl.concat(delays), pl.concat(spans), predicted)
+
+
+def _check_durations(min_durations: Sequence[int]) -> tuple[int, ...]:
+    """Distinct whole numbers >= 1, in the order given."""
+    values = tuple(dict.fromkeys(min_durations))
+    if not values or not all(isinstance(n, int) and n >= 1 for n in values):
+        raise FloodmarkError(f"min_durations must be whole numbers >= 1, got {list(min_durations)}")
+    return values
 
 
 def _no_test_part(

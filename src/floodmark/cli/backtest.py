@@ -37,6 +37,11 @@ The printed table has one row per method x level (JSON names in parentheses):
 - delay (median_delay_samples): median samples from an episode's start to its
   first crossing (0 = the first sample), over caught episodes.
 
+- N (min_duration, shown with several --min-duration values): an alarm only
+  once the level has been exceeded on N consecutive samples; false alarms are
+  then runs at least N long, and an attack is caught when N of its consecutive
+  samples cross the level (the delay counts to the N-th).
+
 - MdAPE % (median_ape_vs_expert_pct): median |threshold - ip_level| / ip_level in percent;
   ±25% (within_25pct): share of series within 25 % of the expert. Shown only
   when the store has expert labels.
@@ -44,6 +49,9 @@ The printed table has one row per method x level (JSON names in parentheses):
 Examples:
 
   floodmark backtest --store fleet-store --methods rule-max,rule-daily,evt,model --out bt.json
+
+  floodmark backtest --store fleet-store --methods default,experts,rule-max,rule-p95
+  --min-duration 1,3 --out bt.json
 
   floodmark backtest --store nab-store --methods rule-max,rule-daily,evt
   --learn-fraction 0.3 --windows combined_windows.json --out nab.json
@@ -62,7 +70,11 @@ def backtest(
         str,
         typer.Option(
             "--methods",
-            help="Comma-separated methods to compare: rule-max, rule-daily, evt, model.",
+            help=(
+                "Comma-separated methods to compare: rule-max, rule-daily, rule-p95, evt, "
+                "model, experts (the ip_* labels), default (the method floodmark picks for "
+                "the store)."
+            ),
         ),
     ],
     out: Annotated[
@@ -114,6 +126,17 @@ def backtest(
     chunk_rows: Annotated[
         int, typer.Option("--chunk-rows", min=1, help="Rows read from the store at a time.")
     ] = 2_000_000,
+    min_duration: Annotated[
+        str,
+        typer.Option(
+            "--min-duration",
+            help=(
+                "Samples a level must be exceeded in a row before it alarms (devices that ban "
+                "only after N seconds); comma-separated values give one table row each, "
+                "e.g. 1,3,6."
+            ),
+        ),
+    ] = "1",
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Backtest threshold methods on a store and write the method x level table."""
@@ -126,6 +149,7 @@ def backtest(
     if learn_fraction is None and learn_days <= 0:
         raise typer.BadParameter("must be above 0", param_hint="--learn-days")
     method_params = parse_params(params, per_method=True)
+    durations = _durations(min_duration)
     window_frame = None if windows is None else read_windows(windows)
 
     with progress(disable=quiet) as bar:
@@ -147,6 +171,7 @@ def backtest(
             progress=report,
             model_folds=folds,
             chunk_rows=chunk_rows,
+            min_durations=durations,
         )
     result.to_json(out)
     meta = result.meta
@@ -159,9 +184,22 @@ def backtest(
     console.print(f"wrote {out}")
 
 
+def _durations(text: str) -> list[int]:
+    try:
+        values = [int(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise typer.BadParameter(
+            f"give whole numbers >= 1, e.g. 1,3,6 (got {text!r})", param_hint="--min-duration"
+        )
+    return values
+
+
 #: Short headers for the terminal; the JSON keeps the full column names.
 DISPLAY = {
     "method": "method",
+    "min_duration": "N",
     "level": "level",
     "false_alarms": "false\nalarms",
     "false_alarms_per_object_day": "per\nobj-day",
@@ -182,6 +220,8 @@ PERCENT = ("detection_rate", "within_25pct")
 def _print_table(table: pl.DataFrame, title: str) -> None:
     """The method × level table, compact enough for an 80-column terminal."""
     columns = [c for c in DISPLAY if not (c in EXPERT_COLUMNS and table[c].is_null().all())]
+    if table["min_duration"].n_unique() == 1:
+        columns.remove("min_duration")
     out = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for name in columns:
         numeric = table[name].dtype.is_numeric()
@@ -192,7 +232,8 @@ def _print_table(table: pl.DataFrame, title: str) -> None:
     console.print(
         "attacks: attack episodes; caught: detected; rate = caught / attacks; delay: median "
         "samples to detection"
-        + ("; MdAPE %, ±25%: against the experts' ip_*" if len(columns) > 8 else "")
+        + ("; MdAPE %, ±25%: against the experts' ip_*" if "within_25pct" in columns else "")
+        + ("; N: samples above the level in a row before an alarm" if "min_duration" in columns else "")
     )
 
 

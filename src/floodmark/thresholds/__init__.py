@@ -17,20 +17,23 @@ from floodmark.thresholds.base import (
     empty_thresholds,
 )
 from floodmark.thresholds.evt import EVT
+from floodmark.thresholds.experts import Experts
 from floodmark.thresholds.floors import Floors, floor_thresholds
 from floodmark.thresholds.model import GBTModel
 from floodmark.thresholds.recommend import fallback_summary, recommend_thresholds
 from floodmark.thresholds.registry import METHODS, make_method
-from floodmark.thresholds.rules import RuleDaily, RuleMax
+from floodmark.thresholds.rules import RuleDaily, RuleMax, RuleP95
 
 __all__ = [  # sorted; tests keep it complete
     "EVT",
     "EXPECTED_FA_COLUMNS",
+    "Experts",
     "Floors",
     "GBTModel",
     "METHODS",
     "RuleDaily",
     "RuleMax",
+    "RuleP95",
     "THRESHOLD_SCHEMA",
     "ThresholdMethod",
     "empty_thresholds",
