@@ -74,6 +74,7 @@ class BacktestMeta:
     series_without_threshold: dict[str, int] = field(default_factory=dict)
     fallbacks: dict[str, int] = field(default_factory=dict)
     expected_false_alarms_per_object_day: dict[str, dict[str, float]] = field(default_factory=dict)
+    default_method: str | None = None  # what "default" ran, when it was asked for
     parameters: BacktestParameters = field(default_factory=BacktestParameters)
 
     def split_text(self) -> str:

@@ -94,12 +94,15 @@ def run_backtest(
     # Imported here: the store and the methods pull in heavy dependencies, and the
     # episode kernels must stay importable on their own.
     from floodmark.store import open_store
-    from floodmark.thresholds import METHODS
+    from floodmark.thresholds import METHODS, resolve_method
+    from floodmark.thresholds.default import DEFAULT
 
     methods = list(dict.fromkeys(methods))
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in METHODS and m != DEFAULT]
     if unknown or not methods:
-        raise FloodmarkError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
+        raise FloodmarkError(
+            f"unknown methods {unknown}; choose from {', '.join([*METHODS, DEFAULT])}"
+        )
     check_split(learn_days, learn_fraction)
     min_durations = _check_durations(min_durations)
     if windows is not None:
@@ -107,12 +110,14 @@ def run_backtest(
     if isinstance(store, str | Path):
         store = open_store(store)
     catalog = store.catalog()
+    resolved = {m: resolve_method(m, catalog) for m in methods}
     run = _Run(
         store=store,
         catalog=catalog,
         labels=catalog_labels(catalog),
         methods=methods,
-        params=_resolve_params(methods, method_params, blocked_threshold),
+        resolved=resolved,
+        params=_resolve_params(resolved, method_params, blocked_threshold),
         split=partial(
             _split_window, windows=windows, learn_days=learn_days, learn_fraction=learn_fraction
         ),
@@ -121,7 +126,7 @@ def run_backtest(
         progress=progress,
         min_durations=min_durations,
     )
-    crossed = [m for m in methods if METHODS[m].learns_across_series]
+    crossed = [m for m in methods if METHODS[resolved[m]].learns_across_series]
     if crossed and not has_expert_labels(run.labels):
         raise InsufficientDataError(
             f"method {crossed[0]!r} learns from expert labels (ip_ss..ip_rl); this store has none",
@@ -152,6 +157,7 @@ def run_backtest(
         windows=windows,
         learn_days=learn_days,
         learn_fraction=learn_fraction,
+        resolved=resolved,
         parameters=BacktestParameters(
             blocked_threshold=blocked_threshold,
             method_params=run.params,
@@ -171,6 +177,7 @@ class _Run:
     catalog: pl.DataFrame
     labels: pl.DataFrame
     methods: list[str]
+    resolved: dict[str, str]  # a method as named → the registry method it runs
     params: dict[str, dict[str, Any]]
     split: Callable[[pl.DataFrame], Window]
     blocked_threshold: float
@@ -187,7 +194,7 @@ class _Run:
     def method(self, name: str) -> ThresholdMethod:
         from floodmark.thresholds import make_method
 
-        return make_method(name, **self.params.get(name, {}))
+        return make_method(self.resolved[name], **self.params.get(name, {}))
 
     def counter(self, stage: str) -> Callable[[Window], None]:
         """Progress of a pass over the windows, in series."""
@@ -272,7 +279,16 @@ def _fit_predict_score(
     tick = run.counter("fit and score")
     estimators = [run.method(m) for m in direct]
     stepped = with_store_steps(features, run.catalog)
-    for window, tables in fit_predict(stepped, estimators, run.windows()):
+    for window, fitted in fit_predict(stepped, estimators, run.windows()):
+        # each table under the name the method was asked by ("default" included)
+        tables = (
+            [
+                t.with_columns(method=pl.lit(m, pl.String))
+                for t, m in zip(fitted, direct, strict=True)
+            ]
+            if fitted
+            else []
+        )
         predicted.extend(tables)
         thresholds = pl.concat(
             [
@@ -319,25 +335,28 @@ def _no_test_part(
 
 
 def _resolve_params(
-    methods: list[str],
+    resolved: dict[str, str],
     given: Mapping[str, Mapping[str, Any]] | None,
     blocked_threshold: float,
 ) -> dict[str, dict[str, Any]]:
-    """Per-method parameters: the user's, plus the backtest's own where a method declares them."""
+    """Per-method parameters: the user's, plus the backtest's own where a method declares them.
+
+    ``resolved`` maps each method as named to the registry method it runs.
+    """
     from floodmark.thresholds import METHODS
 
     params = {name: dict(p) for name, p in (given or {}).items()}
-    stray = [name for name in params if name not in methods]
+    stray = [name for name in params if name not in resolved]
     if stray:
         raise FloodmarkError(f"parameters given for methods not run: {stray}")
-    for name in methods:
-        declared = METHODS[name].parameters
+    for name, runs in resolved.items():
+        declared = METHODS[runs].parameters
         # One definition of "attack" for learning and scoring, unless set per method.
         if "blocked_threshold" in declared:
             params.setdefault(name, {}).setdefault("blocked_threshold", blocked_threshold)
         # The backtest is the cross-validation of a learned method: its own inner CV
         # would only repeat the training k times per fold.
-        if METHODS[name].learns_across_series and "folds" in declared:
+        if METHODS[runs].learns_across_series and "folds" in declared:
             params.setdefault(name, {}).setdefault("folds", 0)
     return params
 
@@ -371,6 +390,7 @@ def _meta(
     windows: pl.DataFrame | None,
     learn_days: float,
     learn_fraction: float | None,
+    resolved: dict[str, str],
     parameters: BacktestParameters,
 ) -> BacktestMeta:
     tested = spans.filter(pl.col("n_test") > 0)
@@ -412,5 +432,6 @@ def _meta(
         },
         fallbacks=fallbacks,
         expected_false_alarms_per_object_day=expected,
+        default_method=resolved.get("default"),
         parameters=parameters,
     )

@@ -142,10 +142,11 @@ def backtest(
     """Backtest threshold methods on a store and write the method x level table."""
     from floodmark.backtest import read_windows, run_backtest
     from floodmark.thresholds import METHODS
+    from floodmark.thresholds.default import DEFAULT
 
     if out.suffix.lower() != ".json":
         raise typer.BadParameter("the output is JSON: give a .json file", param_hint="--out")
-    names = parse_csv_option(methods, list(METHODS), "methods")
+    names = parse_csv_option(methods, [*METHODS, DEFAULT], "methods")
     if learn_fraction is None and learn_days <= 0:
         raise typer.BadParameter("must be above 0", param_hint="--learn-days")
     method_params = parse_params(params, per_method=True)
@@ -179,7 +180,8 @@ def backtest(
         result.table,
         f"{meta.n_series_tested} of {meta.n_series} series tested, "
         f"{meta.n_objects_tested} objects, {meta.object_days:.1f} object-days; "
-        f"learned on the {meta.split_text()}",
+        f"learned on the {meta.split_text()}"
+        + (f"; default = {meta.default_method}" if meta.default_method else ""),
     )
     console.print(f"wrote {out}")
 
@@ -233,7 +235,11 @@ def _print_table(table: pl.DataFrame, title: str) -> None:
         "attacks: attack episodes; caught: detected; rate = caught / attacks; delay: median "
         "samples to detection"
         + ("; MdAPE %, ±25%: against the experts' ip_*" if "within_25pct" in columns else "")
-        + ("; N: samples above the level in a row before an alarm" if "min_duration" in columns else "")
+        + (
+            "; N: samples above the level in a row before an alarm"
+            if "min_duration" in columns
+            else ""
+        )
     )
 
 

@@ -47,7 +47,16 @@ def register(app: typer.Typer) -> None:
 def recommend(
     store: StoreDir,
     features: FeaturesFile,
-    method: Annotated[str, typer.Option("--method", help="rule-max, rule-daily, evt or model.")],
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help=(
+                "rule-max, rule-daily, rule-p95, evt, model, experts, or default (the method "
+                "floodmark picks for the store: model with expert labels, else rule-max)."
+            ),
+        ),
+    ],
     out: Annotated[
         Path,
         typer.Option(
@@ -92,11 +101,16 @@ def recommend(
     """Write the thresholds table (one row per series) and print a short summary."""
     from floodmark.io.atomic import TABLE_SUFFIXES, read_table, write_table
     from floodmark.store import open_store
-    from floodmark.thresholds import METHODS, Floors, fallback_summary
+    from floodmark.thresholds import METHODS, Floors, fallback_summary, resolve_method
+    from floodmark.thresholds.default import DEFAULT
     from floodmark.thresholds.recommend import recommend_by_name
 
-    if method not in METHODS:
-        raise typer.BadParameter(f"choose from {', '.join(METHODS)}", param_hint="--method")
+    if method not in METHODS and method != DEFAULT:
+        raise typer.BadParameter(
+            f"choose from {', '.join([*METHODS, DEFAULT])}", param_hint="--method"
+        )
+    opened = open_store(store)
+    method = resolve_method(method, opened.catalog())
     if method == "model" and model is None:
         raise typer.BadParameter("--method model needs --model MODEL_DIR", param_hint="--model")
     if method != "model" and model is not None:
@@ -113,7 +127,6 @@ def recommend(
         )
 
     frame = read_table(features)
-    opened = open_store(store)
     with progress(disable=quiet) as bar:
         tasks: list = []  # shown from the first report: methods reading only features make none
 

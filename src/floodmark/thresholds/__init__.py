@@ -16,6 +16,7 @@ from floodmark.thresholds.base import (
     ThresholdMethod,
     empty_thresholds,
 )
+from floodmark.thresholds.default import default_method, resolve_method
 from floodmark.thresholds.evt import EVT
 from floodmark.thresholds.experts import Experts
 from floodmark.thresholds.floors import Floors, floor_thresholds
@@ -36,9 +37,11 @@ __all__ = [  # sorted; tests keep it complete
     "RuleP95",
     "THRESHOLD_SCHEMA",
     "ThresholdMethod",
+    "default_method",
     "empty_thresholds",
     "fallback_summary",
     "floor_thresholds",
     "make_method",
     "recommend_thresholds",
+    "resolve_method",
 ]
