@@ -76,6 +76,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "find_super_peaks",
     ),
     "floodmark.thresholds": (
+        "Budget",
         "EVT",
         "EXPECTED_FA_COLUMNS",
         "Experts",

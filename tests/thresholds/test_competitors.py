@@ -63,13 +63,9 @@ def test_an_unlabelled_level_has_no_expert_threshold():
     assert table["fallback"][1:].is_null().all()
 
 
-def test_default_is_the_model_with_labels_and_rule_max_without():
+def test_default_is_the_budget_method_for_every_store():
     labelled = pl.DataFrame({"prediction_id": ["a"], "ip_ss": [1.0]})
-    unlabelled = pl.DataFrame(
-        {"prediction_id": ["a"], "ip_ss": [None]}, schema_overrides={"ip_ss": pl.Float64}
-    )
-    assert default_method(labelled) == "model"
-    assert default_method(unlabelled) == "rule-max"
-    assert default_method(pl.DataFrame({"prediction_id": ["a"]})) == "rule-max"
-    assert resolve_method("default", labelled) == "model"
+    assert default_method(labelled) == "budget"
+    assert default_method(pl.DataFrame({"prediction_id": ["a"]})) == "budget"
+    assert resolve_method("default", labelled) == "budget"
     assert resolve_method("evt", labelled) == "evt"

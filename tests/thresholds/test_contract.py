@@ -53,7 +53,15 @@ def case(request):
 
 
 def test_registry_names_every_method():
-    assert set(METHODS) == {"rule-max", "rule-daily", "rule-p95", "evt", "model", "experts"}
+    assert set(METHODS) == {
+        "rule-max",
+        "rule-daily",
+        "rule-p95",
+        "evt",
+        "model",
+        "experts",
+        "budget",
+    }
     for name, cls in METHODS.items():
         assert issubclass(cls, ThresholdMethod)
         assert cls.name == name

@@ -92,10 +92,7 @@ def sustained(cond: pl.Expr, min_duration: int) -> pl.Expr:
     sid = pl.col("sid")
     return pl.all_horizontal(
         cond,
-        *(
-            (cond.shift(k) & (sid == sid.shift(k))).fill_null(False)
-            for k in range(1, min_duration)
-        ),
+        *((cond.shift(k) & (sid == sid.shift(k))).fill_null(False) for k in range(1, min_duration)),
     )
 
 

@@ -66,9 +66,7 @@ def summarise(
         median_ape_vs_expert_pct=ratio.filter(comparable).median() * 100.0,
         within_25pct=(ratio.filter(comparable) <= AGREEMENT).mean(),
     )
-    delay = delays.group_by(by).agg(
-        median_delay_samples=pl.col("delay_samples").median()
-    )
+    delay = delays.group_by(by).agg(median_delay_samples=pl.col("delay_samples").median())
     table = (
         grid.join(counts, on=by, how="left", maintain_order="left")
         .join(delay, on=by, how="left", maintain_order="left")

@@ -16,6 +16,7 @@ from floodmark.thresholds.base import (
     ThresholdMethod,
     empty_thresholds,
 )
+from floodmark.thresholds.budget import Budget
 from floodmark.thresholds.default import default_method, resolve_method
 from floodmark.thresholds.evt import EVT
 from floodmark.thresholds.experts import Experts
@@ -26,6 +27,7 @@ from floodmark.thresholds.registry import METHODS, make_method
 from floodmark.thresholds.rules import RuleDaily, RuleMax, RuleP95
 
 __all__ = [  # sorted; tests keep it complete
+    "Budget",
     "EVT",
     "EXPECTED_FA_COLUMNS",
     "Experts",

@@ -50,7 +50,12 @@ class Experts(ThresholdMethod):
             "experts: no expert label at some level" if m else None for m in missing.tolist()
         ]
         table = assemble(
-            features.select(KEYS), self.name, raw, floors=self.floors_, basis=basis, fallback=fallback
+            features.select(KEYS),
+            self.name,
+            raw,
+            floors=self.floors_,
+            basis=basis,
+            fallback=fallback,
         )
         # assemble turns a missing value into the floor (0): an unset threshold stays unset.
         levels = [c.removeprefix("ip_") for c in self.labels_]

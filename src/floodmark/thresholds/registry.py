@@ -6,6 +6,7 @@ from typing import Any
 
 from floodmark.errors import FloodmarkError
 from floodmark.thresholds.base import ThresholdMethod
+from floodmark.thresholds.budget import Budget
 from floodmark.thresholds.evt import EVT
 from floodmark.thresholds.experts import Experts
 from floodmark.thresholds.model import GBTModel
@@ -19,6 +20,7 @@ METHODS: dict[str, type[ThresholdMethod]] = {
     "model": GBTModel,
     "rule-p95": RuleP95,
     "experts": Experts,
+    "budget": Budget,
 }
 
 
