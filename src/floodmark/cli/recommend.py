@@ -25,6 +25,12 @@ HELP = (
     "says what it costs. Reads the samples from the store chunk by chunk (--chunk-rows "
     "bounds memory).\n\n"
     "- model: a model from `floodmark train` (--model is required).\n\n"
+    "- rule-p95: Cloudflare-style, 1/1.5/2/4 x the 95th percentile of the daily maxima of "
+    "the last 7 learning days.\n\n"
+    "- experts: the store's own ip_* labels (to compare with).\n\n"
+    "- budget (the default; --method default): --target-fa false alarms per object per "
+    "week at each level (default 7,3,1.8,1.2), spent series by series where the learned "
+    "attacks say it buys the most detection; expected_fa_per_day_* is each series' share.\n\n"
     "Methods that read samples (evt, rule-daily p95) leave attack samples (blocked > "
     "--blocked-threshold) out of what they learn; the others read the features, computed "
     "with `floodmark features --blocked-threshold`.\n\n"
@@ -35,6 +41,8 @@ HELP = (
     "Examples:\n\n"
     "floodmark recommend --store fleet-store --features features.parquet --method evt "
     "--out thresholds.parquet\n\n"
+    "floodmark recommend --store fleet-store --features features.parquet --method default "
+    "--target-fa 7,3,1.8,1.2 --out thresholds.parquet\n\n"
     "floodmark recommend --store fleet-store --features features.parquet --method model "
     "--model model/ --floors floors.csv --out thresholds.csv"
 )
@@ -93,6 +101,17 @@ def recommend(
             help="Samples with blocked above this are attacks (methods reading samples).",
         ),
     ] = 0.0,
+    target_fa: Annotated[
+        str | None,
+        typer.Option(
+            "--target-fa",
+            help=(
+                "budget (and default): false alarms per object per week at ss,sc,nw,rl, "
+                "e.g. 7,3,1.8,1.2; the thresholds spend it where it buys the most detection "
+                "and expected_fa_per_day_* says what each series is expected to cost."
+            ),
+        ),
+    ] = None,
     chunk_rows: Annotated[
         int, typer.Option("--chunk-rows", min=1, help="Samples read from the store at a time.")
     ] = 2_000_000,
@@ -118,6 +137,12 @@ def recommend(
     if out.suffix.lower() not in TABLE_SUFFIXES:
         raise typer.BadParameter(f"use one of {', '.join(TABLE_SUFFIXES)}", param_hint="--out")
     extra = parse_params(params)
+    if target_fa is not None:
+        if method != "budget":
+            raise typer.BadParameter(
+                "only the budget method (and default) takes a target", param_hint="--target-fa"
+            )
+        extra["target_fa"] = _targets(target_fa)
     if method == "model" and extra:
         raise typer.BadParameter("a trained model takes no parameters", param_hint="--params")
     if blocked_threshold and "blocked_threshold" not in METHODS[method].parameters:
@@ -149,6 +174,19 @@ def recommend(
     write_table(table, out)
     _summary(table, method, opened.catalog(), fallback_summary(table))
     console.print(f"wrote {out}")
+
+
+def _targets(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise typer.BadParameter(
+            f"give four numbers (ss,sc,nw,rl), e.g. 7,3,1.8,1.2 (got {text!r})",
+            param_hint="--target-fa",
+        )
+    return values
 
 
 def _summary(
