@@ -12,6 +12,7 @@ from floodmark.io import iter_vendor_export
 from floodmark.schema import LEVELS
 from floodmark.store import ingest, open_store
 
+
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     root = tmp_path_factory.mktemp("competitors")

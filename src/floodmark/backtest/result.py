@@ -10,6 +10,7 @@ import orjson
 import polars as pl
 
 from floodmark.backtest.episodes import SCORE_SCHEMA
+from floodmark.backtest.inject import INJECTED_SCHEMA
 from floodmark.errors import InputFormatError
 from floodmark.io.atomic import write_json
 
@@ -47,6 +48,7 @@ class BacktestParameters:
     model_folds: int | None = None  # None when no method was cross-fitted
     chunk_rows: int | None = None
     min_durations: tuple[int, ...] = (1,)
+    inject: str | None = None  # the --inject spec, when attacks were inserted
 
 
 @dataclass(frozen=True)
@@ -111,11 +113,13 @@ class BacktestResult:
     table: one row per method × level (``BACKTEST_TABLE_SCHEMA``).
     per_series: one row per series × method × level (``BACKTEST_PER_SERIES_SCHEMA``).
     meta: how it was measured (``BacktestMeta``).
+    injected: detection of inserted attacks by size (``INJECTED_SCHEMA``), or None.
     """
 
     table: pl.DataFrame
     per_series: pl.DataFrame
     meta: BacktestMeta = field(default_factory=BacktestMeta)
+    injected: pl.DataFrame | None = None
 
     def to_json(self, path: str | Path) -> Path:
         """Write ``{"meta", "table", "per_series"}`` atomically (NaN becomes null)."""
@@ -124,6 +128,8 @@ class BacktestResult:
             "table": _records(self.table),
             "per_series": _records(self.per_series),
         }
+        if self.injected is not None:
+            doc["injected"] = _records(self.injected)
         return write_json(doc, path)
 
     @classmethod
@@ -144,11 +150,16 @@ class BacktestResult:
             table = _frame(doc["table"], BACKTEST_TABLE_SCHEMA)
             per_series = _frame(doc["per_series"], BACKTEST_PER_SERIES_SCHEMA)
             meta = BacktestMeta.from_dict(doc["meta"])
+            injected = (
+                _frame(doc["injected"], INJECTED_SCHEMA)
+                if doc.get("injected") is not None
+                else None
+            )
         except (pl.exceptions.PolarsError, TypeError, ValueError, AttributeError) as exc:
             raise InputFormatError(
                 f"backtest does not match the schema ({exc})", file=path
             ) from None
-        return cls(table=table, per_series=per_series, meta=meta)
+        return cls(table=table, per_series=per_series, meta=meta, injected=injected)
 
 
 def _records(df: pl.DataFrame) -> list[dict[str, Any]]:

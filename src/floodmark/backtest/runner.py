@@ -31,6 +31,7 @@ from floodmark.backtest.episodes import (
     span_summary,
 )
 from floodmark.backtest.experts import catalog_labels, has_expert_labels, with_experts
+from floodmark.backtest.inject import InjectSpec, inject, score_injected, summarise_injected
 from floodmark.backtest.result import BacktestMeta, BacktestParameters, BacktestResult
 from floodmark.backtest.split import check_split, split_series
 from floodmark.backtest.summary import object_days, summarise
@@ -63,6 +64,7 @@ def run_backtest(
     model_folds: int = 5,
     chunk_rows: int = 2_000_000,
     min_durations: Sequence[int] = (1,),
+    injection: InjectSpec | None = None,
 ) -> BacktestResult:
     """Backtest threshold methods on a store: false alarms, detections, agreement with experts.
 
@@ -85,6 +87,9 @@ def run_backtest(
     min_durations: score every threshold once per value N: an alarm only when the
         condition holds on N consecutive samples (``episodes``); the table has one
         row per method × min_duration × level.
+    injection: synthetic attacks inserted into every series' test part
+        (``floodmark.backtest.inject``); ``result.injected`` then holds detection
+        by size.
 
     Example::
 
@@ -119,12 +124,18 @@ def run_backtest(
         resolved=resolved,
         params=_resolve_params(resolved, method_params, blocked_threshold),
         split=partial(
-            _split_window, windows=windows, learn_days=learn_days, learn_fraction=learn_fraction
+            _split_window,
+            windows=windows,
+            learn_days=learn_days,
+            learn_fraction=learn_fraction,
+            injection=injection,
+            blocked_threshold=blocked_threshold,
         ),
         blocked_threshold=blocked_threshold,
         chunk_rows=chunk_rows,
         progress=progress,
         min_durations=min_durations,
+        injection=injection,
     )
     crossed = [m for m in methods if METHODS[resolved[m]].learns_across_series]
     if crossed and not has_expert_labels(run.labels):
@@ -164,9 +175,11 @@ def run_backtest(
             model_folds=model_folds if crossed else None,
             chunk_rows=chunk_rows,
             min_durations=min_durations,
+            inject=None if injection is None else injection.text(),
         ),
     )
-    return BacktestResult(table=table, per_series=per_series, meta=meta)
+    injected = summarise_injected(scored.injected) if injection is not None else None
+    return BacktestResult(table=table, per_series=per_series, meta=meta, injected=injected)
 
 
 @dataclass(frozen=True)
@@ -184,6 +197,7 @@ class _Run:
     chunk_rows: int
     progress: Progress | None
     min_durations: tuple[int, ...] = (1,)
+    injection: InjectSpec | None = None
 
     def windows(self) -> Iterator[Window]:
         """Load-window stage: the store chunk by chunk, each split in time."""
@@ -217,6 +231,7 @@ class _Scored:
     delays: pl.DataFrame
     spans: pl.DataFrame
     predicted: list[pl.DataFrame]
+    injected: pl.DataFrame
 
 
 def _split_window(
@@ -225,6 +240,8 @@ def _split_window(
     windows: pl.DataFrame | None,
     learn_days: float,
     learn_fraction: float | None,
+    injection: InjectSpec | None = None,
+    blocked_threshold: float = 0.0,
 ) -> Window:
     """One chunk as a window: the learning part (outside labelled windows) and the test part."""
     from floodmark.thresholds.pipeline import Window, series_of
@@ -236,6 +253,8 @@ def _split_window(
     )
     learn = df.filter(pl.col("learn") & ~pl.col("in_window")).select(LONG_SCHEMA.keys())
     test = df.filter(~pl.col("learn")).drop("learn")
+    if injection is not None:
+        test = inject(test, learn, injection, blocked_threshold)
     n_series = df.select(pl.col("sid").n_unique()).item()
     return Window(learn=learn, series=series_of(test), test=test, n_series=n_series)
 
@@ -276,6 +295,7 @@ def _fit_predict_score(
     delays = [pl.DataFrame(schema=DELAY_SCHEMA)]
     spans = [pl.DataFrame(schema=SPAN_SCHEMA)]
     predicted: list[pl.DataFrame] = []
+    injected: list[pl.DataFrame] = []
     tick = run.counter("fit and score")
     estimators = [run.method(m) for m in direct]
     stepped = with_store_steps(features, run.catalog)
@@ -303,9 +323,19 @@ def _fit_predict_score(
             s, d = score_thresholds(labelled, thresholds, n)
             scores.append(s)
             delays.append(d)
+        if run.injection is not None:
+            injected.append(
+                score_injected(window.test, thresholds, run.injection, run.min_durations)
+            )
         spans.append(span_summary(labelled, steps))
         tick(window)
-    return _Scored(pl.concat(scores), pl.concat(delays), pl.concat(spans), predicted)
+    return _Scored(
+        pl.concat(scores),
+        pl.concat(delays),
+        pl.concat(spans),
+        predicted,
+        pl.concat(injected, how="diagonal_relaxed") if injected else pl.DataFrame(),
+    )
 
 
 def _check_durations(min_durations: Sequence[int]) -> tuple[int, ...]:

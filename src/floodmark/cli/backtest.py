@@ -137,10 +137,24 @@ def backtest(
             ),
         ),
     ] = "1",
+    inject: Annotated[
+        str | None,
+        typer.Option(
+            "--inject",
+            metavar="SHAPE:DURATION:SIZES",
+            help=(
+                "Insert synthetic attacks into every series' test part and measure detection "
+                "by size: SHAPE plateau, ramp or pulse; DURATION in samples; SIZES in "
+                "multiples of the series' p99 of normal learning traffic, e.g. "
+                "plateau:12:0.5,1,2,4,8 (one episode per size and series)."
+            ),
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Backtest threshold methods on a store and write the method x level table."""
     from floodmark.backtest import read_windows, run_backtest
+    from floodmark.backtest.inject import InjectSpec
     from floodmark.thresholds import METHODS
     from floodmark.thresholds.default import DEFAULT
 
@@ -151,6 +165,7 @@ def backtest(
         raise typer.BadParameter("must be above 0", param_hint="--learn-days")
     method_params = parse_params(params, per_method=True)
     durations = _durations(min_duration)
+    injection = None if inject is None else InjectSpec.parse(inject)
     window_frame = None if windows is None else read_windows(windows)
 
     with progress(disable=quiet) as bar:
@@ -173,6 +188,7 @@ def backtest(
             model_folds=folds,
             chunk_rows=chunk_rows,
             min_durations=durations,
+            injection=injection,
         )
     result.to_json(out)
     meta = result.meta
@@ -183,6 +199,8 @@ def backtest(
         f"learned on the {meta.split_text()}"
         + (f"; default = {meta.default_method}" if meta.default_method else ""),
     )
+    if result.injected is not None:
+        _print_injected(result.injected)
     console.print(f"wrote {out}")
 
 
@@ -241,6 +259,31 @@ def _print_table(table: pl.DataFrame, title: str) -> None:
             else ""
         )
     )
+
+
+def _print_injected(injected: pl.DataFrame) -> None:
+    """Detection of inserted attacks: one row per method x N x level, one column per size."""
+    sizes = sorted(injected["size"].unique().to_list())
+    out = Table(
+        title="inserted attacks caught, by size (x p99 of normal traffic)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for name in ("method", "N", "level"):
+        out.add_column(name, no_wrap=True)
+    for size in sizes:
+        out.add_column(f"{size:g}x", justify="right", no_wrap=True)
+    keys = injected.select("method", "min_duration", "level").unique(maintain_order=True)
+    for method, n, level in keys.iter_rows():
+        rows = injected.filter(
+            (pl.col("method") == method)
+            & (pl.col("min_duration") == n)
+            & (pl.col("level") == level)
+        )
+        rate = dict(zip(rows["size"], rows["detection_rate"], strict=True))
+        out.add_row(method, str(n), level, *(_number(rate.get(s), percent=True) for s in sizes))
+    console.print(out)
 
 
 def _number(value: object, *, percent: bool = False) -> str:

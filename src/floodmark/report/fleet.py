@@ -21,6 +21,7 @@ from floodmark.report.data import (
 )
 from floodmark.report.fleet_figures import (
     backtest_figure,
+    injected_figure,
     distribution_figure,
     expert_figure,
     vector_order,
@@ -311,6 +312,24 @@ def _backtest(backtest: Any | None) -> str:
         (html.note(intro) if intro else "")
         + html.table(shown, formats=pct, headers=headers)
         + chart
+        + _injected(backtest)
+    )
+
+
+def _injected(backtest: Any) -> str:
+    """Detection against the size of inserted attacks (``backtest --inject``), if measured."""
+    injected = getattr(backtest, "injected", None)
+    if injected is None or injected.is_empty():
+        return ""
+    first = injected.filter(pl.col("min_duration") == pl.col("min_duration").min())
+    spec = backtest.meta.parameters.inject or ""
+    return (
+        f"<h3>Inserted attacks: detection by size ({escape(spec)})</h3>"
+        + html.note(
+            "Synthetic attacks inserted into every series' test part (one per size), sized "
+            "in multiples of the series' own p99 of normal learning traffic."
+        )
+        + html.figure(injected_figure(first), "fig-injected")
     )
 
 
