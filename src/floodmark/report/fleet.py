@@ -21,9 +21,9 @@ from floodmark.report.data import (
 )
 from floodmark.report.fleet_figures import (
     backtest_figure,
-    injected_figure,
     distribution_figure,
     expert_figure,
+    injected_figure,
     vector_order,
 )
 from floodmark.report.series import series_figure
