@@ -155,6 +155,7 @@ def backtest(
     """Backtest threshold methods on a store and write the method x level table."""
     from floodmark.backtest import read_windows, run_backtest
     from floodmark.backtest.inject import InjectSpec
+    from floodmark.errors import FloodmarkError
     from floodmark.thresholds import METHODS
     from floodmark.thresholds.default import DEFAULT
 
@@ -165,7 +166,10 @@ def backtest(
         raise typer.BadParameter("must be above 0", param_hint="--learn-days")
     method_params = parse_params(params, per_method=True)
     durations = _durations(min_duration)
-    injection = None if inject is None else InjectSpec.parse(inject)
+    try:
+        injection = None if inject is None else InjectSpec.parse(inject)
+    except FloodmarkError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--inject") from None
     window_frame = None if windows is None else read_windows(windows)
 
     with progress(disable=quiet) as bar:
@@ -199,6 +203,7 @@ def backtest(
         f"learned on the {meta.split_text()}"
         + (f"; default = {meta.default_method}" if meta.default_method else ""),
     )
+    _print_default(result)
     if result.injected is not None:
         _print_injected(result.injected)
     console.print(f"wrote {out}")
@@ -259,6 +264,34 @@ def _print_table(table: pl.DataFrame, title: str) -> None:
             else ""
         )
     )
+
+
+def _print_default(result) -> None:
+    """With ``default`` among the methods: does it dominate the competitors, and does it
+    keep its promise?"""
+    from floodmark.backtest.dominance import calibration, dominance
+
+    dom = dominance(result.table)
+    if not dom.is_empty():
+        _print_rows(
+            dom.with_columns(
+                dominates=pl.when("dominates").then(pl.lit("yes")).otherwise(pl.lit("no"))
+            ),
+            "default against the competitors: fewer false alarms and as many detections?",
+        )
+    cal = calibration(result, "default")
+    if not cal.is_empty():
+        _print_rows(cal, "default: false alarms per object-day, promised and measured")
+
+
+def _print_rows(frame: pl.DataFrame, title: str) -> None:
+    out = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for name in frame.columns:
+        numeric = frame[name].dtype.is_numeric()
+        out.add_column(name, justify="right" if numeric else "left", no_wrap=True)
+    for row in frame.iter_rows():
+        out.add_row(*(_number(v) for v in row))
+    console.print(out)
 
 
 def _print_injected(injected: pl.DataFrame) -> None:
