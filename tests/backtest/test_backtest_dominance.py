@@ -46,7 +46,13 @@ def test_dominating_needs_fewer_false_alarms_and_as_many_detections():
 
 
 def test_calibration_sets_the_measurement_beside_the_promise():
-    table = _table([("default", 1, "ss", 0.6, 1, 1), ("default", 1, "sc", 0.1, 1, 1)])
+    table = _table(
+        [
+            ("default", 1, "ss", 0.6, 1, 1),
+            ("default", 1, "sc", 0.1, 1, 1),
+            ("default", 3, "ss", 0.1, 1, 1),  # not what the promise counted
+        ]
+    )
     meta = BacktestMeta(expected_false_alarms_per_object_day={"default": {"ss": 0.4, "sc": 0.2}})
     out = calibration(BacktestResult(table=table, per_series=pl.DataFrame(), meta=meta), "default")
     assert out["ratio"].to_list() == pytest.approx([1.5, 0.5])

@@ -59,16 +59,17 @@ def dominance(
 
 
 def calibration(result: BacktestResult, method: str) -> pl.DataFrame:
-    """Per min_duration × level: promised and measured false alarms per object-day and
-    their ratio (empty when the method promises nothing)."""
+    """Per level: promised and measured false alarms per object-day and their ratio, at
+    the minimum duration the method itself counted with (empty when it promises nothing)."""
     promised = result.meta.expected_false_alarms_per_object_day.get(method) or {}
     if not promised:
         return pl.DataFrame()
+    own_duration = result.meta.parameters.method_params.get(method, {}).get("min_duration", 1)
     own = pl.DataFrame(
         list(promised.items()), schema={"level": pl.String, "promised": pl.Float64}, orient="row"
     )
     return (
-        result.table.filter(pl.col("method") == method)
+        result.table.filter((pl.col("method") == method) & (pl.col("min_duration") == own_duration))
         .select(*KEY, measured=pl.col("false_alarms_per_object_day"))
         .join(own, on="level", how="left", maintain_order="left")
         .with_columns(ratio=pl.col("measured") / pl.col("promised"))
