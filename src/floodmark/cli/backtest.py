@@ -284,11 +284,24 @@ def _print_default(result) -> None:
         _print_rows(cal, "default: false alarms per object-day, promised and measured")
 
 
+#: Short headers of the dominance and calibration tables (the library keeps full names).
+SHORT = {
+    "competitor": "against",
+    "min_duration": "N",
+    "fa": "FA/obj-day",
+    "fa_other": "theirs",
+    "detected": "caught",
+    "detected_other": "theirs",
+    "attack_episodes": "attacks",
+    "dominates": "wins",
+}
+
+
 def _print_rows(frame: pl.DataFrame, title: str) -> None:
     out = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for name in frame.columns:
         numeric = frame[name].dtype.is_numeric()
-        out.add_column(name, justify="right" if numeric else "left", no_wrap=True)
+        out.add_column(SHORT.get(name, name), justify="right" if numeric else "left", no_wrap=True)
     for row in frame.iter_rows():
         out.add_row(*(_number(v) for v in row))
     console.print(out)
