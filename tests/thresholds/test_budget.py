@@ -25,6 +25,8 @@ def test_allocate_spends_the_budget_where_it_buys_the_most_detection():
     assert allocate(value, fa, budget=0.25).tolist() == [1, 1]
     # nothing fits: the highest levels
     assert allocate(value, fa + 1.0, budget=0.5).tolist() == [0, 0]
+    # a flat curve (the next days exceed every multiple alike) out of budget: the highest
+    assert allocate(value, np.ones_like(fa), budget=0.5).tolist() == [0, 0]
 
 
 def test_a_larger_budget_never_raises_a_level():

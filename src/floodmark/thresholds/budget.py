@@ -217,6 +217,10 @@ def allocate(value: np.ndarray, fa: np.ndarray, budget: float) -> np.ndarray:
     lo, hi = -30.0, 30.0
     if total(pick(lo)) <= budget:
         return pick(lo)
+    if total(pick(hi)) > budget:
+        # out of budget even at the price's top: the fewest alarms, the highest level among
+        # equals (a flat curve must not pick the lowest level for its detection value)
+        return np.argmin(fa, axis=1)
     for _ in range(BISECTIONS):
         mid = (lo + hi) / 2
         if total(pick(mid)) <= budget:
