@@ -137,6 +137,19 @@ def test_recommend_default_is_the_budget_and_spends_the_target(fleet, tmp_path):
     assert loose["expected_fa_per_day_ss"].sum() >= tight["expected_fa_per_day_ss"].sum()
 
 
+def test_recommend_experts_reads_the_labels_from_the_store(fleet, tmp_path):
+    root, _, features = fleet
+    out = tmp_path / "experts.parquet"
+    _ok(["recommend", *_inputs(root), "--method", "experts", "--out", out])
+    table = pl.read_parquet(out)
+    catalog = open_store(root / "store").catalog()
+    keys = ["prediction_id", "vector", "metric"]
+    joined = table.join(catalog.select(*keys, *(f"ip_{lv}" for lv in LEVELS)), on=keys)
+    assert joined.height == features.height
+    for lv in LEVELS:
+        assert joined[lv].to_list() == joined[f"ip_{lv}"].to_list()
+
+
 def test_recommend_evt_streams_chunks_and_matches_the_library(fleet, tmp_path):
     root, samples, features = fleet
     out = tmp_path / "evt.parquet"
