@@ -55,6 +55,22 @@ def test_writes_json_and_prints_the_table(tmp_path, store):
     assert back.table["attack_episodes"].to_list() == [1] * 8
 
 
+def test_default_durations_and_inserted_attacks(tmp_path, store):
+    out = tmp_path / "bt.json"
+    args = ["backtest", "--store", str(store), "--methods", "default,rule-max", "--quiet"]
+    args += ["--learn-days", "3", "--min-duration", "1,2", "--inject", "ramp:4:1,8"]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "default = budget" in result.output
+    assert "default against the competitors" in result.output
+    assert "promised and measured" in result.output
+    assert "inserted attacks caught, by size" in result.output
+    back = BacktestResult.from_json(out)
+    assert back.table.select("method", "min_duration").unique().height == 4
+    assert back.meta.parameters.inject == "ramp:4:1,8"
+    assert back.injected is not None and back.injected["size"].unique().sort().to_list() == [1, 8]
+
+
 def test_windows_file_and_learn_fraction(tmp_path, store):
     windows = tmp_path / "w.csv"
     start = dt.datetime(2024, 1, 1) + dt.timedelta(days=3, hours=1)
@@ -76,6 +92,8 @@ def test_windows_file_and_learn_fraction(tmp_path, store):
         ["--methods", "rule-max", "--out", "x.csv"],
         ["--methods", "rule-max", "--out", "x.json", "--params", "[1]"],
         ["--methods", "rule-max", "--out", "x.json", "--learn-days", "0"],
+        ["--methods", "rule-max", "--out", "x.json", "--min-duration", "0"],
+        ["--methods", "rule-max", "--out", "x.json", "--inject", "wave:6:1"],
     ],
 )
 def test_usage_errors_exit_2(tmp_path, store, extra):

@@ -199,3 +199,32 @@ def test_a_higher_level_can_split_one_episode_into_several(make_series, make_thr
     )
     scores, _ = score(s, thr)
     assert dict(zip(scores["level"], scores["false_alarms"], strict=True)) == {"ss": 1, "rl": 2}
+
+
+def test_min_duration_drops_short_runs_and_delays_detection(make_series, make_thresholds):
+    # normal runs above 4 of length 1, 3 and 2; one attack of 4 samples whose totals
+    # cross 4 on its 2nd..3rd samples only (2 in a row), then a second attack crossing 3 in a row
+    passed = [5, 1, 5, 5, 5, 1, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+    blocked = [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 9, 9, 1, 0, 9, 9, 9, 0]
+    s = make_series(passed, blocked)
+    thr = make_thresholds([("a", "PT_TCP", "PPS", "m", "ss", 4.0)])
+    labelled = label_samples(s)
+    by_n = {n: score_thresholds(labelled, thr, n) for n in (1, 2, 3, 4)}
+    fa = {n: one(sc)["false_alarms"] for n, (sc, _) in by_n.items()}
+    hit = {n: one(sc)["detected"] for n, (sc, _) in by_n.items()}
+    assert fa == {1: 3, 2: 2, 3: 1, 4: 0}
+    assert hit == {1: 2, 2: 2, 3: 1, 4: 0}
+    assert {one(sc)["min_duration"] for sc, _ in by_n.values()} == {1, 2, 3, 4}
+    # the delay is the position of the N-th sustained sample
+    assert by_n[2][1]["delay_samples"].to_list() == [2, 1]
+    assert by_n[3][1]["delay_samples"].to_list() == [2]
+
+
+def test_min_duration_does_not_join_two_series(make_series, make_thresholds):
+    a = make_series([1, 1, 5, 5])
+    b = make_series([5, 5, 1, 1], pid="b")
+    thr = make_thresholds(
+        [("a", "PT_TCP", "PPS", "m", "ss", 4.0), ("b", "PT_TCP", "PPS", "m", "ss", 4.0)]
+    )
+    scores, _ = score_thresholds(label_samples(pl.concat([a, b])), thr, 3)
+    assert scores["false_alarms"].to_list() == [0, 0]

@@ -26,8 +26,15 @@ def spans(rows):
     return pl.DataFrame(rows, schema=SPAN_SCHEMA, orient="row")
 
 
-def per_series(rows):
+def per_series(rows, min_duration=1):
+    """Rows (keys, method, level, threshold, ...) scored with one minimum duration."""
+    rows = [(*r[:5], min_duration, *r[5:]) for r in rows]
     return pl.DataFrame(rows, schema=BACKTEST_PER_SERIES_SCHEMA, orient="row")
+
+
+def delay_rows(rows, min_duration=1):
+    rows = [(*r[:5], min_duration, *r[5:]) for r in rows]
+    return pl.DataFrame(rows, schema=DELAY_SCHEMA, orient="row")
 
 
 def test_object_days_take_the_union_per_object_plus_one_step():
@@ -55,14 +62,12 @@ def test_summarise_counts_rates_delays_and_expert_agreement():
             ("a", "PT_TCP", "PPS", "m", "rl", None, 0, 2, 0, 40.0),
         ]
     )
-    delays = pl.DataFrame(
+    delays = delay_rows(
         [
             ("a", "PT_TCP", "PPS", "m", "ss", 0),
             ("a", "PT_TCP", "PPS", "m", "ss", 2),
             ("a", "PT_UDP", "PPS", "m", "ss", 5),
-        ],
-        schema=DELAY_SCHEMA,
-        orient="row",
+        ]
     )
     table = summarise(ps, delays, s, ["m"], ["ss", "rl"])
     assert table.schema == pl.Schema(BACKTEST_TABLE_SCHEMA)
@@ -122,17 +127,21 @@ def test_an_older_result_file_is_read_under_the_new_names(tmp_path):
     s = spans([("a", "PT_TCP", "PPS", 2, T0, T0 + dt.timedelta(minutes=5), 300.0)])
     ps = per_series([("a", "PT_TCP", "PPS", "m", "ss", 10.0, 0, 1, 0, 8.0)])
     table = summarise(ps, pl.DataFrame(schema=DELAY_SCHEMA), s, ["m"])
-    old_table = table.rename({"median_ape_vs_expert_pct": "mape_vs_expert"})
+    old_table = table.rename({"median_ape_vs_expert_pct": "mape_vs_expert"}).drop("min_duration")
     doc = {
         "meta": {"learn_days": 21, "n_series": 1, "parameters": {"blocked_threshold": 0.0}},
         "table": old_table.to_dicts(),
-        "per_series": ps.to_dicts(),
+        "per_series": ps.drop("min_duration").to_dicts(),
     }
     path = tmp_path / "old.json"
     path.write_bytes(orjson.dumps(doc))
     back = BacktestResult.from_json(path)
     assert back.table["median_ape_vs_expert_pct"].to_list() == [25.0, None, None, None]
     assert back.meta.learn_days == 21 and back.meta.n_windows == 0
+    # written before minimum durations existed: every alarm counted at once
+    assert back.table["min_duration"].to_list() == [1] * 4
+    assert back.per_series["min_duration"].to_list() == [1]
+    assert back.meta.parameters.min_durations == (1,)
 
 
 def test_from_json_rejects_other_documents(tmp_path):

@@ -111,6 +111,45 @@ def test_recommend_rule_daily_writes_the_table(fleet, tmp_path, suffix):
     np.testing.assert_allclose(table.select(LEVELS).to_numpy(), expected.select(LEVELS).to_numpy())
 
 
+def test_recommend_default_is_the_budget_and_spends_the_target(fleet, tmp_path):
+    root, _, features = fleet
+    tables = {}
+    for target in ("1,0.5,0.2,0.1", "20,10,5,2"):
+        out = tmp_path / f"budget-{target}.parquet"
+        _ok(
+            [
+                "recommend",
+                *_inputs(root),
+                "--method",
+                "default",
+                "--target-fa",
+                target,
+                "--out",
+                out,
+            ]
+        )
+        tables[target] = pl.read_parquet(out)
+    tight, loose = tables["1,0.5,0.2,0.1"], tables["20,10,5,2"]
+    assert tight["method"].unique().to_list() == ["budget"]
+    assert tight["basis"].str.contains("budget 1/0.5/0.2/0.1 FA per object-week").any()
+    # a larger budget lowers levels and expects more false alarms, never the reverse
+    assert (loose.select(LEVELS).to_numpy() <= tight.select(LEVELS).to_numpy() + 1e-9).all()
+    assert loose["expected_fa_per_day_ss"].sum() >= tight["expected_fa_per_day_ss"].sum()
+
+
+def test_recommend_experts_reads_the_labels_from_the_store(fleet, tmp_path):
+    root, _, features = fleet
+    out = tmp_path / "experts.parquet"
+    _ok(["recommend", *_inputs(root), "--method", "experts", "--out", out])
+    table = pl.read_parquet(out)
+    catalog = open_store(root / "store").catalog()
+    keys = ["prediction_id", "vector", "metric"]
+    joined = table.join(catalog.select(*keys, *(f"ip_{lv}" for lv in LEVELS)), on=keys)
+    assert joined.height == features.height
+    for lv in LEVELS:
+        assert joined[lv].to_list() == joined[f"ip_{lv}"].to_list()
+
+
 def test_recommend_evt_streams_chunks_and_matches_the_library(fleet, tmp_path):
     root, samples, features = fleet
     out = tmp_path / "evt.parquet"
@@ -236,6 +275,8 @@ def test_train_then_recommend_with_the_model(fleet, tmp_path):
         ["--method", "rule-max", "--params", "not json"],
         ["--method", "rule-max", "--blocked-threshold", "5"],  # it reads the features
         ["--method", "evt", "--blocked-threshold", "-1"],
+        ["--method", "evt", "--target-fa", "7,3,1,1"],  # only the budget takes one
+        ["--method", "default", "--target-fa", "7,3"],
     ],
 )
 def test_recommend_usage_errors_exit_2(fleet, tmp_path, args):

@@ -216,3 +216,24 @@ def test_worst_series_shade_the_attacks_of_the_backtests_blocked_threshold(fleet
     assert "shaded: attack periods (blocked &gt; 7.5)" in worst
     given = _report(fleet, backtest=backtest, worst=1, blocked_threshold=2.0)
     assert "shaded: attack periods (blocked &gt; 2)" in given
+
+
+def test_detection_by_size_of_inserted_attacks_is_a_curve_per_method(fleet):
+    result = BacktestResult.from_json(fleet.backtest)
+    injected = pl.DataFrame(
+        {
+            "method": ["evt"] * 4 + ["rule-max"] * 4,
+            "min_duration": [1] * 8,
+            "level": ["ss", "ss", "rl", "rl"] * 2,
+            "size": [1.0, 4.0] * 4,
+            "episodes": [10] * 8,
+            "detected": [3, 10, 0, 8, 5, 10, 1, 9],
+            "detection_rate": [0.3, 1.0, 0.0, 0.8, 0.5, 1.0, 0.1, 0.9],
+        }
+    )
+    meta = replace(result.meta, parameters=replace(result.meta.parameters, inject="ramp:6:1,4"))
+    text = _report(fleet, backtest=replace(result, meta=meta, injected=injected), worst=0)
+    assert "fig-injected" in PLOT_DIV.findall(text)
+    assert "Inserted attacks: detection by size (ramp:6:1,4)" in text
+    # without inserted attacks there is no such figure
+    assert "fig-injected" not in PLOT_DIV.findall(_report(fleet, worst=0))

@@ -28,7 +28,7 @@ FAST_MODEL = {"n_estimators": 30, "folds": 3, "min_child_samples": 5}
 
 
 def _inputs(name: str) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-    if name == "model":
+    if name in ("model", "experts"):
         return labelled_features(n_objects=30), None
     samples = fleet_samples()
     return simple_features(samples), samples
@@ -53,7 +53,15 @@ def case(request):
 
 
 def test_registry_names_every_method():
-    assert set(METHODS) == {"rule-max", "rule-daily", "evt", "model"}
+    assert set(METHODS) == {
+        "rule-max",
+        "rule-daily",
+        "rule-p95",
+        "evt",
+        "model",
+        "experts",
+        "budget",
+    }
     for name, cls in METHODS.items():
         assert issubclass(cls, ThresholdMethod)
         assert cls.name == name

@@ -16,7 +16,12 @@ Definitions (product.md, "Backtest"):
   **delay** is the 0-based position of the first such sample in the episode
   (0 = caught on the episode's first sample);
 - a missing (null or NaN) threshold never alarms and never detects: it is what an
-  unset threshold does on a real device.
+  unset threshold does on a real device;
+- with a **minimum duration** of N samples (devices that "ban only after N
+  seconds"), a level alarms only once its condition has held on N consecutive
+  samples of the series: a false alarm is then a run of normal samples above the
+  level at least N long, an attack is detected when N consecutive samples of it
+  cross the level, and the delay is the position of the N-th of them.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
     **{k: pl.String() for k in KEY_COLUMNS},
     "method": pl.String(),
     "level": pl.String(),
+    "min_duration": pl.Int64(),
     "threshold": pl.Float64(),
     "false_alarms": pl.Int64(),
     "attack_episodes": pl.Int64(),
@@ -44,6 +50,7 @@ DELAY_SCHEMA: dict[str, pl.DataType] = {
     **{k: pl.String() for k in KEY_COLUMNS},
     "method": pl.String(),
     "level": pl.String(),
+    "min_duration": pl.Int64(),
     "delay_samples": pl.Int64(),
 }
 
@@ -72,6 +79,21 @@ def _crosses(value: str, threshold: str) -> pl.Expr:
     """``value > threshold``, false where the threshold is missing (null or NaN)."""
     thr = pl.col(threshold).fill_nan(None)
     return (pl.col(value) > thr).fill_null(False)
+
+
+def sustained(cond: pl.Expr, min_duration: int) -> pl.Expr:
+    """``cond`` held on this row and the ``min_duration - 1`` rows before it, in one series.
+
+    Rows must be sorted by ``sid`` and time; 1 is ``cond`` itself.
+    """
+    cond = cond.fill_null(False)
+    if min_duration <= 1:
+        return cond
+    sid = pl.col("sid")
+    return pl.all_horizontal(
+        cond,
+        *((cond.shift(k) & (sid == sid.shift(k))).fill_null(False) for k in range(1, min_duration)),
+    )
 
 
 def label_samples(
@@ -129,7 +151,7 @@ def span_summary(labelled: pl.DataFrame, steps: pl.DataFrame | None = None) -> p
 
 
 def score_thresholds(
-    labelled: pl.DataFrame, thresholds: pl.DataFrame
+    labelled: pl.DataFrame, thresholds: pl.DataFrame, min_duration: int = 1
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Score every (method, level) threshold of every series against its test samples.
 
@@ -139,6 +161,7 @@ def score_thresholds(
         blocked, attack, attack_run, attack_pos, _first), sorted by sid and time.
     thresholds: long frame ``keys, method, level, threshold``; series without a row
         are scored with no threshold.
+    min_duration: samples a condition must hold in a row before it alarms (1: at once).
 
     Returns
     -------
@@ -157,20 +180,20 @@ def score_thresholds(
     ).join(wide, on="sid", how="left", maintain_order="left")
 
     normal = ~pl.col("attack")
+    attack = pl.col("attack")
     first = pl.col("_first")
+    df = df.with_columns(total=pl.col("passed") + pl.col("blocked")).with_columns(
+        *(sustained(normal & _crosses("passed", n), min_duration).alias(f"{n}_up") for n in names),
+        *(sustained(attack & _crosses("total", n), min_duration).alias(f"{n}_in") for n in names),
+    )
     alarms = df.group_by("sid").agg(
-        *(_starts(normal & _crosses("passed", n), first).sum().alias(f"{n}_fa") for n in names)
+        *(_starts(pl.col(f"{n}_up"), first).sum().alias(f"{n}_fa") for n in names)
     )
-    attack_rows = df.filter(pl.col("attack")).with_columns(
-        total=pl.col("passed") + pl.col("blocked")
-    )
-    # Per attack episode: whether the level was crossed and where first.
+    attack_rows = df.filter(attack)
+    # Per attack episode: whether the level was crossed (long enough) and where first.
     episodes = attack_rows.group_by("sid", "attack_run").agg(
-        *(_crosses("total", n).any().alias(f"{n}_hit") for n in names),
-        *(
-            pl.col("attack_pos").filter(_crosses("total", n)).min().alias(f"{n}_delay")
-            for n in names
-        ),
+        *(pl.col(f"{n}_in").any().alias(f"{n}_hit") for n in names),
+        *(pl.col("attack_pos").filter(pl.col(f"{n}_in")).min().alias(f"{n}_delay") for n in names),
     )
     per_series_episodes = episodes.group_by("sid").agg(
         pl.len().cast(pl.Int64).alias("attack_episodes"),
@@ -192,6 +215,7 @@ def score_thresholds(
                 *KEYS,
                 method=pl.lit(method, pl.String),
                 level=pl.lit(level, pl.String),
+                min_duration=pl.lit(min_duration, pl.Int64),
                 threshold=pl.col(name).fill_nan(None),
                 false_alarms=pl.col(f"{name}_fa").cast(pl.Int64),
                 attack_episodes=pl.col("attack_episodes").fill_null(0),
@@ -203,6 +227,7 @@ def score_thresholds(
                 *KEYS,
                 method=pl.lit(method, pl.String),
                 level=pl.lit(level, pl.String),
+                min_duration=pl.lit(min_duration, pl.Int64),
                 delay_samples=pl.col(f"{name}_delay").cast(pl.Int64),
             )
         )

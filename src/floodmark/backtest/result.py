@@ -10,6 +10,7 @@ import orjson
 import polars as pl
 
 from floodmark.backtest.episodes import SCORE_SCHEMA
+from floodmark.backtest.inject import INJECTED_SCHEMA
 from floodmark.errors import InputFormatError
 from floodmark.io.atomic import write_json
 
@@ -17,6 +18,7 @@ from floodmark.io.atomic import write_json
 BACKTEST_TABLE_SCHEMA: dict[str, pl.DataType] = {
     "method": pl.String(),
     "level": pl.String(),
+    "min_duration": pl.Int64(),
     "false_alarms": pl.Int64(),
     "object_days": pl.Float64(),
     "false_alarms_per_object_day": pl.Float64(),
@@ -30,6 +32,8 @@ BACKTEST_TABLE_SCHEMA: dict[str, pl.DataType] = {
 
 #: Names an older release wrote, read under today's name.
 RENAMED_COLUMNS = {"mape_vs_expert": "median_ape_vs_expert_pct"}
+#: Columns an older release did not write, read with the value it measured with.
+ADDED_COLUMNS = {"min_duration": 1}
 
 #: One row per series × method × level that had test samples.
 BACKTEST_PER_SERIES_SCHEMA: dict[str, pl.DataType] = {**SCORE_SCHEMA, "expert": pl.Float64()}
@@ -43,6 +47,8 @@ class BacktestParameters:
     method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     model_folds: int | None = None  # None when no method was cross-fitted
     chunk_rows: int | None = None
+    min_durations: tuple[int, ...] = (1,)
+    inject: str | None = None  # the --inject spec, when attacks were inserted
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class BacktestMeta:
     series_without_threshold: dict[str, int] = field(default_factory=dict)
     fallbacks: dict[str, int] = field(default_factory=dict)
     expected_false_alarms_per_object_day: dict[str, dict[str, float]] = field(default_factory=dict)
+    default_method: str | None = None  # what "default" ran, when it was asked for
     parameters: BacktestParameters = field(default_factory=BacktestParameters)
 
     def split_text(self) -> str:
@@ -92,9 +99,10 @@ class BacktestMeta:
         params = values.get("parameters")
         if isinstance(params, dict):
             own = {f.name for f in fields(BacktestParameters)}
-            values["parameters"] = BacktestParameters(
-                **{k: v for k, v in params.items() if k in own}
-            )
+            params = {k: v for k, v in params.items() if k in own}
+            if "min_durations" in params:
+                params["min_durations"] = tuple(params["min_durations"])
+            values["parameters"] = BacktestParameters(**params)
         return cls(**values)
 
 
@@ -105,11 +113,13 @@ class BacktestResult:
     table: one row per method × level (``BACKTEST_TABLE_SCHEMA``).
     per_series: one row per series × method × level (``BACKTEST_PER_SERIES_SCHEMA``).
     meta: how it was measured (``BacktestMeta``).
+    injected: detection of inserted attacks by size (``INJECTED_SCHEMA``), or None.
     """
 
     table: pl.DataFrame
     per_series: pl.DataFrame
     meta: BacktestMeta = field(default_factory=BacktestMeta)
+    injected: pl.DataFrame | None = None
 
     def to_json(self, path: str | Path) -> Path:
         """Write ``{"meta", "table", "per_series"}`` atomically (NaN becomes null)."""
@@ -118,6 +128,8 @@ class BacktestResult:
             "table": _records(self.table),
             "per_series": _records(self.per_series),
         }
+        if self.injected is not None:
+            doc["injected"] = _records(self.injected)
         return write_json(doc, path)
 
     @classmethod
@@ -138,11 +150,16 @@ class BacktestResult:
             table = _frame(doc["table"], BACKTEST_TABLE_SCHEMA)
             per_series = _frame(doc["per_series"], BACKTEST_PER_SERIES_SCHEMA)
             meta = BacktestMeta.from_dict(doc["meta"])
+            injected = (
+                _frame(doc["injected"], INJECTED_SCHEMA)
+                if doc.get("injected") is not None
+                else None
+            )
         except (pl.exceptions.PolarsError, TypeError, ValueError, AttributeError) as exc:
             raise InputFormatError(
                 f"backtest does not match the schema ({exc})", file=path
             ) from None
-        return cls(table=table, per_series=per_series, meta=meta)
+        return cls(table=table, per_series=per_series, meta=meta, injected=injected)
 
 
 def _records(df: pl.DataFrame) -> list[dict[str, Any]]:
@@ -155,6 +172,11 @@ def _frame(rows: list[dict[str, Any]], schema: dict[str, pl.DataType]) -> pl.Dat
         return pl.DataFrame(schema=schema)
     df = pl.DataFrame(rows, infer_schema_length=None)
     df = df.rename({old: new for old, new in RENAMED_COLUMNS.items() if old in df.columns})
+    df = df.with_columns(
+        pl.lit(value).alias(name)
+        for name, value in ADDED_COLUMNS.items()
+        if name in schema and name not in df.columns
+    )
     missing = [c for c in schema if c not in df.columns]
     if missing:
         raise ValueError(f"missing columns {missing}")

@@ -31,6 +31,7 @@ from floodmark.backtest.episodes import (
     span_summary,
 )
 from floodmark.backtest.experts import catalog_labels, has_expert_labels, with_experts
+from floodmark.backtest.inject import InjectSpec, inject, score_injected, summarise_injected
 from floodmark.backtest.result import BacktestMeta, BacktestParameters, BacktestResult
 from floodmark.backtest.split import check_split, split_series
 from floodmark.backtest.summary import object_days, summarise
@@ -62,6 +63,8 @@ def run_backtest(
     progress: Progress | None = None,
     model_folds: int = 5,
     chunk_rows: int = 2_000_000,
+    min_durations: Sequence[int] = (1,),
+    injection: InjectSpec | None = None,
 ) -> BacktestResult:
     """Backtest threshold methods on a store: false alarms, detections, agreement with experts.
 
@@ -81,6 +84,12 @@ def run_backtest(
     progress: optional ``progress(stage, done, total)`` callback.
     model_folds: GroupKFold folds (by prediction_id) for cross-fitted methods.
     chunk_rows: rows per chunk read from the store (bounds memory).
+    min_durations: score every threshold once per value N: an alarm only when the
+        condition holds on N consecutive samples (``episodes``); the table has one
+        row per method × min_duration × level.
+    injection: synthetic attacks inserted into every series' test part
+        (``floodmark.backtest.inject``); ``result.injected`` then holds detection
+        by size.
 
     Example::
 
@@ -90,32 +99,45 @@ def run_backtest(
     # Imported here: the store and the methods pull in heavy dependencies, and the
     # episode kernels must stay importable on their own.
     from floodmark.store import open_store
-    from floodmark.thresholds import METHODS
+    from floodmark.thresholds import METHODS, resolve_method
+    from floodmark.thresholds.default import DEFAULT
 
     methods = list(dict.fromkeys(methods))
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in METHODS and m != DEFAULT]
     if unknown or not methods:
-        raise FloodmarkError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
+        raise FloodmarkError(
+            f"unknown methods {unknown}; choose from {', '.join([*METHODS, DEFAULT])}"
+        )
     check_split(learn_days, learn_fraction)
+    min_durations = _check_durations(min_durations)
     if windows is not None:
         windows = normalise_windows(windows)
     if isinstance(store, str | Path):
         store = open_store(store)
     catalog = store.catalog()
+    resolved = {m: resolve_method(m, catalog) for m in methods}
     run = _Run(
         store=store,
         catalog=catalog,
         labels=catalog_labels(catalog),
         methods=methods,
-        params=_resolve_params(methods, method_params, blocked_threshold),
+        resolved=resolved,
+        params=_resolve_params(resolved, method_params, blocked_threshold),
         split=partial(
-            _split_window, windows=windows, learn_days=learn_days, learn_fraction=learn_fraction
+            _split_window,
+            windows=windows,
+            learn_days=learn_days,
+            learn_fraction=learn_fraction,
+            injection=injection,
+            blocked_threshold=blocked_threshold,
         ),
         blocked_threshold=blocked_threshold,
         chunk_rows=chunk_rows,
         progress=progress,
+        min_durations=min_durations,
+        injection=injection,
     )
-    crossed = [m for m in methods if METHODS[m].learns_across_series]
+    crossed = [m for m in methods if METHODS[resolved[m]].learns_across_series]
     if crossed and not has_expert_labels(run.labels):
         raise InsufficientDataError(
             f"method {crossed[0]!r} learns from expert labels (ip_ss..ip_rl); this store has none",
@@ -132,9 +154,10 @@ def run_backtest(
     per_series = with_experts(scored.scores, run.labels).sort(
         pl.col("method").replace_strict(methods, list(range(len(methods)))),
         *KEYS,
+        "min_duration",
         pl.col("level").replace_strict(LEVELS, list(range(len(LEVELS)))),
     )
-    table = summarise(per_series, scored.delays, scored.spans, methods)
+    table = summarise(per_series, scored.delays, scored.spans, methods, LEVELS, min_durations)
     meta = _meta(
         store=store,
         catalog=catalog,
@@ -145,14 +168,18 @@ def run_backtest(
         windows=windows,
         learn_days=learn_days,
         learn_fraction=learn_fraction,
+        resolved=resolved,
         parameters=BacktestParameters(
             blocked_threshold=blocked_threshold,
             method_params=run.params,
             model_folds=model_folds if crossed else None,
             chunk_rows=chunk_rows,
+            min_durations=min_durations,
+            inject=None if injection is None else injection.text(),
         ),
     )
-    return BacktestResult(table=table, per_series=per_series, meta=meta)
+    injected = summarise_injected(scored.injected) if injection is not None else None
+    return BacktestResult(table=table, per_series=per_series, meta=meta, injected=injected)
 
 
 @dataclass(frozen=True)
@@ -163,11 +190,14 @@ class _Run:
     catalog: pl.DataFrame
     labels: pl.DataFrame
     methods: list[str]
+    resolved: dict[str, str]  # a method as named → the registry method it runs
     params: dict[str, dict[str, Any]]
     split: Callable[[pl.DataFrame], Window]
     blocked_threshold: float
     chunk_rows: int
     progress: Progress | None
+    min_durations: tuple[int, ...] = (1,)
+    injection: InjectSpec | None = None
 
     def windows(self) -> Iterator[Window]:
         """Load-window stage: the store chunk by chunk, each split in time."""
@@ -178,7 +208,7 @@ class _Run:
     def method(self, name: str) -> ThresholdMethod:
         from floodmark.thresholds import make_method
 
-        return make_method(name, **self.params.get(name, {}))
+        return make_method(self.resolved[name], **self.params.get(name, {}))
 
     def counter(self, stage: str) -> Callable[[Window], None]:
         """Progress of a pass over the windows, in series."""
@@ -201,6 +231,7 @@ class _Scored:
     delays: pl.DataFrame
     spans: pl.DataFrame
     predicted: list[pl.DataFrame]
+    injected: pl.DataFrame
 
 
 def _split_window(
@@ -209,6 +240,8 @@ def _split_window(
     windows: pl.DataFrame | None,
     learn_days: float,
     learn_fraction: float | None,
+    injection: InjectSpec | None = None,
+    blocked_threshold: float = 0.0,
 ) -> Window:
     """One chunk as a window: the learning part (outside labelled windows) and the test part."""
     from floodmark.thresholds.pipeline import Window, series_of
@@ -220,6 +253,8 @@ def _split_window(
     )
     learn = df.filter(pl.col("learn") & ~pl.col("in_window")).select(LONG_SCHEMA.keys())
     test = df.filter(~pl.col("learn")).drop("learn")
+    if injection is not None:
+        test = inject(test, learn, injection, blocked_threshold)
     n_series = df.select(pl.col("sid").n_unique()).item()
     return Window(learn=learn, series=series_of(test), test=test, n_series=n_series)
 
@@ -260,10 +295,20 @@ def _fit_predict_score(
     delays = [pl.DataFrame(schema=DELAY_SCHEMA)]
     spans = [pl.DataFrame(schema=SPAN_SCHEMA)]
     predicted: list[pl.DataFrame] = []
+    injected: list[pl.DataFrame] = []
     tick = run.counter("fit and score")
     estimators = [run.method(m) for m in direct]
     stepped = with_store_steps(features, run.catalog)
-    for window, tables in fit_predict(stepped, estimators, run.windows()):
+    for window, fitted in fit_predict(stepped, estimators, run.windows()):
+        # each table under the name the method was asked by ("default" included)
+        tables = (
+            [
+                t.with_columns(method=pl.lit(m, pl.String))
+                for t, m in zip(fitted, direct, strict=True)
+            ]
+            if fitted
+            else []
+        )
         predicted.extend(tables)
         thresholds = pl.concat(
             [
@@ -274,12 +319,31 @@ def _fit_predict_score(
         labelled = label_samples(
             window.test, blocked_threshold=run.blocked_threshold, in_window="in_window"
         )
-        s, d = score_thresholds(labelled, thresholds)
-        scores.append(s)
-        delays.append(d)
+        for n in run.min_durations:
+            s, d = score_thresholds(labelled, thresholds, n)
+            scores.append(s)
+            delays.append(d)
+        if run.injection is not None:
+            injected.append(
+                score_injected(window.test, thresholds, run.injection, run.min_durations)
+            )
         spans.append(span_summary(labelled, steps))
         tick(window)
-    return _Scored(pl.concat(scores), pl.concat(delays), pl.concat(spans), predicted)
+    return _Scored(
+        pl.concat(scores),
+        pl.concat(delays),
+        pl.concat(spans),
+        predicted,
+        pl.concat(injected, how="diagonal_relaxed") if injected else pl.DataFrame(),
+    )
+
+
+def _check_durations(min_durations: Sequence[int]) -> tuple[int, ...]:
+    """Distinct whole numbers >= 1, in the order given."""
+    values = tuple(dict.fromkeys(min_durations))
+    if not values or not all(isinstance(n, int) and n >= 1 for n in values):
+        raise FloodmarkError(f"min_durations must be whole numbers >= 1, got {list(min_durations)}")
+    return values
 
 
 def _no_test_part(
@@ -301,25 +365,28 @@ def _no_test_part(
 
 
 def _resolve_params(
-    methods: list[str],
+    resolved: dict[str, str],
     given: Mapping[str, Mapping[str, Any]] | None,
     blocked_threshold: float,
 ) -> dict[str, dict[str, Any]]:
-    """Per-method parameters: the user's, plus the backtest's own where a method declares them."""
+    """Per-method parameters: the user's, plus the backtest's own where a method declares them.
+
+    ``resolved`` maps each method as named to the registry method it runs.
+    """
     from floodmark.thresholds import METHODS
 
     params = {name: dict(p) for name, p in (given or {}).items()}
-    stray = [name for name in params if name not in methods]
+    stray = [name for name in params if name not in resolved]
     if stray:
         raise FloodmarkError(f"parameters given for methods not run: {stray}")
-    for name in methods:
-        declared = METHODS[name].parameters
+    for name, runs in resolved.items():
+        declared = METHODS[runs].parameters
         # One definition of "attack" for learning and scoring, unless set per method.
         if "blocked_threshold" in declared:
             params.setdefault(name, {}).setdefault("blocked_threshold", blocked_threshold)
         # The backtest is the cross-validation of a learned method: its own inner CV
         # would only repeat the training k times per fold.
-        if METHODS[name].learns_across_series and "folds" in declared:
+        if METHODS[runs].learns_across_series and "folds" in declared:
             params.setdefault(name, {}).setdefault("folds", 0)
     return params
 
@@ -353,6 +420,7 @@ def _meta(
     windows: pl.DataFrame | None,
     learn_days: float,
     learn_fraction: float | None,
+    resolved: dict[str, str],
     parameters: BacktestParameters,
 ) -> BacktestMeta:
     tested = spans.filter(pl.col("n_test") > 0)
@@ -394,5 +462,6 @@ def _meta(
         },
         fallbacks=fallbacks,
         expected_false_alarms_per_object_day=expected,
+        default_method=resolved.get("default"),
         parameters=parameters,
     )

@@ -40,6 +40,7 @@ def summarise(
     spans: pl.DataFrame,
     methods: Sequence[str],
     levels: Sequence[str] = LEVELS,
+    min_durations: Sequence[int] = (1,),
 ) -> pl.DataFrame:
     """Aggregate per-series rows (with ``expert``) and episode delays into the table.
 
@@ -51,25 +52,24 @@ def summarise(
     """
     days = object_days(spans)
     grid = pl.DataFrame(
-        [(m, lv) for m in methods for lv in levels],
-        schema={"method": pl.String, "level": pl.String},
+        [(m, n, lv) for m in methods for n in min_durations for lv in levels],
+        schema={"method": pl.String, "min_duration": pl.Int64, "level": pl.String},
         orient="row",
     )
+    by = ["method", "level", "min_duration"]
     ratio = (pl.col("threshold") - pl.col("expert")).abs() / pl.col("expert")
     comparable = (pl.col("expert") > 0) & pl.col("threshold").is_not_null()
-    counts = per_series.group_by("method", "level").agg(
+    counts = per_series.group_by(by).agg(
         false_alarms=pl.col("false_alarms").sum(),
         attack_episodes=pl.col("attack_episodes").sum(),
         detected=pl.col("detected").sum(),
         median_ape_vs_expert_pct=ratio.filter(comparable).median() * 100.0,
         within_25pct=(ratio.filter(comparable) <= AGREEMENT).mean(),
     )
-    delay = delays.group_by("method", "level").agg(
-        median_delay_samples=pl.col("delay_samples").median()
-    )
+    delay = delays.group_by(by).agg(median_delay_samples=pl.col("delay_samples").median())
     table = (
-        grid.join(counts, on=["method", "level"], how="left", maintain_order="left")
-        .join(delay, on=["method", "level"], how="left", maintain_order="left")
+        grid.join(counts, on=by, how="left", maintain_order="left")
+        .join(delay, on=by, how="left", maintain_order="left")
         .with_columns(
             pl.col("false_alarms", "attack_episodes", "detected").fill_null(0),
             object_days=pl.lit(days, pl.Float64),

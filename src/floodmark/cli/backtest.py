@@ -46,6 +46,11 @@ The printed table has one row per method x level (JSON names in parentheses):
 - delay (median_delay_samples): median samples from an episode's start to its
   first crossing (0 = the first sample), over caught episodes.
 
+- N (min_duration, shown with several --min-duration values): an alarm only
+  once the level has been exceeded on N consecutive samples; false alarms are
+  then runs at least N long, and an attack is caught when N of its consecutive
+  samples cross the level (the delay counts to the N-th).
+
 - MdAPE % (median_ape_vs_expert_pct): median |threshold - ip_level| / ip_level in percent;
   ±25% (within_25pct): share of series within 25 % of the expert. Shown only
   when the store has expert labels.
@@ -53,6 +58,9 @@ The printed table has one row per method x level (JSON names in parentheses):
 Examples:
 
   floodmark backtest --store fleet-store --methods rule-max,rule-daily,evt,model --out bt.json
+
+  floodmark backtest --store fleet-store --methods default,experts,rule-max,rule-p95
+  --min-duration 1,3 --out bt.json
 
   floodmark backtest --store nab-store --methods rule-max,rule-daily,evt
   --learn-fraction 0.3 --windows combined_windows.json --out nab.json
@@ -71,7 +79,11 @@ def backtest(
         str,
         typer.Option(
             "--methods",
-            help="Comma-separated methods to compare: rule-max, rule-daily, evt, model.",
+            help=(
+                "Comma-separated methods to compare: rule-max, rule-daily, rule-p95, evt, "
+                "model, experts (the ip_* labels), default (the method floodmark picks for "
+                "the store)."
+            ),
         ),
     ],
     out: Annotated[
@@ -119,16 +131,48 @@ def backtest(
         int, typer.Option("--folds", min=2, help="GroupKFold folds (by object) for the model.")
     ] = 5,
     chunk_rows: ChunkRows = CHUNK_ROWS,
+    min_duration: Annotated[
+        str,
+        typer.Option(
+            "--min-duration",
+            help=(
+                "Samples a level must be exceeded in a row before it alarms (devices that ban "
+                "only after N seconds); comma-separated values give one table row each, "
+                "e.g. 1,3,6."
+            ),
+        ),
+    ] = "1",
+    inject: Annotated[
+        str | None,
+        typer.Option(
+            "--inject",
+            metavar="SHAPE:DURATION:SIZES",
+            help=(
+                "Insert synthetic attacks into every series' test part and measure detection "
+                "by size: SHAPE plateau, ramp or pulse; DURATION in samples; SIZES in "
+                "multiples of the series' p99 of normal learning traffic, e.g. "
+                "plateau:12:0.5,1,2,4,8 (one episode per size and series)."
+            ),
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Backtest threshold methods on a store and write the method x level table."""
     from floodmark.backtest import read_windows, run_backtest
+    from floodmark.backtest.inject import InjectSpec
+    from floodmark.errors import FloodmarkError
     from floodmark.thresholds import METHODS
+    from floodmark.thresholds.default import DEFAULT
 
     if out.suffix.lower() != ".json":
         raise typer.BadParameter("the output is JSON: give a .json file", param_hint="--out")
-    names = parse_csv_option(methods, list(METHODS), "methods")
+    names = parse_csv_option(methods, [*METHODS, DEFAULT], "methods")
     method_params = parse_params(params, per_method=True)
+    durations = _durations(min_duration)
+    try:
+        injection = None if inject is None else InjectSpec.parse(inject)
+    except FloodmarkError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--inject") from None
     window_frame = None if windows is None else read_windows(windows)
 
     with progress(disable=quiet) as bar:
@@ -150,6 +194,8 @@ def backtest(
             progress=report,
             model_folds=folds,
             chunk_rows=chunk_rows,
+            min_durations=durations,
+            injection=injection,
         )
     result.to_json(out)
     meta = result.meta
@@ -157,14 +203,31 @@ def backtest(
         result.table,
         f"{meta.n_series_tested} of {meta.n_series} series tested, "
         f"{meta.n_objects_tested} objects, {meta.object_days:.1f} object-days; "
-        f"learned on the {meta.split_text()}",
+        f"learned on the {meta.split_text()}"
+        + (f"; default = {meta.default_method}" if meta.default_method else ""),
     )
+    _print_default(result)
+    if result.injected is not None:
+        _print_injected(result.injected)
     console.print(f"wrote {out}")
+
+
+def _durations(text: str) -> list[int]:
+    try:
+        values = [int(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise typer.BadParameter(
+            f"give whole numbers >= 1, e.g. 1,3,6 (got {text!r})", param_hint="--min-duration"
+        )
+    return values
 
 
 #: Short headers for the terminal; the JSON keeps the full column names.
 DISPLAY = {
     "method": "method",
+    "min_duration": "N",
     "level": "level",
     "false_alarms": "false\nalarms",
     "false_alarms_per_object_day": "per\nobj-day",
@@ -185,6 +248,8 @@ PERCENT = ("detection_rate", "within_25pct")
 def _print_table(table: pl.DataFrame, title: str) -> None:
     """The method × level table, compact enough for an 80-column terminal."""
     columns = [c for c in DISPLAY if not (c in EXPERT_COLUMNS and table[c].is_null().all())]
+    if table["min_duration"].n_unique() == 1:
+        columns.remove("min_duration")
     out = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for name in columns:
         numeric = table[name].dtype.is_numeric()
@@ -195,8 +260,79 @@ def _print_table(table: pl.DataFrame, title: str) -> None:
     console.print(
         "attacks: attack episodes; caught: detected; rate = caught / attacks; delay: median "
         "samples to detection"
-        + ("; MdAPE %, ±25%: against the experts' ip_*" if len(columns) > 8 else "")
+        + ("; MdAPE %, ±25%: against the experts' ip_*" if "within_25pct" in columns else "")
+        + (
+            "; N: samples above the level in a row before an alarm"
+            if "min_duration" in columns
+            else ""
+        )
     )
+
+
+def _print_default(result) -> None:
+    """With ``default`` among the methods: does it dominate the competitors, and does it
+    keep its promise?"""
+    from floodmark.backtest.dominance import calibration, dominance
+
+    dom = dominance(result.table)
+    if not dom.is_empty():
+        _print_rows(
+            dom.with_columns(
+                dominates=pl.when("dominates").then(pl.lit("yes")).otherwise(pl.lit("no"))
+            ),
+            "default against the competitors: fewer false alarms and as many detections?",
+        )
+    cal = calibration(result, "default")
+    if not cal.is_empty():
+        _print_rows(cal, "default: false alarms per object-day, promised and measured")
+
+
+#: Short headers of the dominance and calibration tables (the library keeps full names).
+SHORT = {
+    "competitor": "against",
+    "min_duration": "N",
+    "fa": "FA/obj-day",
+    "fa_other": "theirs",
+    "detected": "caught",
+    "detected_other": "theirs",
+    "attack_episodes": "attacks",
+    "dominates": "wins",
+}
+
+
+def _print_rows(frame: pl.DataFrame, title: str) -> None:
+    out = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for name in frame.columns:
+        numeric = frame[name].dtype.is_numeric()
+        out.add_column(SHORT.get(name, name), justify="right" if numeric else "left", no_wrap=True)
+    for row in frame.iter_rows():
+        out.add_row(*(_number(v) for v in row))
+    console.print(out)
+
+
+def _print_injected(injected: pl.DataFrame) -> None:
+    """Detection of inserted attacks: one row per method x N x level, one column per size."""
+    sizes = sorted(injected["size"].unique().to_list())
+    out = Table(
+        title="inserted attacks caught, by size (x p99 of normal traffic)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for name in ("method", "N", "level"):
+        out.add_column(name, no_wrap=True)
+    for size in sizes:
+        out.add_column(f"{size:g}x", justify="right", no_wrap=True)
+    keys = injected.select("method", "min_duration", "level").unique(maintain_order=True)
+    for method, n, level in keys.iter_rows():
+        rows = injected.filter(
+            (pl.col("method") == method)
+            & (pl.col("min_duration") == n)
+            & (pl.col("level") == level)
+        )
+        rate = dict(zip(rows["size"], rows["detection_rate"], strict=True))
+        out.add_row(method, str(n), level, *(_number(rate.get(s), percent=True) for s in sizes))
+    console.print(out)
 
 
 def _number(value: object, *, percent: bool = False) -> str:

@@ -33,6 +33,12 @@ HELP = (
     "says what it costs. Reads the samples from the store chunk by chunk (--chunk-rows "
     "bounds memory).\n\n"
     "- model: a model from `floodmark train` (--model is required).\n\n"
+    "- rule-p95: Cloudflare-style, 1/1.5/2/4 x the 95th percentile of the daily maxima of "
+    "the last 7 learning days.\n\n"
+    "- experts: the store's own ip_* labels (to compare with).\n\n"
+    "- budget (the default; --method default): --target-fa false alarms per object per "
+    "week at each level (default 7,3,1.8,1.2), spent series by series where the learned "
+    "attacks say it buys the most detection; expected_fa_per_day_* is each series' share.\n\n"
     "Methods that read samples (evt, rule-daily p95) leave attack samples (blocked > "
     "--blocked-threshold) out of what they learn; the others read the features, computed "
     "with `floodmark features --blocked-threshold`.\n\n"
@@ -43,6 +49,8 @@ HELP = (
     "Examples:\n\n"
     "floodmark recommend --store fleet-store --features features.parquet --method evt "
     "--out thresholds.parquet\n\n"
+    "floodmark recommend --store fleet-store --features features.parquet --method default "
+    "--target-fa 7,3,1.8,1.2 --out thresholds.parquet\n\n"
     "floodmark recommend --store fleet-store --features features.parquet --method model "
     "--model model/ --floors floors.csv --out thresholds.csv"
 )
@@ -55,7 +63,16 @@ def register(app: typer.Typer) -> None:
 def recommend(
     store: StoreDir,
     features: FeaturesFile,
-    method: Annotated[str, typer.Option("--method", help="rule-max, rule-daily, evt or model.")],
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help=(
+                "rule-max, rule-daily, rule-p95, evt, model, experts, or default (the method "
+                "floodmark picks for the store: model with expert labels, else rule-max)."
+            ),
+        ),
+    ],
     out: Annotated[
         Path,
         typer.Option(
@@ -85,17 +102,33 @@ def recommend(
         typer.Option("--params", help='Method parameters as JSON, e.g. \'{"variant": "p95"}\'.'),
     ] = None,
     blocked_threshold: BlockedThreshold = 0.0,
+    target_fa: Annotated[
+        str | None,
+        typer.Option(
+            "--target-fa",
+            help=(
+                "budget (and default): false alarms per object per week at ss,sc,nw,rl, "
+                "e.g. 7,3,1.8,1.2; the thresholds spend it where it buys the most detection "
+                "and expected_fa_per_day_* says what each series is expected to cost."
+            ),
+        ),
+    ] = None,
     chunk_rows: ChunkRows = CHUNK_ROWS,
     quiet: Quiet = False,
 ) -> None:
     """Write the thresholds table (one row per series) and print a short summary."""
     from floodmark.io.atomic import TABLE_SUFFIXES, read_table, write_table
     from floodmark.store import open_store
-    from floodmark.thresholds import METHODS, Floors, fallback_summary
+    from floodmark.thresholds import METHODS, Floors, fallback_summary, resolve_method
+    from floodmark.thresholds.default import DEFAULT
     from floodmark.thresholds.recommend import recommend_by_name
 
-    if method not in METHODS:
-        raise typer.BadParameter(f"choose from {', '.join(METHODS)}", param_hint="--method")
+    if method not in METHODS and method != DEFAULT:
+        raise typer.BadParameter(
+            f"choose from {', '.join([*METHODS, DEFAULT])}", param_hint="--method"
+        )
+    opened = open_store(store)
+    method = resolve_method(method, opened.catalog())
     if method == "model" and model is None:
         raise typer.BadParameter("--method model needs --model MODEL_DIR", param_hint="--model")
     if method != "model" and model is not None:
@@ -103,6 +136,12 @@ def recommend(
     if out.suffix.lower() not in TABLE_SUFFIXES:
         raise typer.BadParameter(f"use one of {', '.join(TABLE_SUFFIXES)}", param_hint="--out")
     extra = parse_params(params)
+    if target_fa is not None:
+        if method != "budget":
+            raise typer.BadParameter(
+                "only the budget method (and default) takes a target", param_hint="--target-fa"
+            )
+        extra["target_fa"] = _targets(target_fa)
     if method == "model" and extra:
         raise typer.BadParameter("a trained model takes no parameters", param_hint="--params")
     if blocked_threshold and "blocked_threshold" not in METHODS[method].parameters:
@@ -112,7 +151,6 @@ def recommend(
         )
 
     frame = read_table(features)
-    opened = open_store(store)
     with progress(disable=quiet) as bar:
         tasks: list = []  # shown from the first report: methods reading only features make none
 
@@ -135,6 +173,19 @@ def recommend(
     write_table(table, out)
     _summary(table, method, opened.catalog(), fallback_summary(table))
     console.print(f"wrote {out}")
+
+
+def _targets(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise typer.BadParameter(
+            f"give four numbers (ss,sc,nw,rl), e.g. 7,3,1.8,1.2 (got {text!r})",
+            param_hint="--target-fa",
+        )
+    return values
 
 
 def _summary(

@@ -23,6 +23,7 @@ from floodmark.report.fleet_figures import (
     backtest_figure,
     distribution_figure,
     expert_figure,
+    injected_figure,
     vector_order,
 )
 from floodmark.report.series import series_figure
@@ -304,11 +305,31 @@ def _backtest(backtest: Any | None) -> str:
             "the table's false alarms still hold."
         )
     else:
-        chart = html.figure(backtest_figure(table, promised), "fig-backtest")
+        # the figure reads alarms as they fire at once (the smallest minimum duration)
+        first = table.filter(pl.col("min_duration") == pl.col("min_duration").min())
+        chart = html.figure(backtest_figure(first, promised), "fig-backtest")
     return (
         (html.note(intro) if intro else "")
         + html.table(shown, formats=pct, headers=headers)
         + chart
+        + _injected(backtest)
+    )
+
+
+def _injected(backtest: Any) -> str:
+    """Detection against the size of inserted attacks (``backtest --inject``), if measured."""
+    injected = getattr(backtest, "injected", None)
+    if injected is None or injected.is_empty():
+        return ""
+    first = injected.filter(pl.col("min_duration") == pl.col("min_duration").min())
+    spec = backtest.meta.parameters.inject or ""
+    return (
+        f"<h3>Inserted attacks: detection by size ({escape(spec)})</h3>"
+        + html.note(
+            "Synthetic attacks inserted into every series' test part (one per size), sized "
+            "in multiples of the series' own p99 of normal learning traffic."
+        )
+        + html.figure(injected_figure(first), "fig-injected")
     )
 
 

@@ -239,3 +239,48 @@ def backtest_figure(table: pl.DataFrame, promised: dict | None = None) -> go.Fig
         legend={"orientation": "h", "y": -0.2},
     )
     return fig
+
+
+def injected_figure(injected: pl.DataFrame) -> go.Figure:
+    """Detection of inserted attacks against their size, one panel per level, a line per method.
+
+    ``injected`` is the backtest's ``injected`` table at one minimum duration.
+    """
+    levels = [lv for lv in LEVELS if lv in injected["level"].unique().to_list()]
+    fig = make_subplots(
+        rows=1,
+        cols=len(levels),
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
+        subplot_titles=[LEVEL_NAMES.get(lv, lv) for lv in levels],
+    )
+    methods = sorted(injected["method"].unique().to_list())
+    for col, level in enumerate(levels, start=1):
+        for method in methods:
+            rows = injected.filter((pl.col("method") == method) & (pl.col("level") == level)).sort(
+                "size"
+            )
+            fig.add_scatter(
+                x=rows["size"].to_list(),
+                y=rows["detection_rate"].to_list(),
+                mode="lines+markers",
+                name=method,
+                legendgroup=method,
+                showlegend=col == 1,
+                line={"color": method_color(methods, method)},
+                hovertemplate=(
+                    f"{method} {level}: size %{{x:.3g}} × p99 → %{{y:.0%}} detected<extra></extra>"
+                ),
+                row=1,
+                col=col,
+            )
+    fig.update_xaxes(type="log", title_text="size (× p99 of normal traffic)")
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    fig.update_yaxes(title_text="inserted attacks detected", row=1, col=1)
+    fig.update_layout(
+        template=TEMPLATE,
+        height=380,
+        margin={"l": 70, "r": 20, "t": 40, "b": 60},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig

@@ -6,9 +6,11 @@ from typing import Any
 
 from floodmark.errors import FloodmarkError
 from floodmark.thresholds.base import ThresholdMethod
+from floodmark.thresholds.budget import Budget
 from floodmark.thresholds.evt import EVT
+from floodmark.thresholds.experts import Experts
 from floodmark.thresholds.model import GBTModel
-from floodmark.thresholds.rules import RuleDaily, RuleMax
+from floodmark.thresholds.rules import RuleDaily, RuleMax, RuleP95
 
 #: Method name (as used on the command line and in the ``method`` column) → class.
 METHODS: dict[str, type[ThresholdMethod]] = {
@@ -16,6 +18,9 @@ METHODS: dict[str, type[ThresholdMethod]] = {
     "rule-daily": RuleDaily,
     "evt": EVT,
     "model": GBTModel,
+    "rule-p95": RuleP95,
+    "experts": Experts,
+    "budget": Budget,
 }
 
 

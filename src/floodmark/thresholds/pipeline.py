@@ -55,10 +55,16 @@ def series_of(samples: pl.DataFrame) -> pl.DataFrame:
 
 def with_store_steps(features: pl.DataFrame, catalog: pl.DataFrame) -> pl.DataFrame:
     """``features`` with the catalog's sampling step (``median_step_s``) of each series,
-    for the methods that read samples (one step for every layer: the store's)."""
-    steps = catalog.select(*(pl.col(k).cast(pl.String) for k in KEYS), "median_step_s")
-    return features.drop("median_step_s", strict=False).join(
-        steps.unique(KEYS, keep="last"), on=KEYS, how="left", maintain_order="left"
+    for the methods that read samples (one step for every layer: the store's), and
+    the number of series of its object (``object_series``: a budget per object is
+    shared by all of them, though a chunk may hold only some)."""
+    steps = (
+        catalog.select(*(pl.col(k).cast(pl.String) for k in KEYS), "median_step_s")
+        .unique(KEYS, keep="last")
+        .with_columns(object_series=pl.len().over("prediction_id").cast(pl.Float64))
+    )
+    return features.drop("median_step_s", "object_series", strict=False).join(
+        steps, on=KEYS, how="left", maintain_order="left"
     )
 
 

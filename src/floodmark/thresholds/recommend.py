@@ -97,6 +97,8 @@ def recommend_by_name(
             raise FloodmarkError("a trained model takes no parameters")
         table = GBTModel.load(model_dir).predict(features)
         return table if floors is None else floor_thresholds(table, floors)
+    if method == "experts":
+        features = _with_expert_labels(features, store.catalog())
     cls = METHODS.get(method)
     if cls is not None and "blocked_threshold" in cls.parameters:
         params.setdefault("blocked_threshold", blocked_threshold)
@@ -111,6 +113,18 @@ def recommend_by_name(
     return recommend_thresholds(
         features, estimator, store=store, chunk_rows=chunk_rows, progress=progress
     )
+
+
+def _with_expert_labels(features: pl.DataFrame, catalog: pl.DataFrame) -> pl.DataFrame:
+    """``features`` with the store's ``ip_*`` labels (the ``experts`` method reads them)."""
+    from floodmark.schema import IP_LABELS
+
+    have = [c for c in IP_LABELS if c in catalog.columns]
+    labels = catalog.select(*(pl.col(k).cast(pl.String) for k in KEYS), *have).unique(
+        KEYS, keep="last"
+    )
+    features = check_features(features, ()).drop(have, strict=False)
+    return features.join(labels, on=KEYS, how="left", maintain_order="left")
 
 
 def fallback_summary(table: pl.DataFrame) -> pl.DataFrame:

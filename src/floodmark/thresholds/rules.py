@@ -3,8 +3,10 @@
 - ``RuleMax`` (``rule-max``): FastNetMon baseline_magician style, the max or the mean of
   passed traffic over the window.
 - ``RuleDaily`` (``rule-daily``): multiples of ``daily_max_q90`` (the notebook's
-  ``3 x daily_max_q90`` line), or of the 95th percentile of daily maxima
-  (``variant="p95"``, Cloudflare-style), which needs the samples.
+  ``3 x daily_max_q90`` line), or of the 95th percentile of all learning days' maxima
+  (``variant="p95"``), which needs the samples.
+- ``RuleP95`` (``rule-p95``): Cloudflare-style, the 95th percentile of the daily maxima
+  of the last 7 learning days, one sensitivity step per level.
 
 A series whose statistic is undefined (no baseline traffic at all) gets the floors and
 says so in ``fallback``.
@@ -194,3 +196,54 @@ class RuleDaily(_Rule):
                 q90[2][i] or "rule-daily q90: no baseline samples for the p95 of daily maxima"
             )
         return raw, basis, fallback
+
+
+class RuleP95(RuleDaily):
+    """Cloudflare-style: p95 of the daily maxima of the last ``days`` learning days.
+
+    Cloudflare's adaptive rules learn a profile from the 95th percentile of the last
+    7 days' traffic and offer four sensitivity settings (high, medium, low,
+    essentially off); their multipliers are not published, so ``factors`` maps them to
+    ss, sc, nw, rl as 1/1.5/2/4 × that percentile. ``rule-daily --variant p95``
+    differs: it reads every learning day, with the notebook's factors.
+
+    Parameters
+    ----------
+    days: the latest UTC days with baseline traffic that count (default 7).
+    factors: the four sensitivity steps (ss, sc, nw, rl).
+    blocked_threshold: samples with ``blocked`` above it are attacks, not baseline.
+    floors: a ``Floors`` table; default ``Floors.default()``.
+
+    Series without learning samples fall back to ``daily_max_q90`` × the factors.
+    """
+
+    name = "rule-p95"
+    parameters = ("days", "factors", "blocked_threshold", "floors")
+    DEFAULT_FACTORS = (1.0, 1.5, 2.0, 4.0)
+
+    def __init__(
+        self,
+        days: int = 7,
+        factors: Sequence[float] = DEFAULT_FACTORS,
+        blocked_threshold: float = 0.0,
+        floors: Floors | None = None,
+    ) -> None:
+        self.days = days
+        self.factors = factors
+        self.blocked_threshold = blocked_threshold
+        self.floors = floors
+
+    @property
+    def variant(self) -> str:
+        return "p95"
+
+    def _check_params(self) -> None:
+        if not (isinstance(self.days, int) and self.days >= 1):
+            raise FloodmarkError(f"rule-p95: days must be a whole number >= 1, got {self.days!r}")
+
+    def _p95(self, samples: pl.DataFrame | None) -> pl.DataFrame:
+        if samples is None:
+            return super()._p95(None)
+        return daily_max_quantile(
+            samples, quantile=0.95, blocked_threshold=self.blocked_threshold, last_days=self.days
+        )

@@ -31,18 +31,25 @@ def non_blocked(samples: pl.DataFrame, blocked_threshold: float) -> pl.DataFrame
 
 
 def daily_max_quantile(
-    samples: pl.DataFrame, *, quantile: float = 0.95, blocked_threshold: float = 0.0
+    samples: pl.DataFrame,
+    *,
+    quantile: float = 0.95,
+    blocked_threshold: float = 0.0,
+    last_days: int | None = None,
 ) -> pl.DataFrame:
     """The ``quantile`` (linear) of the daily maxima of non-blocked passed traffic.
 
     Days are UTC calendar days; days without a baseline sample are ignored (never
-    zeros). Columns: keys, ``value`` and ``n_days``.
+    zeros). ``last_days`` keeps only each series' latest days with a baseline sample.
+    Columns: keys, ``value`` and ``n_days``.
     """
     daily = (
         non_blocked(samples, blocked_threshold)
         .group_by([*KEYS, utc_day(epoch_us()).alias("day")])
         .agg(day_max=pl.col("passed").max())
     )
+    if last_days is not None:
+        daily = daily.filter(pl.col("day").rank("ordinal", descending=True).over(KEYS) <= last_days)
     return daily.group_by(KEYS).agg(
         value=pl.col("day_max").quantile(quantile, interpolation="linear"),
         n_days=pl.len(),

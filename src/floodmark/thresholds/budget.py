@@ -1,0 +1,255 @@
+"""``budget``: a false-alarm budget per object and week, spent where it buys the most detection.
+
+Per level, the operator promises a number of false alarms per object per week
+(``target_fa``). The method measures, on the learning days, every series' false-alarm
+curve (``floodmark.thresholds.facurves``: episodes per day at multiples of its
+learned maximum, with how often the next days exceed a multiple of the past, pooled
+across the fitted series) and the value of a lower level (the learned attack
+episodes, per series, and their sizes pooled across series: the attacks a level
+would still catch). The fleet's budget, the target times its objects, is then spent
+series by series where a false alarm buys the most detection: for a price ``λ`` each
+series takes the level maximising ``detection − λ × false alarms``, and ``λ`` is
+solved so that the expected false alarms meet the budget. Without learned attacks
+the value of a level is how far it sits below the others (``−log`` of the multiple),
+so the budget goes where lowering a level costs the fewest alarms.
+
+``expected_fa_per_day_*`` is the curve at the final (floored, ordered) level. Series
+with fewer than ``min_days`` learning days or no baseline traffic fall back to
+``rule-max`` and say so in ``fallback``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+from floodmark.errors import FloodmarkError
+from floodmark.schema import LEVELS
+from floodmark.thresholds.base import KEYS, ThresholdMethod, assemble, fmt
+from floodmark.thresholds.facurves import GRID, Curves, measure
+from floodmark.thresholds.floors import Floors
+from floodmark.thresholds.rules import RuleMax
+
+#: False alarms per object per week at ss, sc, nw, rl (docs/backtest.md: chosen so the
+#: default raises fewer false alarms than rule-max at every level on a generated fleet).
+DEFAULT_TARGETS: tuple[float, ...] = (7.0, 3.0, 1.8, 1.2)
+#: Fewer pooled attack episodes than this say too little about attack sizes.
+MIN_ATTACKS = 10
+#: Bisection steps on log(λ).
+BISECTIONS = 60
+#: Column giving each series' object size (series per object), when the store knows it.
+OBJECT_SERIES = "object_series"
+
+
+class Budget(ThresholdMethod):
+    """Levels from a fleet false-alarm budget per object-week, spent where detection gains most.
+
+    Parameters
+    ----------
+    target_fa: false alarms per object per week at ss, sc, nw, rl (non-increasing).
+    min_duration: samples a level must be exceeded in a row before it alarms (the
+        curves count such runs only).
+    prior_days: weight, in days, of the pooled curves and attack rate against a
+        series' own (shrinkage for short or quiet series).
+    min_days: fewer learning days with baseline traffic → ``rule-max``.
+    blocked_threshold: samples with ``blocked`` above it are attacks, not baseline.
+    floors: a ``Floors`` table; default ``Floors.default()``.
+
+    Example::
+
+        Budget(target_fa=(7, 2, 1, 0.5)).fit(features, samples).predict(features)
+    """
+
+    name = "budget"
+    parameters = (
+        "target_fa",
+        "min_duration",
+        "prior_days",
+        "min_days",
+        "blocked_threshold",
+        "floors",
+    )
+    required_features = ("daily_max_1",)  # the rule-max fallback
+
+    def __init__(
+        self,
+        target_fa: Sequence[float] = DEFAULT_TARGETS,
+        min_duration: int = 1,
+        prior_days: float = 7.0,
+        min_days: float = 3,
+        blocked_threshold: float = 0.0,
+        floors: Floors | None = None,
+    ) -> None:
+        self.target_fa = target_fa
+        self.min_duration = min_duration
+        self.prior_days = prior_days
+        self.min_days = min_days
+        self.blocked_threshold = blocked_threshold
+        self.floors = floors
+
+    @property
+    def needs_samples(self) -> bool:
+        return True
+
+    def _check_params(self) -> None:
+        check_targets(self.target_fa)
+        if not (isinstance(self.min_duration, int) and self.min_duration >= 1):
+            raise FloodmarkError(
+                f"budget: min_duration must be a whole number >= 1, got {self.min_duration!r}"
+            )
+        for name in ("prior_days", "min_days"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise FloodmarkError(f"budget: {name} must be >= 0, got {value!r}")
+
+    def _fit(self, features: pl.DataFrame, samples: pl.DataFrame | None) -> None:
+        self.floors_ = Floors.default() if self.floors is None else self.floors
+        self.fallback_ = RuleMax(floors=self.floors_).fit(features)
+        targets = np.asarray(check_targets(self.target_fa))
+        curves = measure(
+            samples if samples is not None else _no_samples(),
+            features.select(KEYS),
+            blocked_threshold=self.blocked_threshold,
+            min_duration=self.min_duration,
+        )
+        usable = (curves.days >= max(self.min_days, 1)) & (curves.peak > 0)
+        fa = curves.false_alarms(self.prior_days)
+        value = detection_value(curves, self.prior_days)
+        # the budget of the fitted series: their share of each object, per day
+        share = 1.0 / _object_series(features)
+        choice = np.zeros((features.height, len(LEVELS)), dtype=np.int64)
+        for j, target in enumerate(targets):
+            budget = target / 7.0 * float(share[usable].sum())
+            choice[usable, j] = allocate(value[usable], fa[usable], budget)
+        self.keys_ = curves.keys
+        self.peak_ = curves.peak
+        self.usable_ = usable
+        self.curves_ = fa
+        self.choice_ = choice
+        self.pooled_attacks_ = int(len(curves.attack_sizes))
+
+    def _predict(self, features: pl.DataFrame) -> pl.DataFrame:
+        rows = features.select(KEYS).join(
+            self.keys_.with_row_index("row"), on=KEYS, how="left", maintain_order="left"
+        )["row"]
+        known = rows.is_not_null().to_numpy()
+        idx = rows.fill_null(0).to_numpy()
+        ok = known & self.usable_[idx] if len(self.usable_) else np.zeros(len(idx), bool)
+        fb_raw, fb_basis, fb_fallback = self.fallback_.raw(features)
+        raw = np.array(fb_raw, dtype=np.float64)
+        basis = list(fb_basis)
+        fallback = [
+            f or "rule-max: too few learning days or no baseline traffic for a budget"
+            for f in fb_fallback
+        ]
+        for i in np.flatnonzero(ok):
+            s = idx[i]
+            multiples = GRID[self.choice_[s]]
+            raw[i] = multiples * self.peak_[s]
+            basis[i] = (
+                f"budget {'/'.join(fmt(t) for t in self.target_fa)} FA per object-week: "
+                f"{'/'.join(fmt(m) for m in multiples)} × typical daily peak "
+                f"(={fmt(self.peak_[s])})"
+            )
+            fallback[i] = None
+
+        def expected(final: np.ndarray) -> np.ndarray:
+            out = np.full_like(final, np.nan)
+            for i in np.flatnonzero(ok):
+                s = idx[i]
+                out[i] = [curve_at(self.curves_[s], v / self.peak_[s]) for v in final[i]]
+            return out
+
+        return assemble(
+            features.select(KEYS),
+            self.name,
+            raw,
+            floors=self.floors_,
+            basis=basis,
+            fallback=fallback,
+            expected_fa=expected,
+        )
+
+
+def check_targets(values: Sequence[float]) -> tuple[float, ...]:
+    """Four positive, non-increasing targets (false alarms per object-week)."""
+    targets = tuple(float(v) for v in values)
+    if len(targets) != len(LEVELS) or not all(math.isfinite(t) and t > 0 for t in targets):
+        raise FloodmarkError(
+            f"budget: need {len(LEVELS)} positive targets (ss, sc, nw, rl), got {targets}"
+        )
+    if any(a < b for a, b in zip(targets, targets[1:], strict=False)):
+        raise FloodmarkError(f"budget: targets must not grow from ss to rl, got {targets}")
+    return targets
+
+
+def detection_value(curves: Curves, prior_days: float) -> np.ndarray:
+    """``(n, len(GRID))``: expected attacks per day a level at ``GRID × M`` catches.
+
+    Attack sizes are pooled over the fitted series; each series' attack rate is its
+    own, shrunk towards the pooled rate. Too few learned attacks: ``−log`` of the
+    multiple (every series alike).
+    """
+    n = len(curves.peak)
+    if len(curves.attack_sizes) < MIN_ATTACKS:
+        return np.broadcast_to(-np.log(GRID), (n, len(GRID))).copy()
+    caught = (curves.attack_sizes[None, :] > GRID[:, None]).mean(axis=1)
+    pooled = curves.attacks.sum() / max(float(curves.days.sum()), 1.0)
+    rate = (curves.attacks + prior_days * pooled) / (curves.days + prior_days)
+    return rate[:, None] * caught[None, :]
+
+
+def allocate(value: np.ndarray, fa: np.ndarray, budget: float) -> np.ndarray:
+    """Per series, the grid index maximising ``value − λ × fa``, ``λ`` the smallest price
+    whose total ``fa`` is within ``budget`` (the highest levels when none is)."""
+    if len(value) == 0:
+        return np.zeros(0, dtype=np.int64)
+
+    def pick(log_price: float) -> np.ndarray:
+        return np.argmax(value - math.exp(log_price) * fa, axis=1)
+
+    def total(choice: np.ndarray) -> float:
+        return float(fa[np.arange(len(choice)), choice].sum())
+
+    lo, hi = -30.0, 30.0
+    if total(pick(lo)) <= budget:
+        return pick(lo)
+    if total(pick(hi)) > budget:
+        # out of budget even at the price's top: the fewest alarms, the highest level among
+        # equals (a flat curve must not pick the lowest level for its detection value)
+        return np.argmin(fa, axis=1)
+    for _ in range(BISECTIONS):
+        mid = (lo + hi) / 2
+        if total(pick(mid)) <= budget:
+            hi = mid
+        else:
+            lo = mid
+    return pick(hi)
+
+
+def curve_at(curve: np.ndarray, multiple: float) -> float:
+    """A false-alarm curve read at a multiple of the learned maximum (step, conservative)."""
+    if not np.isfinite(multiple):
+        return float("nan")
+    # GRID is descending: the first grid level at or below the multiple alarms at least as often
+    at = np.flatnonzero(multiple >= GRID)
+    return float(curve[at[0]]) if len(at) else float(curve[-1])
+
+
+def _object_series(features: pl.DataFrame) -> np.ndarray:
+    """Series of each row's object: the store's count when given, else those in ``features``."""
+    if OBJECT_SERIES in features.columns:
+        given = features.get_column(OBJECT_SERIES).cast(pl.Float64)
+        if given.null_count() == 0:
+            return given.to_numpy()
+    counts = features.select(pl.len().over("prediction_id")).to_series()
+    return counts.cast(pl.Float64).to_numpy()
+
+
+def _no_samples() -> pl.DataFrame:
+    from floodmark.schema import empty_long
+
+    return empty_long()

@@ -1,0 +1,203 @@
+"""Per-series false-alarm curves and attack sizes, measured on the learning days.
+
+Every quantity is on a grid of *multiples* ``r`` of a series' typical daily peak ``M``
+(the median of its learned daily maxima of non-attack ``passed``): a level ``r × M``.
+
+- ``own``: alarm episodes per day at ``r × M`` over all learning days (what the
+  learning days themselves say; nothing above their largest value);
+- ``future``: alarm episodes per day in the *second half* of the learning days at
+  ``r`` × the typical peak of the *first half*: how often the next days cross a
+  multiple of what was seen before (drift, flash crowds). This is the honest guess above
+  ``M``; it is pooled across series (``shrink``) because one series sees few such days;
+- attack sizes: the peak ``passed + blocked`` of each learned attack episode over
+  the series' ``M``.
+
+An alarm episode is what the backtest counts (``floodmark.backtest.episodes``): a run
+of baseline samples above the level, at least ``min_duration`` samples long; an attack
+sample ends a run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from floodmark.domain import epoch_us, is_attack, utc_day, with_series_ids
+from floodmark.schema import KEY_COLUMNS
+
+KEYS = list(KEY_COLUMNS)
+
+#: Multiples of the learned maximum tried as levels, highest first (ties keep the highest).
+GRID = np.geomspace(300.0, 0.5, 80)
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Learning-day measurements of the series of one fit, one row per series.
+
+    keys: the series (keys as strings), in row order.
+    peak: ``M``, the median daily maximum of baseline ``passed`` (NaN without any).
+    days: learning days with a baseline sample.
+    own: ``(n, len(GRID))`` episodes per day at ``GRID × M`` over all learning days.
+    future_count, future_days: episodes in the second half at ``GRID ×`` the first
+        half's ``M``, and the second half's days (0 with fewer than 2 days).
+    attacks: learned attack episodes per series.
+    attack_sizes: every learned attack episode's peak total over its series' ``M``.
+    """
+
+    keys: pl.DataFrame
+    peak: np.ndarray
+    days: np.ndarray
+    own: np.ndarray
+    future_count: np.ndarray
+    future_days: np.ndarray
+    attacks: np.ndarray
+    attack_sizes: np.ndarray
+
+    def false_alarms(self, prior_days: float) -> np.ndarray:
+        """``(n, len(GRID))`` expected alarm episodes per day at ``GRID × M``.
+
+        The second-half rate of each series, shrunk towards the pooled rate of all
+        series with the weight of ``prior_days`` days, and never below what the
+        learning days themselves show.
+        """
+        days = self.future_days[:, None]
+        pooled = self.future_count.sum(axis=0) / max(float(self.future_days.sum()), 1.0)
+        future = (self.future_count + prior_days * pooled[None, :]) / (days + prior_days)
+        return np.maximum(self.own, future)
+
+
+def measure(
+    samples: pl.DataFrame,
+    series: pl.DataFrame,
+    *,
+    blocked_threshold: float = 0.0,
+    min_duration: int = 1,
+) -> Curves:
+    """The curves of every series in ``series`` (keys) from its learning ``samples``."""
+    keys = series.select(pl.col(k).cast(pl.String) for k in KEYS)
+    df = with_series_ids(
+        samples.select(*KEYS, "timestamp", "passed", "blocked")
+        .with_columns(pl.col(k).cast(pl.String) for k in KEYS)
+        .join(keys, on=KEYS, how="semi")
+    )
+    df = df.with_columns(
+        attack=is_attack(blocked_threshold),
+        day=utc_day(epoch_us()),
+        passed=pl.col("passed").cast(pl.Float64).fill_nan(None),
+    ).with_columns(base=~pl.col("attack") & pl.col("passed").is_not_null())
+    per = df.group_by("sid", maintain_order=True).agg(
+        *(pl.col(k).first() for k in KEYS),
+        first_day=pl.col("day").filter(pl.col("base")).min(),
+        last_day=pl.col("day").filter(pl.col("base")).max(),
+        days=pl.col("day").filter(pl.col("base")).n_unique(),
+    )
+    mid = (pl.col("first_day") + pl.col("last_day") + 1) // 2  # second half starts here
+    per = per.with_columns(mid=mid)
+    df = df.join(per.select("sid", "mid"), on="sid", how="left")
+    # the unit: a typical day's peak (median of daily maxima), which one outlying day
+    # (a flash crowd) cannot move, unlike the maximum
+    daily = (
+        df.filter(pl.col("base"))
+        .group_by("sid", "day")
+        .agg(top=pl.col("passed").max(), early=(pl.col("day") < pl.col("mid")).first())
+    )
+    # a series silent on most days: the mean daily maximum (positive if it ever carried traffic)
+    top, early_top = pl.col("top"), pl.col("top").filter(pl.col("early"))
+    stats = daily.group_by("sid").agg(
+        peak=pl.when(top.median() > 0).then(top.median()).otherwise(top.mean()),
+        first_peak=pl.when(early_top.median() > 0)
+        .then(early_top.median())
+        .otherwise(early_top.mean()),
+        future_days=(~pl.col("early")).sum(),
+    )
+    per = per.join(stats, on="sid", how="left", maintain_order="left").with_columns(
+        pl.col("future_days").fill_null(0)
+    )
+    n = per.height
+    sid = df["sid"].to_numpy()
+    index = np.searchsorted(per["sid"].to_numpy(), sid)
+    passed = df["passed"].fill_null(np.nan).to_numpy()
+    base = df["base"].to_numpy()
+    second = base & (df["day"].to_numpy() >= df["mid"].fill_null(np.iinfo(np.int64).max).to_numpy())
+    first = np.r_[True, sid[1:] != sid[:-1]]
+    peak = per["peak"].fill_null(np.nan).to_numpy().astype(np.float64)
+    first_peak = per["first_peak"].fill_null(np.nan).to_numpy().astype(np.float64)
+    days = per["days"].to_numpy().astype(np.float64)
+    # a second half says nothing about the future of a first half without traffic
+    future_days = np.where(
+        (days >= 2) & (first_peak > 0), per["future_days"].to_numpy().astype(np.float64), 0.0
+    )
+    own = np.zeros((n, len(GRID)))
+    future = np.zeros((n, len(GRID)))
+    for k, r in enumerate(GRID):
+        above = base & (passed > r * peak[index])
+        own[:, k] = _episodes(above, first, index, n, min_duration)
+        later = second & (passed > r * first_peak[index])
+        future[:, k] = _episodes(later, first, index, n, min_duration)
+    own = own / np.maximum(days, 1.0)[:, None]
+    future[future_days == 0] = 0.0
+    attacks, sizes = _attack_sizes(df, per, peak)
+    # the grid is monotone: a higher level never alarms more
+    own = np.maximum.accumulate(own, axis=1)
+    future = np.maximum.accumulate(future, axis=1)
+    order = keys.join(
+        per.select(*KEYS, "sid").with_row_index("row"), on=KEYS, how="left", maintain_order="left"
+    )["row"]
+    rows = order.fill_null(0).to_numpy()
+    known = order.is_not_null().to_numpy()
+    return Curves(
+        keys=keys,
+        peak=_reorder(peak, rows, known, np.nan),
+        days=_reorder(days, rows, known),
+        own=_reorder(own, rows, known),
+        future_count=_reorder(future, rows, known),
+        future_days=_reorder(future_days, rows, known),
+        attacks=_reorder(attacks, rows, known),
+        attack_sizes=sizes,
+    )
+
+
+def _reorder(a: np.ndarray, rows: np.ndarray, known: np.ndarray, fill: float = 0.0) -> np.ndarray:
+    """``a``'s rows in the order of the requested series (``fill`` for series without samples)."""
+    shape = (len(rows), *a.shape[1:])
+    if len(a) == 0:
+        return np.full(shape, fill)
+    mask = known.reshape((-1,) + (1,) * (a.ndim - 1))
+    return np.where(mask, a[rows], fill)
+
+
+def _episodes(
+    cond: np.ndarray, first: np.ndarray, index: np.ndarray, n: int, min_duration: int
+) -> np.ndarray:
+    """Runs of ``cond`` at least ``min_duration`` rows long, per series (rows in order)."""
+    held = cond.copy()
+    for k in range(1, min_duration):
+        prev = np.zeros_like(cond)
+        prev[k:] = cond[:-k]
+        same = np.zeros_like(cond)
+        same[k:] = index[k:] == index[:-k]
+        held &= prev & same
+    before = np.r_[False, held[:-1]] & ~first
+    starts = held & ~before
+    return np.bincount(index[starts], minlength=n).astype(np.float64)
+
+
+def _attack_sizes(
+    df: pl.DataFrame, per: pl.DataFrame, peak: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Learned attack episodes per series, and each one's peak total over its series' ``M``."""
+    runs = (
+        df.with_columns(run=pl.struct("sid", "attack").rle_id())
+        .filter(pl.col("attack"))
+        .group_by("sid", "run")
+        .agg(total=(pl.col("passed").fill_null(0.0) + pl.col("blocked").fill_nan(0.0)).max())
+    )
+    index = np.searchsorted(per["sid"].to_numpy(), runs["sid"].to_numpy())
+    counts = np.bincount(index, minlength=per.height).astype(np.float64)
+    top = peak[index]
+    total = runs["total"].to_numpy()
+    usable = np.isfinite(top) & (top > 0) & np.isfinite(total) & (total > 0)
+    return counts, total[usable] / top[usable]

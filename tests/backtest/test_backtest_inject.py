@@ -1,0 +1,85 @@
+"""Synthetic attacks inserted into test days: where, how big, and scored as attacks."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from floodmark.backtest.episodes import label_samples, score_thresholds
+from floodmark.backtest.inject import InjectSpec, inject, score_injected
+from floodmark.domain import with_series_ids
+from floodmark.errors import FloodmarkError
+
+
+def _parts(make_series):
+    learn = make_series([10.0] * 100)  # p99 of normal traffic: 10
+    test = with_series_ids(make_series([1.0] * 40))
+    return learn, test
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [
+        ("plateau", [20.0, 20.0, 20.0, 20.0]),
+        ("ramp", [5.0, 10.0, 15.0, 20.0]),
+        ("pulse", [20.0, 20.0, 2.0, 2.0]),
+    ],
+)
+def test_each_size_is_one_episode_of_its_shape_in_its_own_slice(make_series, shape, expected):
+    learn, test = _parts(make_series)
+    spec = InjectSpec(shape, 4, (2.0, 5.0), leak=0.0)
+    out = inject(test, learn, spec)
+    assert out.height == test.height
+    first = out.filter(pl.col("inj_size") == 2.0)
+    second = out.filter(pl.col("inj_size") == 5.0)
+    assert first["blocked"].to_list() == expected  # 2 × p99 × the shape
+    assert second["blocked"].to_list() == [2.5 * v for v in expected]
+    # in the middle of each half of the test part, never overlapping
+    assert first["timestamp"].max() < second["timestamp"].min()
+    rows = out.with_row_index("i").filter(pl.col("inj_size").is_not_null())["i"].to_list()
+    assert rows == [8, 9, 10, 11, 28, 29, 30, 31]
+
+
+def test_injected_attacks_are_attacks_and_scored_by_size(make_series, make_thresholds):
+    learn, test = _parts(make_series)
+    out = inject(test, learn, InjectSpec("plateau", 3, (0.5, 3.0)))
+    labelled = label_samples(out)
+    assert labelled.filter(pl.col("attack"))["inj_size"].null_count() == 0
+    thr = make_thresholds([("a", "PT_TCP", "PPS", "m", "ss", 20.0)])
+    scores, _ = score_thresholds(labelled, thr)
+    assert scores["attack_episodes"].to_list() == [2]
+    by_size = score_injected(out, thr, InjectSpec("plateau", 3, (0.5, 3.0)), [1])
+    hit = dict(zip(by_size["size"], by_size["detected"], strict=True))
+    assert hit == {0.5: 0, 3.0: 1}  # 5 stays under the level, 30 crosses it
+
+
+def test_a_spec_is_read_from_text_and_checked():
+    assert InjectSpec.parse("ramp:6:0.5,1,2") == InjectSpec("ramp", 6, (0.5, 1.0, 2.0))
+    for bad in ("ramp:6", "wave:6:1", "ramp:0:1", "ramp:6:-1", "ramp:x:1"):
+        with pytest.raises(FloodmarkError, match="inject"):
+            InjectSpec.parse(bad)
+
+
+def test_detection_by_size_is_kept_in_the_result_file(tmp_path):
+    from floodmark.backtest import BacktestResult
+    from floodmark.backtest.inject import summarise_injected
+
+    counts = pl.DataFrame(
+        {
+            "method": ["m", "m", "m"],
+            "min_duration": [1, 1, 1],
+            "level": ["rl", "ss", "ss"],
+            "size": [1.0, 1.0, 1.0],
+            "episodes": [2, 2, 3],
+            "detected": [1, 2, 3],
+        }
+    )
+    table = summarise_injected(counts)
+    assert table.select("level", "episodes", "detected", "detection_rate").rows() == [
+        ("ss", 5, 5, 1.0),
+        ("rl", 2, 1, 0.5),
+    ]
+    empty = pl.DataFrame(schema={"method": pl.String})
+    result = BacktestResult(table=empty, per_series=empty, injected=table)
+    back = BacktestResult.from_json(result.to_json(tmp_path / "bt.json"))
+    assert back.injected is not None and back.injected.equals(table)

@@ -1,0 +1,97 @@
+"""``budget``: a false-alarm budget per object-week, spent where it buys detection, and kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from threshold_data import fleet_samples, series, simple_features
+
+from floodmark.errors import FloodmarkError
+from floodmark.schema import LEVELS
+from floodmark.thresholds import Budget, Floors
+from floodmark.thresholds.budget import allocate
+
+NO_FLOORS = Floors.from_mapping({("*", "*"): (0, 0, 0, 0)})
+DAY = 288
+
+
+def test_allocate_spends_the_budget_where_it_buys_the_most_detection():
+    # three levels per series (highest first): series 0 gains much detection for few
+    # alarms, series 1 little for many; the budget only pays for one step down
+    value = np.array([[0.0, 1.0, 1.1], [0.0, 0.1, 0.2]])
+    fa = np.array([[0.0, 0.1, 5.0], [0.0, 0.1, 5.0]])
+    assert allocate(value, fa, budget=0.15).tolist() == [1, 0]
+    assert allocate(value, fa, budget=0.25).tolist() == [1, 1]
+    # nothing fits: the highest levels
+    assert allocate(value, fa + 1.0, budget=0.5).tolist() == [0, 0]
+    # a flat curve (the next days exceed every multiple alike) out of budget: the highest
+    assert allocate(value, np.ones_like(fa), budget=0.5).tolist() == [0, 0]
+
+
+def test_a_larger_budget_never_raises_a_level():
+    samples = fleet_samples(n_series=8, days=14)
+    features = simple_features(samples)
+    tight = Budget(target_fa=(1, 0.5, 0.2, 0.1), floors=NO_FLOORS).fit(features, samples)
+    loose = Budget(target_fa=(20, 10, 5, 2), floors=NO_FLOORS).fit(features, samples)
+    a = tight.predict(features).select(LEVELS).to_numpy()
+    b = loose.predict(features).select(LEVELS).to_numpy()
+    assert (b <= a + 1e-9).all() and (b < a).any()
+
+
+def test_the_promise_holds_on_traffic_like_the_learning_days():
+    # 24 series of 28 days, each a noisy daily cycle; learn on the first 14 days and
+    # count alarm episodes on the last 14, as the backtest does
+    rng = np.random.default_rng(4)
+    frames = []
+    n = 28 * DAY
+    for i in range(24):
+        cycle = 1 + 0.5 * np.sin(2 * np.pi * np.arange(n) / DAY)
+        values = 100 * cycle * rng.lognormal(0, 0.25, n)
+        frames.append(series(values, prediction_id=f"o{i // 4}", vector=f"V{i % 4}"))
+    samples = pl.concat(frames)
+    cut = samples["timestamp"].min() + np.timedelta64(14, "D")
+    learn = samples.filter(pl.col("timestamp") < cut)
+    test = samples.filter(pl.col("timestamp") >= cut)
+    features = simple_features(learn)
+    table = (
+        Budget(target_fa=(7, 3.5, 1.4, 0.7), floors=NO_FLOORS)
+        .fit(features, learn)
+        .predict(features)
+    )
+    thresholds = test.join(table, on=["prediction_id", "vector", "metric"]).sort(
+        "prediction_id", "vector", "metric", "timestamp"
+    )
+    n_objects, days = 6, 14
+    targets = dict(zip(LEVELS, (7, 3.5, 1.4, 0.7), strict=True))
+    for lv in LEVELS:
+        above = (thresholds["passed"] > thresholds[lv]).to_numpy()
+        sid = pl.struct("prediction_id", "vector").rle_id().alias("sid")
+        ids = thresholds.select(sid)["sid"].to_numpy()
+        starts = above & ~np.r_[False, above[:-1] & (ids[1:] == ids[:-1])]
+        measured = starts.sum() / (n_objects * days)
+        promised = table[f"expected_fa_per_day_{lv}"].sum() / n_objects
+        assert promised <= targets[lv] / 7 * 1.001  # never promises more than the budget
+        assert measured <= 1.5 * promised + 2 / (n_objects * days), (lv, measured, promised)
+
+
+def test_targets_are_checked():
+    features = simple_features(fleet_samples(n_series=2, days=4))
+    with pytest.raises(FloodmarkError, match="targets must not grow"):
+        Budget(target_fa=(1, 2, 3, 4)).fit(features)
+    with pytest.raises(FloodmarkError, match="positive targets"):
+        Budget(target_fa=(1, 1, 0)).fit(features)
+    with pytest.raises(FloodmarkError, match="min_duration"):
+        Budget(min_duration=0).fit(features)
+
+
+def test_a_series_without_learning_samples_falls_back_to_rule_max():
+    samples = fleet_samples(n_series=4, days=6)
+    features = simple_features(samples)
+    one = samples.filter(pl.col("vector") == samples["vector"][0])
+    table = Budget().fit(features, one).predict(features)
+    fell = table.filter(pl.col("vector") != samples["vector"][0])
+    assert fell.height and fell["fallback"].str.contains("rule-max").all()
+    assert fell["expected_fa_per_day_ss"].is_null().all()
+    kept = table.filter(pl.col("vector") == samples["vector"][0])
+    assert kept["fallback"].is_null().all() and kept["expected_fa_per_day_ss"].is_not_null().all()
