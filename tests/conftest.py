@@ -10,6 +10,9 @@ from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: ``db_url`` and ``postgres_url``: SQLite and PostgreSQL registries (tests/databases.py).
+pytest_plugins = ["databases"]
+
 settings.register_profile(
     "default",
     deadline=None,
