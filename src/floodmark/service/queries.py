@@ -29,7 +29,7 @@ from floodmark.registry import (
 from floodmark.registry.keys import KeyInfo
 from floodmark.registry.models import ThresholdSet
 from floodmark.registry.sets import APPROVED, LATEST, resolve_set, set_thresholds
-from floodmark.schema import IP_LABELS, KEY_COLUMNS, RANGE_LABELS, series_name
+from floodmark.schema import IP_LABELS, RANGE_LABELS, series_name
 from floodmark.service.errors import ApiError
 from floodmark.service.fleet import Fleet
 from floodmark.service.models import clean_rows, finite
@@ -303,7 +303,3 @@ def audit_page(fleet: Fleet, limit: int, before: int | None) -> dict:
 
 def _json(text: str | None):
     return None if text is None else orjson.loads(text)
-
-
-def keys_of(row: dict) -> tuple[str, ...]:
-    return tuple(row[k] for k in KEY_COLUMNS)
