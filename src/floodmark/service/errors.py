@@ -67,7 +67,10 @@ def install(app: FastAPI) -> None:
     """Answer every error of ``app`` in the one shape."""
 
     @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    async def _api_error(request: Request, exc: ApiError):
+        html = getattr(request.app.state, "html_error", None)
+        if html is not None and request.url.path.startswith("/console"):
+            return html(request, exc.status, exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return error_response(exc.status, exc.message, headers)
 
@@ -76,11 +79,12 @@ def install(app: FastAPI) -> None:
         return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError):
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            return error_response(400, "the body is not valid JSON")
-        return error_response(422, "; ".join(_describe(e) for e in errors[:5]))
+            return await _api_error(request, ApiError(400, "the body is not valid JSON"))
+        message = "; ".join(_describe(e) for e in errors[:5])
+        return await _api_error(request, ApiError(422, message))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
