@@ -42,3 +42,17 @@ def shared_data() -> Path:
             pytest.fail(f"public traces not found at {path}")
         pytest.skip(f"public traces not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Chromium's path. Without one: skip locally, fail in CI (where .ci/run installs it)."""
+    from headless_chromium import find_chromium
+
+    path = find_chromium()
+    if path is None:
+        message = "no chromium found (Debian: apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run in CI: {message}")
+        pytest.skip(message)
+    return path

@@ -102,7 +102,8 @@ def serve(
             https=ssl_certfile is not None,
         )
         scheme = "https" if ssl_certfile else "http"
-        console.print(f"console: {scheme}://{host}:{port}/console/  API: /api/v1  docs: /docs")
+        where = f"{scheme}://{host}:{port}" if port else "(the address below)"
+        console.print(f"console: {where}/console/  API: /api/v1  docs: /docs")
         config = uvicorn.Config(
             app,
             host=host,
