@@ -30,7 +30,9 @@ from floodmark.service.models import (
 Viewer = Annotated[KeyInfo, Depends(require("viewer"))]
 Reviewer = Annotated[KeyInfo, Depends(require("reviewer"))]
 Limit = Annotated[int, Query(ge=1, le=10_000, description="Rows per page.")]
-Cursor = Annotated[str | None, Query(max_length=256, description="next_cursor of the last page.")]
+Cursor = Annotated[
+    str | None, Query(pattern=r"^[0-9]{1,12}$", description="next_cursor of the last page.")
+]
 SetRef = Annotated[str, "A set id, `approved` or `latest`."]
 Format = Literal["fastnetmon", "fastnetmon-json", "csv", "json"]
 LevelQuery = Literal["ss", "sc", "nw", "rl"]
@@ -52,7 +54,9 @@ def list_objects(
     _key: Viewer,
     q: Annotated[str | None, Query(max_length=256, description="Part of an id or name.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    cursor: Cursor = None,
+    cursor: Annotated[
+        str | None, Query(max_length=256, description="next_cursor of the last page.")
+    ] = None,
 ):
     """Objects of the store and the registry, sorted by id, filtered by ``q``."""
     return queries.object_page(fleet, q, limit, cursor)

@@ -120,8 +120,6 @@ def series_data(
     catalog = fleet.snapshot().by_object.get(prediction_id)
     if catalog is None or catalog.filter(vector=vector, metric=metric).height == 0:
         raise ApiError(404, f"no series {series_name(prediction_id, vector, metric)}")
-    if start is not None and end is not None and start > end:
-        raise ApiError(400, "start is after end")
     samples = fleet.series_samples(prediction_id, vector, metric)
     if start is not None:
         samples = samples.filter(pl.col("timestamp") >= _utc(start))
