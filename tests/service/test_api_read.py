@@ -154,3 +154,25 @@ def test_openapi_describes_the_api_with_bearer_security(client):
     assert "/api/v1/objects/{prediction_id}/series/{vector}/{metric}" in doc["paths"]
     assert "HTTPBearer" in doc["components"]["securitySchemes"]
     assert client.get("/docs").status_code == 200
+
+
+def test_objects_of_the_store_that_the_registry_does_not_name(fleet, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from floodmark.registry import open_registry
+    from floodmark.registry.keys import create_key
+    from floodmark.service import create_app
+
+    with open_registry(tmp_path / "bare.db") as registry:
+        _, secret = create_key(registry, name="v", role="viewer", by="t")
+        with TestClient(create_app(fleet.store_dir, registry)) as http:
+            http.headers.update(bearer(secret))
+            listed = http.get("/api/v1/objects").json()
+            assert listed["items"][0] == {
+                "prediction_id": "aa01",
+                "name": None,
+                "networks": [],
+                "series": len(SERIES),
+            }
+            body = http.get("/api/v1/objects/aa01").json()
+            assert body["object"]["networks"] == [] and body["latest"] is None

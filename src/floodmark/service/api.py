@@ -18,6 +18,7 @@ from floodmark.service.models import (
     ApproveResult,
     AuditPage,
     DiffPage,
+    FastJSON,
     ObjectDetail,
     ObjectPage,
     OverrideRequest,
@@ -59,13 +60,13 @@ def list_objects(
     ] = None,
 ):
     """Objects of the store and the registry, sorted by id, filtered by ``q``."""
-    return queries.object_page(fleet, q, limit, cursor)
+    return FastJSON(queries.object_page(fleet, q, limit, cursor))
 
 
 @router.get("/objects/{prediction_id}", response_model=ObjectDetail, tags=["objects"])
 def get_object(fleet: FleetDep, _key: Viewer, prediction_id: str):
     """One object: its series, features, and its thresholds in the latest and approved sets."""
-    return queries.object_detail(fleet, prediction_id)
+    return FastJSON(queries.object_detail(fleet, prediction_id))
 
 
 @router.get(
@@ -85,8 +86,10 @@ def get_series(
 ):
     """One series' passed, blocked and attack flags in [start, end], at most ``max_points``
     points (bins of consecutive samples, each shown by its peak)."""
-    return queries.series_data(
-        fleet, prediction_id, vector, metric, start=start, end=end, max_points=max_points
+    return FastJSON(
+        queries.series_data(
+            fleet, prediction_id, vector, metric, start=start, end=end, max_points=max_points
+        )
     )
 
 
@@ -95,7 +98,7 @@ def list_sets(fleet: FleetDep, _key: Viewer):
     """Every threshold set, oldest first."""
     from floodmark.registry import list_sets
 
-    return list_sets(fleet.registry).to_dicts()
+    return FastJSON(list_sets(fleet.registry).to_dicts())
 
 
 @router.get("/sets/{set_id}/thresholds", response_model=ThresholdPage, tags=["sets"])
@@ -111,7 +114,7 @@ def get_thresholds(
 ):
     """A set's thresholds with overrides applied, filtered by series."""
     filters = {"prediction_id": prediction_id, "vector": vector, "metric": metric}
-    return queries.set_page(fleet, set_id, filters, limit, cursor)
+    return FastJSON(queries.set_page(fleet, set_id, filters, limit, cursor))
 
 
 @router.get("/sets/{set_id}/diff", response_model=DiffPage, tags=["sets"])
@@ -127,7 +130,7 @@ def get_diff(
     cursor: Cursor = None,
 ):
     """Set ``set_id`` against another, level by level, with what needs review."""
-    return queries.diff_page(fleet, set_id, against, needs_review, limit, cursor)
+    return FastJSON(queries.diff_page(fleet, set_id, against, needs_review, limit, cursor))
 
 
 @router.post(
@@ -183,4 +186,4 @@ def get_audit(
     before: Annotated[int | None, Query(ge=1, description="Rows older than this id.")] = None,
 ):
     """The audit log, newest first."""
-    return queries.audit_page(fleet, limit, before)
+    return FastJSON(queries.audit_page(fleet, limit, before))

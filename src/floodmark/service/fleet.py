@@ -53,7 +53,7 @@ class Fleet:
         self.blocked_threshold = blocked_threshold
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
-        self._objects: tuple[tuple, pl.DataFrame] | None = None
+        self._objects: tuple[tuple, pl.DataFrame, dict[str, dict]] | None = None
         self.snapshot()  # fail at start, not at the first request, when the store is wrong
 
     # -- store --------------------------------------------------------------------
@@ -83,6 +83,13 @@ class Fleet:
     # -- objects ------------------------------------------------------------------
     def objects(self) -> pl.DataFrame:
         """Every object of the store or the registry (``OBJECTS_SCHEMA``), sorted by id."""
+        return self._current_objects()[1]
+
+    def object(self, prediction_id: str) -> dict | None:
+        """One row of ``objects()`` as a dict, or None."""
+        return self._current_objects()[2].get(prediction_id)
+
+    def _current_objects(self) -> tuple[tuple, pl.DataFrame, dict[str, dict]]:
         snap = self.snapshot()
         with self.registry.sessions() as session:
             stamp = session.execute(
@@ -91,7 +98,7 @@ class Fleet:
         key = (snap.store.version_dir, tuple(stamp))
         with self._lock:
             if self._objects is not None and self._objects[0] == key:
-                return self._objects[1]
+                return self._objects
         from floodmark.registry import read_objects
 
         named = read_objects(self.registry)
@@ -104,14 +111,18 @@ class Fleet:
         )
         table = (
             named.join(counts, on="prediction_id", how="full", coalesce=True)
-            .with_columns(pl.col("series").fill_null(0))
+            .with_columns(
+                pl.col("series").fill_null(0),
+                pl.col("networks").fill_null(pl.lit([], dtype=pl.List(pl.String()))),
+            )
             .select(OBJECTS_SCHEMA.keys())
             .cast(OBJECTS_SCHEMA)
             .sort("prediction_id")
         )
+        by_id = {row["prediction_id"]: row for row in table.iter_rows(named=True)}
         with self._lock:
-            self._objects = (key, table)
-        return table
+            self._objects = (key, table, by_id)
+        return self._objects
 
 
 def _split(table: pl.DataFrame | None) -> dict[str, pl.DataFrame]:

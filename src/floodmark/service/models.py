@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any, Literal
 
+import orjson
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 Level = Literal["ss", "sc", "nw", "rl"]
@@ -166,12 +167,18 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
-def finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: they become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+class FastJSON(Response):
+    """JSON by orjson: numpy arrays as lists, times in UTC with a ``Z``, NaN as null.
 
+    The routes build their bodies in the shape of their ``response_model`` (the
+    schema tests check it) and answer with this, skipping a second validation:
+    a series of 8,640 points is serialised from its arrays directly.
+    """
 
-def clean_rows(rows: list[dict]) -> list[dict]:
-    return [{k: finite(v) for k, v in row.items()} for row in rows]
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(
+            content,
+            option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z,
+        )

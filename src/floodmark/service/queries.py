@@ -32,7 +32,6 @@ from floodmark.registry.sets import APPROVED, LATEST, resolve_set, set_threshold
 from floodmark.schema import IP_LABELS, RANGE_LABELS, series_name
 from floodmark.service.errors import ApiError
 from floodmark.service.fleet import Fleet
-from floodmark.service.models import clean_rows, finite
 
 #: What ``export`` answers per format: media type and file suffix.
 EXPORT_MEDIA: dict[str, tuple[str, str]] = {
@@ -67,8 +66,8 @@ def object_page(fleet: Fleet, q: str | None, limit: int, cursor: str | None) -> 
 
 def object_detail(fleet: Fleet, prediction_id: str) -> dict:
     """An object: its series, features, and thresholds of the newest and the approved set."""
-    found = fleet.objects().filter(pl.col("prediction_id") == prediction_id)
-    if found.height == 0:
+    found = fleet.object(prediction_id)
+    if found is None:
         raise ApiError(404, f"no object {prediction_id!r}")
     snap = fleet.snapshot()
     catalog = snap.by_object.get(prediction_id)
@@ -80,7 +79,7 @@ def object_detail(fleet: Fleet, prediction_id: str) -> dict:
                     **{k: row[k] for k in ("vector", "metric", "n_samples", "median_step_s")},
                     "first_timestamp": row["first_timestamp"],
                     "last_timestamp": row["last_timestamp"],
-                    "labels": {k: finite(row.get(k)) for k in IP_LABELS + RANGE_LABELS},
+                    "labels": {k: row.get(k) for k in IP_LABELS + RANGE_LABELS},
                 }
             )
     features = snap.features.get(prediction_id)
@@ -89,9 +88,9 @@ def object_detail(fleet: Fleet, prediction_id: str) -> dict:
             which: _object_levels(session, which, prediction_id) for which in (LATEST, APPROVED)
         }
     return {
-        "object": found.row(0, named=True),
+        "object": found,
         "series": series,
-        "features": [] if features is None else clean_rows(features.to_dicts()),
+        "features": [] if features is None else features.to_dicts(),
         **levels,
     }
 
@@ -102,7 +101,7 @@ def _object_levels(session: Session, ref: str, prediction_id: str) -> dict | Non
     except RegistryError:
         return None
     rows = set_thresholds(session, found.id, prediction_id=prediction_id)
-    return {"set_id": found.id, "state": found.state, "rows": clean_rows(rows.to_dicts())}
+    return {"set_id": found.id, "state": found.state, "rows": rows.to_dicts()}
 
 
 # -- series -----------------------------------------------------------------------
@@ -132,10 +131,11 @@ def series_data(
         "metric": metric,
         "samples": samples.height,
         "downsampled": shown.height < samples.height,
-        "timestamp": shown["timestamp"].to_list(),
-        "passed": shown["passed"].to_list(),
-        "blocked": shown["blocked"].to_list(),
-        "attack": shown["attack"].to_list(),
+        # numpy arrays: FastJSON writes them without a Python object per point
+        "timestamp": shown["timestamp"].dt.replace_time_zone(None).to_numpy(),
+        "passed": shown["passed"].to_numpy(),
+        "blocked": shown["blocked"].to_numpy(),
+        "attack": shown["attack"].to_numpy(),
     }
 
 
@@ -188,7 +188,7 @@ def set_page(
     return {
         "set_id": found.id,
         "state": found.state,
-        "items": clean_rows(page.to_dicts()),
+        "items": page.to_dicts(),
         "total": rows.height,
         "next_cursor": str(offset + limit) if more else None,
     }
@@ -214,7 +214,7 @@ def diff_page(
         "summary": review_summary(diff),
         "needs_review": int(diff["needs_review"].sum()),
         "total": shown.height,
-        "items": clean_rows(shown.slice(offset, limit).to_dicts()),
+        "items": shown.slice(offset, limit).to_dicts(),
         "next_cursor": str(offset + limit) if offset + limit < shown.height else None,
     }
 
@@ -250,7 +250,7 @@ def override(fleet: Fleet, ref: str, body: dict, key: KeyInfo) -> dict:
         "set_id": done.set_id,
         "series": done.series,
         "level": done.level,
-        "before": finite(done.before),
+        "before": done.before,
         "after": done.after,
     }
 
