@@ -181,3 +181,28 @@ def test_access_log_names_the_key_never_its_secret(client, fleet, caplog):
     assert all(
         secret not in r.getMessage() and "alpha" not in r.getMessage() for r in caplog.records
     )
+
+
+def test_only_an_admin_manages_keys(client, fleet):
+    admin = bearer(fleet.keys["admin"])
+    assert client.get("/api/v1/keys", headers=bearer(fleet.keys["reviewer"])).status_code == 403
+    made = client.post(
+        "/api/v1/keys", json={"name": "night shift", "role": "viewer"}, headers=admin
+    )
+    assert made.status_code == 200
+    new = made.json()
+    assert client.get("/api/v1/sets", headers=bearer(new["key"])).status_code == 200
+    listed = client.get("/api/v1/keys", headers=admin).json()
+    assert [k["name"] for k in listed][-1] == "night shift"
+    assert all(new["key"] not in str(k) for k in listed)
+    done = client.post(f"/api/v1/keys/{new['id']}/revoke", headers=admin)
+    assert done.json() == {"id": new["id"], "changed": True}
+    assert client.get("/api/v1/sets", headers=bearer(new["key"])).status_code == 401
+    own = next(k["id"] for k in listed if k["name"] == "admin-key")
+    assert client.post(f"/api/v1/keys/{own}/revoke", headers=admin).status_code == 409
+    assert client.post("/api/v1/keys/999/revoke", headers=admin).status_code == 404
+    audit = client.get("/api/v1/audit", params={"limit": 2}, headers=admin).json()["items"]
+    assert [(a["who"], a["action"]) for a in audit] == [
+        ("admin-key", "key-revoke"),
+        ("admin-key", "key-create"),
+    ]

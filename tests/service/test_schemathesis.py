@@ -40,7 +40,7 @@ def test_every_api_route_is_in_the_schema(served):
     labels = {op.label for op in operations(schema)}
     assert "POST /api/v1/sets/{set_id}/overrides" in labels
     assert "GET /api/v1/objects/{prediction_id}/series/{vector}/{metric}" in labels
-    assert len(labels) == 12  # 10 under /api/v1, /healthz, /metrics
+    assert len(labels) == 15  # 13 under /api/v1, /healthz, /metrics
 
 
 def test_api_conforms_to_its_schema(served):

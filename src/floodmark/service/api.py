@@ -19,6 +19,10 @@ from floodmark.service.models import (
     AuditPage,
     DiffPage,
     FastJSON,
+    KeyRequest,
+    KeyRow,
+    NewKey,
+    Revoked,
     ObjectDetail,
     ObjectPage,
     OverrideRequest,
@@ -30,6 +34,7 @@ from floodmark.service.models import (
 
 Viewer = Annotated[KeyInfo, Depends(require("viewer"))]
 Reviewer = Annotated[KeyInfo, Depends(require("reviewer"))]
+Admin = Annotated[KeyInfo, Depends(require("admin"))]
 Limit = Annotated[int, Query(ge=1, le=10_000, description="Rows per page.")]
 Cursor = Annotated[
     str | None, Query(pattern=r"^[0-9]{1,12}$", description="next_cursor of the last page.")
@@ -187,3 +192,26 @@ def get_audit(
 ):
     """The audit log, newest first."""
     return FastJSON(queries.audit_page(fleet, limit, before))
+
+
+@router.get("/keys", response_model=list[KeyRow], tags=["keys"])
+def list_keys(fleet: FleetDep, _key: Admin):
+    """Every key, revoked ones too (never a secret)."""
+    from floodmark.registry.keys import list_keys
+
+    return FastJSON(list_keys(fleet.registry).to_dicts())
+
+
+@router.post("/keys", response_model=NewKey, tags=["keys"])
+def create_key(fleet: FleetDep, key: Admin, body: KeyRequest):
+    """A new key: the answer holds it, the only time it is shown; audited."""
+    from floodmark.registry.keys import create_key
+
+    made, secret = create_key(fleet.registry, name=body.name, role=body.role, by=key.name)
+    return {"id": made.id, "name": made.name, "role": made.role, "key": secret}
+
+
+@router.post("/keys/{key_id}/revoke", response_model=Revoked, tags=["keys"], responses=Conflict)
+def revoke_key(fleet: FleetDep, key: Admin, key_id: int):
+    """Revoke a key (not the one making the request); audited."""
+    return queries.revoke(fleet, key_id, key)

@@ -163,6 +163,32 @@ class AuditPage(BaseModel):
     next_before: int | None = Field(description="Pass as before for the next (older) page.")
 
 
+class KeyRow(BaseModel):
+    id: int
+    name: str
+    role: str
+    prefix: str = Field(description="The key's first characters.")
+    created: dt.datetime
+    revoked: dt.datetime | None
+
+
+class KeyRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=256, pattern=r"\S")
+    role: Literal["viewer", "reviewer", "admin"]
+
+
+class NewKey(BaseModel):
+    id: int
+    name: str
+    role: str
+    key: str = Field(description="The key itself, shown this once.")
+
+
+class Revoked(BaseModel):
+    id: int
+    changed: bool = Field(description="False when it was revoked already.")
+
+
 class Health(BaseModel):
     status: Literal["ok"]
 

@@ -255,6 +255,18 @@ def override(fleet: Fleet, ref: str, body: dict, key: KeyInfo) -> dict:
     }
 
 
+def revoke(fleet: Fleet, key_id: int, key: KeyInfo) -> dict:
+    from floodmark.registry.keys import revoke_key
+
+    if key_id == key.id:
+        raise ApiError(409, "a key cannot revoke itself: use another admin key")
+    try:
+        changed = revoke_key(fleet.registry, key_id, by=key.name)
+    except RegistryError as exc:
+        raise ApiError(404, str(exc)) from None
+    return {"id": key_id, "changed": changed}
+
+
 # -- export and audit -------------------------------------------------------------
 def export(fleet: Fleet, ref: str, fmt: str, level: str | None, bw_unit: str) -> tuple[str, bytes]:
     """``(file name, content)`` of set ``ref`` exported as ``floodmark export`` would.
