@@ -157,3 +157,11 @@ def test_missing_things_are_404_pages(client, fleet, path):
     log_in(client, fleet.keys["viewer"])
     response = client.get(path)
     assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
+
+
+def test_the_cookie_is_secure_when_served_over_tls(fleet):
+    with open_registry(fleet.db) as registry:
+        app = create_app(fleet.store_dir, registry, https=True)
+        with TestClient(app, base_url="https://testserver") as client:
+            done = log_in(client, fleet.keys["viewer"])
+    assert done.status_code == 303 and "secure" in done.headers["set-cookie"].lower()
