@@ -71,7 +71,7 @@ def prepare(data: Path, objects: int, days: int) -> tuple[Path, str, str]:
             floodmark("approve", "1", "--db", db, "--by", "bench", "--reason", "bench")
     key = floodmark("keys", "create", "--db", db, "--name", "bench", "--role", "viewer").strip()
     key_file.write_text(key + "\n")
-    return store, str(db), key.splitlines()[-1]
+    return store, str(db), key
 
 
 def start_server(store: Path, db: str, log: Path) -> tuple[subprocess.Popen, str]:

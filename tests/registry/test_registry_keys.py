@@ -43,7 +43,8 @@ def test_keys_command_creates_lists_and_revokes(db_url):
         app, ["keys", "create", "--db", db_url, "--name", "ops", "--role", "admin"]
     )
     assert created.exit_code == 0, created.output
-    secret = created.output.strip().splitlines()[-1]
+    secret = created.stdout.strip()  # the key alone, for scripts: the note is on stderr
+    assert "\n" not in secret and "shown only now" in created.stderr
     with open_registry(db_url) as registry:
         assert find_key(registry, secret).role == "admin"
     listed = runner.invoke(app, ["keys", "list", "--db", db_url])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from floodmark.cli.output import console, print_frame
 from floodmark.cli.registry_common import ByOption, DbOption, open_db, who
@@ -39,7 +40,7 @@ def create(
     db: DbOption = None,
     by: ByOption = None,
 ) -> None:
-    """Create a key and print it (the only time it is shown)."""
+    """Create a key and print it alone on standard output (the only time it is shown)."""
     from floodmark.registry.keys import create_key
     from floodmark.registry.models import ROLES
 
@@ -47,7 +48,9 @@ def create(
         raise typer.BadParameter(f"choose from {', '.join(ROLES)}", param_hint="--role")
     with open_db(db) as registry:
         key, secret = create_key(registry, name=name, role=role, by=who(by))
-    console.print(f"key {key.id} ({key.name}, {key.role}); it is shown only now:", style="dim")
+    # The key alone on standard output, so a script can capture it.
+    status = Console(stderr=True, highlight=False, soft_wrap=True)
+    status.print(f"key {key.id} ({key.name}, {key.role}); it is shown only now:")
     typer.echo(secret)
 
 
