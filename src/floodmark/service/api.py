@@ -176,11 +176,7 @@ def get_export(
 ):
     """A set as ``floodmark export`` writes it."""
     name, content = queries.export(fleet, set_id, format, level, bw_unit)
-    return Response(
-        content,
-        media_type=queries.EXPORT_MEDIA[format][0],
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return queries.download(format, name, content)
 
 
 @router.get("/audit", response_model=AuditPage, tags=["audit"])

@@ -268,11 +268,7 @@ def export_download(
     if level is not None and level not in LEVELS:
         raise ApiError(422, f"level must be one of {', '.join(LEVELS)}")
     name, content = queries.export(_fleet(request), set_id, format, level or None, bw_unit)
-    return Response(
-        content,
-        media_type=queries.EXPORT_MEDIA[format][0],
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return queries.download(format, name, content)
 
 
 @router.get("/audit")

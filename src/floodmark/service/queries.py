@@ -14,6 +14,7 @@ from pathlib import Path
 
 import orjson
 import polars as pl
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from floodmark.errors import FloodmarkError
@@ -298,6 +299,15 @@ def export(fleet: Fleet, ref: str, fmt: str, level: str | None, bw_unit: str) ->
             for path in summary.files:
                 archive.write(path, Path(path).name)
         return stem + suffix, buffer.getvalue()
+
+
+def download(fmt: str, name: str, content: bytes) -> Response:
+    """An export as a file download."""
+    return Response(
+        content,
+        media_type=EXPORT_MEDIA[fmt][0],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def audit_page(fleet: Fleet, limit: int, before: int | None) -> dict:
