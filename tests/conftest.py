@@ -10,6 +10,9 @@ from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: ``db_url`` and ``postgres_url``: SQLite and PostgreSQL registries (tests/databases.py).
+pytest_plugins = ["databases"]
+
 settings.register_profile(
     "default",
     deadline=None,
@@ -57,3 +60,17 @@ def read_only_folder(tmp_path, monkeypatch) -> Path:
 
     monkeypatch.setattr(os, "open", refuse)
     return folder
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Chromium's path. Without one: skip locally, fail in CI (where .ci/run installs it)."""
+    from headless_chromium import find_chromium
+
+    path = find_chromium()
+    if path is None:
+        message = "no chromium found (Debian: apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run in CI: {message}")
+        pytest.skip(message)
+    return path

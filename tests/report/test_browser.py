@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from headless_chromium import Chromium, png_info
 
 from floodmark.backtest import BacktestResult
 from floodmark.io.atomic import read_table
 from floodmark.report import series_figure, write_figure, write_report
 from floodmark.store import open_store
+from headless_chromium import Chromium, png_info
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 

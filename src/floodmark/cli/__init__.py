@@ -31,6 +31,8 @@ COMMANDS: tuple[str, ...] = (
     "audit",
     "refresh",
     "export",
+    "keys",
+    "serve",
 )
 
 app = typer.Typer(

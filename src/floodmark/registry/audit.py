@@ -41,8 +41,11 @@ def record(session: Session, *, who: str, action: str, what: str, before: Any, a
     )
 
 
-def audit_log(registry: Registry, *, limit: int | None = None) -> pl.DataFrame:
-    """The audit log, oldest first (the last ``limit`` rows when given)."""
+def audit_log(
+    registry: Registry, *, limit: int | None = None, before: int | None = None
+) -> pl.DataFrame:
+    """The audit log, oldest first (the last ``limit`` rows when given; only rows whose id
+    is below ``before`` when given, to page backwards)."""
     query = sa.select(
         AuditEntry.id,
         AuditEntry.at,
@@ -52,6 +55,8 @@ def audit_log(registry: Registry, *, limit: int | None = None) -> pl.DataFrame:
         AuditEntry.before,
         AuditEntry.after,
     ).order_by(AuditEntry.id.desc())
+    if before is not None:
+        query = query.where(AuditEntry.id < before)
     if limit is not None:
         query = query.limit(limit)
     with registry.sessions() as session:

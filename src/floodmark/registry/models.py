@@ -156,3 +156,28 @@ class WriteLock(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     writes: Mapped[int] = mapped_column(sa.BigInteger())
+
+
+#: What a key may do, least to most: read; also approve and override; also manage keys.
+ROLES: tuple[str, ...] = ("viewer", "reviewer", "admin")
+
+
+class ApiKey(Base):
+    """A key of ``floodmark serve``: only the SHA-256 of its secret is kept (revision 0003)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(256))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    prefix: Mapped[str] = mapped_column(
+        sa.String(16)
+    )  # the key's first characters, to tell keys apart
+    digest: Mapped[str] = mapped_column(sa.String(64))
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    revoked: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        sa.CheckConstraint(sa.column("role").in_(ROLES), name="ck_api_keys_role"),
+        sa.UniqueConstraint("digest", name="uq_api_keys_digest"),
+    )

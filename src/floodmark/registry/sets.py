@@ -100,27 +100,38 @@ def list_sets(registry: Registry) -> pl.DataFrame:
     return pl.DataFrame([tuple(r) for r in rows], schema=SETS_SCHEMA, orient="row")
 
 
-def effective_thresholds(registry: Registry, ref: int | str = APPROVED) -> pl.DataFrame:
+def effective_thresholds(
+    registry: Registry, ref: int | str = APPROVED, **series: str | None
+) -> pl.DataFrame:
     """The thresholds of set ``ref`` (an id or ``"approved"``) with overrides applied.
 
     Returns a frame in ``THRESHOLD_SCHEMA``, sorted by series. An overridden level's
     ``expected_fa_per_day_*`` is null (the method's figure was for its own value) and
-    ``basis`` ends with who set it and why.
+    ``basis`` ends with who set it and why. ``prediction_id``, ``vector`` and
+    ``metric`` keep only the matching series.
     """
     with registry.sessions() as session:
-        return set_thresholds(session, resolve_set(session, ref).id)
+        return set_thresholds(session, resolve_set(session, ref).id, **series)
 
 
-def set_thresholds(session: Session, set_id: int) -> pl.DataFrame:
+def set_thresholds(session: Session, set_id: int, **series: str | None) -> pl.DataFrame:
     """``effective_thresholds`` of one set, inside an open session."""
+    unknown = set(series) - set(KEY_COLUMNS)
+    if unknown:
+        raise TypeError(f"unknown series filter {sorted(unknown)}")
+    wanted = {k: v for k, v in series.items() if v is not None}
     rows = session.execute(
         sa.select(*_THRESHOLD_COLUMNS)
         .where(Threshold.set_id == set_id)
+        .filter_by(**wanted)
         .order_by(*(getattr(Threshold, k) for k in KEY_COLUMNS))
     ).all()
     table = [dict(zip(THRESHOLD_SCHEMA, row, strict=True)) for row in rows]
     overrides = session.scalars(
-        sa.select(Override).where(Override.set_id == set_id).order_by(Override.id)
+        sa.select(Override)
+        .where(Override.set_id == set_id)
+        .filter_by(**wanted)
+        .order_by(Override.id)
     ).all()
     if overrides:
         by_key = {tuple(row[k] for k in KEY_COLUMNS): row for row in table}

@@ -1,4 +1,6 @@
-"""Registry fixtures: every test that takes ``db_url`` runs on SQLite and on PostgreSQL.
+"""Database fixtures: every test that takes ``db_url`` runs on SQLite and on PostgreSQL.
+
+A pytest plugin (``tests/conftest.py`` loads it) shared by the registry and service tests.
 
 PostgreSQL comes from ``$FLOODMARK_TEST_POSTGRES_URL`` (a server the tests may create
 databases on). Start a throw-away one with::

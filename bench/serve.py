@@ -1,0 +1,193 @@
+"""Load on a real ``floodmark serve`` over loopback: requests/s and p50/p99 latency.
+
+Builds (or reuses, in ``--data``) a fleet of ``--objects`` objects x 26 series x
+``--days`` days at 300 s with the floodmark commands (generate, ingest, features,
+recommend rule-max and rule-daily, publish both, approve the first, a viewer key),
+starts ``floodmark serve`` on 127.0.0.1, and sends, per endpoint, ``--requests``
+requests from ``--concurrency`` concurrent connections (an asyncio client):
+
+- object: ``GET /api/v1/objects/{id}`` for random objects;
+- series: ``GET /api/v1/objects/{id}/series/{vector}/{metric}?max_points=8640``
+  for random series (30 days at 300 s is 8,640 samples: every one returned);
+- thresholds: ``GET /api/v1/sets/latest/thresholds?prediction_id={id}``.
+
+Targets (issue 12): p99 <= 100 ms for object and thresholds, <= 250 ms for series,
+no errors. Prints a table and writes bench/out/serve.json. Loopback only.
+
+Run: ``.venv/bin/python bench/serve.py [--objects 1600] [--data bench/out/serve-data]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+import polars as pl
+
+OUT = Path(__file__).with_name("out")
+RUNNING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
+TARGETS_MS = {"object": 100.0, "series": 250.0, "thresholds": 100.0}
+
+
+def floodmark(*args: object) -> str:
+    """Run one floodmark command; its stdout (stderr passes through)."""
+    argv = [sys.executable, "-c", "from floodmark.cli import main; main()", *map(str, args)]
+    print("$ floodmark", " ".join(map(str, args)), flush=True)
+    return subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True).stdout
+
+
+def prepare(data: Path, objects: int, days: int) -> tuple[Path, str, str]:
+    """The store, the registry and a viewer key, in ``data`` (a step whose result is
+    there already is skipped, so an interrupted preparation resumes)."""
+    store, db, key_file = data / "store", data / "floodmark.db", data / "viewer.key"
+    if key_file.is_file():
+        return store, str(db), key_file.read_text().strip()
+    data.mkdir(parents=True, exist_ok=True)
+    fleet, features = data / "fleet.parquet", data / "features.parquet"
+    if not fleet.is_file():
+        floodmark("generate", "--objects", objects, "--days", days, "--out", fleet)
+    if not store.is_dir():
+        floodmark("ingest", fleet, "--store", store)
+    if not features.is_file():
+        floodmark("features", "--store", store, "--out", features)
+    for number, method in enumerate(("rule-max", "rule-daily"), start=1):
+        table = data / f"thresholds-{method}.parquet"
+        if not table.is_file():
+            floodmark("recommend", "--store", store, "--features", features, "--method", method,
+                      "--out", table)  # fmt: skip
+        floodmark("publish", "--db", db, "--thresholds", table, "--by", "bench")
+        if number == 1:
+            floodmark("approve", "1", "--db", db, "--by", "bench", "--reason", "bench")
+    key = floodmark("keys", "create", "--db", db, "--name", "bench", "--role", "viewer").strip()
+    key_file.write_text(key + "\n")
+    return store, str(db), key
+
+
+def start_server(store: Path, db: str, log: Path) -> tuple[subprocess.Popen, str]:
+    argv = [sys.executable, "-c", "from floodmark.cli import main; main()", "serve"]
+    argv += ["--store", str(store), "--db", db, "--port", "0"]
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT)
+    for _ in range(1200):
+        found = RUNNING.search(log.read_text(errors="replace"))
+        if found:
+            return proc, found.group(1)
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"the server did not start:\n{log.read_text()}")
+
+
+async def load(url: str, key: str, paths: list[str], concurrency: int) -> dict:
+    """Send every path once, ``concurrency`` at a time; latencies and errors."""
+    limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Authorization": f"Bearer {key}"}
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for path in paths:
+        queue.put_nowait(path)
+    latencies: list[float] = []
+    errors: list[str] = []
+    async with httpx2.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) as http:
+
+        async def worker() -> None:
+            while not queue.empty():
+                path = queue.get_nowait()
+                started = time.perf_counter()
+                try:
+                    response = await http.get(path)
+                    await response.aread()
+                    if response.status_code != 200:
+                        errors.append(f"{response.status_code} {path}")
+                except httpx2.HTTPError as exc:
+                    errors.append(f"{type(exc).__name__} {path}")
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+    ms = sorted(1000 * x for x in latencies)
+    return {
+        "requests": len(ms),
+        "errors": len(errors),
+        "first_errors": errors[:5],
+        "requests_per_s": round(len(ms) / wall, 1),
+        "p50_ms": round(ms[len(ms) // 2], 1),
+        "p99_ms": round(ms[min(len(ms) - 1, int(len(ms) * 0.99))], 1),
+        "max_ms": round(ms[-1], 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--objects", type=int, default=1600)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--requests", type=int, default=5000, help="Per endpoint.")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--data", type=Path, default=OUT / "serve-data")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    store, db, key = prepare(args.data, args.objects, args.days)
+    from floodmark.store import open_store
+
+    catalog = open_store(store).catalog().select("prediction_id", "vector", "metric")
+    ids = catalog["prediction_id"].unique().sort().to_list()
+    series = catalog.rows()
+    rng = random.Random(args.seed)
+    paths = {
+        "object": [f"/api/v1/objects/{rng.choice(ids)}" for _ in range(args.requests)],
+        "series": [
+            "/api/v1/objects/{}/series/{}/{}?max_points=8640".format(*rng.choice(series))
+            for _ in range(args.requests)
+        ],
+        "thresholds": [
+            f"/api/v1/sets/latest/thresholds?prediction_id={rng.choice(ids)}"
+            for _ in range(args.requests)
+        ],
+    }
+    OUT.mkdir(exist_ok=True)
+    proc, url = start_server(store, db, OUT / "serve.log")
+    try:
+        asyncio.run(load(url, key, paths["object"][:50], 4))  # warm the caches
+        results = {}
+        for name, todo in paths.items():
+            results[name] = asyncio.run(load(url, key, todo, args.concurrency))
+            results[name]["target_p99_ms"] = TARGETS_MS[name]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+
+    table = pl.DataFrame([{"endpoint": k, **v} for k, v in results.items()]).drop("first_errors")
+    with pl.Config(tbl_rows=10, tbl_cols=20, tbl_hide_dataframe_shape=True):
+        print(table)
+    for name, result in results.items():
+        if result["first_errors"]:
+            print(name, "errors:", result["first_errors"])
+    record = {
+        "objects": len(ids),
+        "series": len(series),
+        "days": args.days,
+        "requests_per_endpoint": args.requests,
+        "concurrency": args.concurrency,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "load_average": os.getloadavg(),
+        "results": results,
+    }
+    (OUT / "serve.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {OUT / 'serve.json'}")
+
+
+if __name__ == "__main__":
+    main()

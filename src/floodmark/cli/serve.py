@@ -1,0 +1,117 @@
+"""``floodmark serve``: the JSON API and web console over a store and a registry."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from floodmark.cli.output import StoreDir, console
+from floodmark.cli.registry_common import DbOption, open_db
+
+HELP = """Serve the JSON API (/api/v1, described at /openapi.json, try it at /docs) and
+the web console (/console) over a store and a registry.
+
+Reviewers find an object, see its series with the latest and approved thresholds,
+review a set's changes against the approved one, approve it or override a level
+with a reason, read the audit log and download exports. Every request needs a key
+from `floodmark keys create` (GET /healthz and /metrics excepted); the console
+logs in with one.
+
+Binds 127.0.0.1 by default: put a TLS proxy in front (or give --ssl-certfile and
+--ssl-keyfile) before binding another address. SIGTERM finishes the requests in
+flight, then stops. One JSON access-log line per request goes to stderr.
+
+Examples:
+
+  floodmark keys create --db floodmark.db --name alice --role reviewer
+
+  floodmark serve --store fleet-store --db floodmark.db
+
+  floodmark serve --store fleet-store --db floodmark.db --host 0.0.0.0 --port 8443
+  --ssl-certfile cert.pem --ssl-keyfile key.pem
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve", help=HELP)(serve)
+
+
+def serve(
+    store: StoreDir,
+    db: DbOption = None,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0: any).")] = 8000,
+    features: Annotated[
+        Path | None,
+        typer.Option(
+            "--features",
+            exists=True,
+            dir_okay=False,
+            help="Features table shown per object (default: <store>.features.parquet "
+            "from `floodmark refresh`, when there is one).",
+        ),
+    ] = None,
+    blocked_threshold: Annotated[
+        float,
+        typer.Option(
+            "--blocked-threshold", min=0.0, help="Samples with blocked above it are attacks."
+        ),
+    ] = 0.0,
+    ssl_certfile: Annotated[
+        Path | None,
+        typer.Option("--ssl-certfile", exists=True, dir_okay=False, help="TLS certificate."),
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None,
+        typer.Option("--ssl-keyfile", exists=True, dir_okay=False, help="TLS private key."),
+    ] = None,
+    session_secret: Annotated[
+        str | None,
+        typer.Option(
+            "--session-secret",
+            envvar="FLOODMARK_SESSION_SECRET",
+            show_envvar=True,
+            help="Signs console sessions (default: random, so they end with the server).",
+        ),
+    ] = None,
+) -> None:
+    """Run the server until SIGTERM or Ctrl-C."""
+    import uvicorn
+
+    from floodmark.service import create_app
+
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise typer.BadParameter("give both or neither", param_hint="--ssl-certfile/--ssl-keyfile")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for name in ("floodmark.access", "floodmark.service"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    with open_db(db) as registry:
+        app = create_app(
+            store,
+            registry,
+            features=features,
+            blocked_threshold=blocked_threshold,
+            session_secret=session_secret,
+            https=ssl_certfile is not None,
+        )
+        scheme = "https" if ssl_certfile else "http"
+        where = f"{scheme}://{host}:{port}" if port else "(the address below)"
+        console.print(f"console: {where}/console/  API: /api/v1  docs: /docs")
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            access_log=False,  # ours is structured and names the key, never its secret
+            log_level="info",
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+            timeout_graceful_shutdown=30,
+        )
+        uvicorn.Server(config).run()

@@ -1,0 +1,110 @@
+"""Who is asking: a key sent as ``Authorization: Bearer KEY``, or a console session.
+
+A console session holds the key's id (never the secret) in a signed cookie; it is
+checked against the registry on every request, so a revoked key logs out at once.
+A session authorises reads only: every write through the console goes through a
+form that carries the session's CSRF token, and API writes need the Bearer header.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from floodmark.registry.keys import KeyInfo, active_key, find_key
+from floodmark.service.errors import ApiError
+
+#: Methods that change nothing: the only ones a session cookie authorises on the API.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SESSION_KEY = "key_id"
+SESSION_CSRF = "csrf"
+
+bearer = HTTPBearer(auto_error=False, description="A key from `floodmark keys create`.")
+
+
+def key_from_request(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> KeyInfo | None:
+    """The key of a Bearer header, else of the console session on a safe method."""
+    registry = request.app.state.fleet.registry
+    if credentials is not None:
+        return find_key(registry, credentials.credentials.strip())
+    if request.headers.get("authorization"):
+        raise ApiError(401, "send the key as: Authorization: Bearer KEY")
+    key_id = request.session.get(SESSION_KEY)
+    if isinstance(key_id, int) and request.method in SAFE_METHODS:
+        return active_key(registry, key_id)
+    return None
+
+
+def require(role: str) -> Callable[..., KeyInfo]:
+    """A dependency that answers 401 without a valid key and 403 without ``role``."""
+
+    def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> KeyInfo:
+        key = key_from_request(request, credentials)
+        if key is None:
+            raise ApiError(401, "a valid key is needed: Authorization: Bearer KEY")
+        request.state.key = key  # for the access log
+        if not key.can(role):
+            raise ApiError(403, f"key {key.name!r} is a {key.role}; this needs a {role}")
+        return key
+
+    return dependency
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token (made on first use)."""
+    token = request.session.get(SESSION_CSRF)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session[SESSION_CSRF] = token
+    return token
+
+
+def check_csrf(request: Request, sent: str | None) -> None:
+    """403 unless ``sent`` is the session's CSRF token."""
+    expected = request.session.get(SESSION_CSRF)
+    if not isinstance(expected, str) or not sent or not hmac.compare_digest(expected, sent):
+        raise ApiError(403, "the form is stale or not from this site: reload the page")
+
+
+class LoginThrottle:
+    """At most ``failures`` failed logins per client in ``window`` seconds; then 429."""
+
+    def __init__(
+        self,
+        failures: int = 5,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.failures = failures
+        self.window = window
+        self.clock = clock
+        self._seen: dict[str, deque[float]] = {}
+
+    def _recent(self, client: str) -> deque[float]:
+        times = self._seen.setdefault(client, deque())
+        while times and times[0] <= self.clock() - self.window:
+            times.popleft()
+        return times
+
+    def check(self, client: str) -> None:
+        """429 when ``client`` failed too often lately (checked before trying its key)."""
+        if len(self._recent(client)) >= self.failures:
+            raise ApiError(429, "too many failed logins: wait a minute")
+
+    def failed(self, client: str) -> None:
+        self._recent(client).append(self.clock())
+        if len(self._seen) > 10_000:  # forget the quiet clients, so memory stays bounded
+            for name in [c for c, t in self._seen.items() if not t]:
+                del self._seen[name]

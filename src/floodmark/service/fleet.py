@@ -1,0 +1,134 @@
+"""What the service reads: the store (reopened when an ingest commits) and the registry.
+
+The store's catalog and the features table are read once per store version and
+split by object, so one object's series cost a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+
+from floodmark.domain import is_attack
+from floodmark.registry import Registry
+from floodmark.registry.models import ProtectedObject
+from floodmark.store import Store, layout, open_store
+
+#: The objects list's columns.
+OBJECTS_SCHEMA: dict[str, pl.DataType] = {
+    "prediction_id": pl.String(),
+    "name": pl.String(),
+    "networks": pl.List(pl.String()),
+    "series": pl.Int64(),
+}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One store version and what the service derived from it."""
+
+    store: Store
+    by_object: dict[str, pl.DataFrame]  # catalog rows of each object
+    features: dict[str, pl.DataFrame]  # features rows of each object (empty without a file)
+
+
+class Fleet:
+    """The store and registry behind one server (thread-safe: requests run in a pool)."""
+
+    def __init__(
+        self,
+        store_dir: str | Path,
+        registry: Registry,
+        *,
+        features: str | Path | None = None,
+        blocked_threshold: float = 0.0,
+    ) -> None:
+        self.store_dir = Path(store_dir).absolute()
+        self.registry = registry
+        self.features_file = None if features is None else Path(features)
+        self.blocked_threshold = blocked_threshold
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._objects: tuple[tuple, pl.DataFrame, dict[str, dict]] | None = None
+        self.snapshot()  # fail at start, not at the first request, when the store is wrong
+
+    # -- store --------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The current store version's snapshot (reopened after an ingest)."""
+        current = layout.current_version(self.store_dir)
+        with self._lock:
+            held = self._snapshot
+            if held is None or held.store.version_dir != current:
+                store = open_store(self.store_dir)
+                held = Snapshot(store, _split(store.catalog()), _split(self._read_features()))
+                self._snapshot = held
+            return held
+
+    def _read_features(self) -> pl.DataFrame | None:
+        from floodmark.io.atomic import read_table
+        from floodmark.registry import features_path
+
+        path = self.features_file or features_path(self.store_dir)
+        return read_table(path) if path.is_file() else None
+
+    def series_samples(self, prediction_id: str, vector: str, metric: str) -> pl.DataFrame:
+        """One series' samples with its ``attack`` flag, sorted by time."""
+        samples = self.snapshot().store.read_series(prediction_id, vector, metric)
+        return samples.with_columns(attack=is_attack(self.blocked_threshold))
+
+    # -- objects ------------------------------------------------------------------
+    def objects(self) -> pl.DataFrame:
+        """Every object of the store or the registry (``OBJECTS_SCHEMA``), sorted by id."""
+        return self._current_objects()[1]
+
+    def object(self, prediction_id: str) -> dict | None:
+        """One row of ``objects()`` as a dict, or None."""
+        return self._current_objects()[2].get(prediction_id)
+
+    def _current_objects(self) -> tuple[tuple, pl.DataFrame, dict[str, dict]]:
+        snap = self.snapshot()
+        with self.registry.sessions() as session:
+            stamp = session.execute(
+                sa.select(sa.func.count(), sa.func.max(ProtectedObject.updated))
+            ).one()
+        key = (snap.store.version_dir, tuple(stamp))
+        with self._lock:
+            if self._objects is not None and self._objects[0] == key:
+                return self._objects
+        from floodmark.registry import read_objects
+
+        named = read_objects(self.registry)
+        counts = pl.DataFrame(
+            {
+                "prediction_id": list(snap.by_object),
+                "series": [part.height for part in snap.by_object.values()],
+            },
+            schema={"prediction_id": pl.String(), "series": pl.Int64()},
+        )
+        table = (
+            named.join(counts, on="prediction_id", how="full", coalesce=True)
+            .with_columns(
+                pl.col("series").fill_null(0),
+                pl.col("networks").fill_null(pl.lit([], dtype=pl.List(pl.String()))),
+            )
+            .select(OBJECTS_SCHEMA.keys())
+            .cast(OBJECTS_SCHEMA)
+            .sort("prediction_id")
+        )
+        by_id = {row["prediction_id"]: row for row in table.iter_rows(named=True)}
+        with self._lock:
+            self._objects = (key, table, by_id)
+        return self._objects
+
+
+def _split(table: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
+    if table is None or table.height == 0:
+        return {}
+    parts = table.sort("prediction_id", "vector", "metric").partition_by(
+        "prediction_id", as_dict=True, maintain_order=True
+    )
+    return {key[0]: part for key, part in parts.items()}

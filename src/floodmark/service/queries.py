@@ -1,0 +1,325 @@
+"""What the API and the console both answer, as plain dicts and frames.
+
+Registry refusals become ``ApiError``s with the status that fits: a missing set or
+series 404, a write the set's state or values refuse 409, a bad argument 422.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+
+import orjson
+import polars as pl
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from floodmark.errors import FloodmarkError
+from floodmark.registry import (
+    RegistryError,
+    approve_set,
+    audit_log,
+    diff_thresholds,
+    override_threshold,
+    read_objects,
+    review_summary,
+)
+from floodmark.registry.keys import KeyInfo
+from floodmark.registry.models import ThresholdSet
+from floodmark.registry.sets import APPROVED, LATEST, resolve_set, set_thresholds
+from floodmark.schema import IP_LABELS, RANGE_LABELS, series_name
+from floodmark.service.errors import ApiError
+from floodmark.service.fleet import Fleet
+
+#: What ``export`` answers per format: media type and file suffix.
+EXPORT_MEDIA: dict[str, tuple[str, str]] = {
+    "fastnetmon": ("application/zip", ".zip"),
+    "fastnetmon-json": ("application/json", ".json"),
+    "csv": ("text/csv", ".csv"),
+    "json": ("application/json", ".json"),
+}
+
+
+# -- objects ----------------------------------------------------------------------
+def object_page(fleet: Fleet, q: str | None, limit: int, cursor: str | None) -> dict:
+    """Objects whose id or name contains ``q`` (any case), ``limit`` after ``cursor``."""
+    table = fleet.objects()
+    if q:
+        needle = q.strip().lower()
+        table = table.filter(
+            pl.col("prediction_id").str.to_lowercase().str.contains(needle, literal=True)
+            | pl.col("name").str.to_lowercase().str.contains(needle, literal=True).fill_null(False)
+        )
+    total = table.height
+    if cursor:
+        table = table.filter(pl.col("prediction_id") > cursor)
+    page = table.head(limit)
+    more = table.height > limit
+    return {
+        "items": page.to_dicts(),
+        "total": total,
+        "next_cursor": page["prediction_id"][-1] if more else None,
+    }
+
+
+def object_detail(fleet: Fleet, prediction_id: str) -> dict:
+    """An object: its series, features, and thresholds of the newest and the approved set."""
+    found = fleet.object(prediction_id)
+    if found is None:
+        raise ApiError(404, f"no object {prediction_id!r}")
+    snap = fleet.snapshot()
+    catalog = snap.by_object.get(prediction_id)
+    series = []
+    if catalog is not None:
+        for row in catalog.iter_rows(named=True):
+            series.append(
+                {
+                    **{k: row[k] for k in ("vector", "metric", "n_samples", "median_step_s")},
+                    "first_timestamp": row["first_timestamp"],
+                    "last_timestamp": row["last_timestamp"],
+                    "labels": {k: row.get(k) for k in IP_LABELS + RANGE_LABELS},
+                }
+            )
+    features = snap.features.get(prediction_id)
+    with fleet.registry.sessions() as session:
+        levels = {
+            which: _object_levels(session, which, prediction_id) for which in (LATEST, APPROVED)
+        }
+    return {
+        "object": found,
+        "series": series,
+        "features": [] if features is None else features.to_dicts(),
+        **levels,
+    }
+
+
+def _object_levels(session: Session, ref: str, prediction_id: str) -> dict | None:
+    try:
+        found = resolve_set(session, ref)
+    except RegistryError:
+        return None
+    rows = set_thresholds(session, found.id, prediction_id=prediction_id)
+    return {"set_id": found.id, "state": found.state, "rows": rows.to_dicts()}
+
+
+# -- series -----------------------------------------------------------------------
+def series_data(
+    fleet: Fleet,
+    prediction_id: str,
+    vector: str,
+    metric: str,
+    *,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    max_points: int,
+) -> dict:
+    """One series' samples in [start, end], at most ``max_points`` of them, peaks kept."""
+    catalog = fleet.snapshot().by_object.get(prediction_id)
+    if catalog is None or catalog.filter(vector=vector, metric=metric).height == 0:
+        raise ApiError(404, f"no series {series_name(prediction_id, vector, metric)}")
+    samples = fleet.series_samples(prediction_id, vector, metric)
+    if start is not None:
+        samples = samples.filter(pl.col("timestamp") >= _utc(start))
+    if end is not None:
+        samples = samples.filter(pl.col("timestamp") <= _utc(end))
+    shown = downsample(samples, max_points)
+    return {
+        "prediction_id": prediction_id,
+        "vector": vector,
+        "metric": metric,
+        "samples": samples.height,
+        "downsampled": shown.height < samples.height,
+        # numpy arrays: FastJSON writes them without a Python object per point
+        "timestamp": shown["timestamp"].dt.replace_time_zone(None).to_numpy(),
+        "passed": shown["passed"].to_numpy(),
+        "blocked": shown["blocked"].to_numpy(),
+        "attack": shown["attack"].to_numpy(),
+    }
+
+
+def downsample(samples: pl.DataFrame, max_points: int) -> pl.DataFrame:
+    """At most ``max_points`` rows: consecutive samples binned, each bin shown by its peak.
+
+    A bin keeps the timestamp and ``passed`` of its highest ``passed`` sample, its
+    highest ``blocked``, and is an attack when any of its samples is, so neither a
+    traffic peak nor a short attack disappears.
+    """
+    if samples.height <= max_points:
+        return samples
+    size = -(-samples.height // max_points)  # ceil: the bins never exceed max_points
+    return (
+        samples.with_row_index("i")
+        .group_by(pl.col("i") // size, maintain_order=True)
+        .agg(
+            pl.col("timestamp").get(pl.col("passed").arg_max()),
+            pl.col("passed").max(),
+            pl.col("blocked").max(),
+            pl.col("attack").any(),
+        )
+        .drop("i")
+    )
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+# -- sets -------------------------------------------------------------------------
+def resolve(session: Session, ref: str) -> ThresholdSet:
+    """Set ``ref`` (an id, ``approved`` or ``latest``), or 404."""
+    try:
+        return resolve_set(session, ref)
+    except RegistryError as exc:
+        raise ApiError(404, str(exc)) from None
+
+
+def set_page(
+    fleet: Fleet, ref: str, filters: dict[str, str | None], limit: int, cursor: str | None
+) -> dict:
+    """A set's effective thresholds, filtered by series, ``limit`` rows from ``cursor``."""
+    offset = _offset(cursor)
+    with fleet.registry.sessions() as session:
+        found = resolve(session, ref)
+        rows = set_thresholds(session, found.id, **filters)
+    page = rows.slice(offset, limit)
+    more = offset + limit < rows.height
+    return {
+        "set_id": found.id,
+        "state": found.state,
+        "items": page.to_dicts(),
+        "total": rows.height,
+        "next_cursor": str(offset + limit) if more else None,
+    }
+
+
+def diff_frame(fleet: Fleet, ref: str, against: str) -> tuple[int, int, pl.DataFrame]:
+    """``(set id, against id, diff)`` of set ``ref`` against ``against``."""
+    with fleet.registry.sessions() as session:
+        new, old = resolve(session, ref), resolve(session, against)
+        new_rows, old_rows = set_thresholds(session, new.id), set_thresholds(session, old.id)
+    return new.id, old.id, diff_thresholds(old_rows, new_rows)
+
+
+def diff_page(
+    fleet: Fleet, ref: str, against: str, only_flagged: bool, limit: int, cursor: str | None
+) -> dict:
+    set_id, against_id, diff = diff_frame(fleet, ref, against)
+    shown = diff.filter("needs_review") if only_flagged else diff
+    offset = _offset(cursor)
+    return {
+        "set_id": set_id,
+        "against": against_id,
+        "summary": review_summary(diff),
+        "needs_review": int(diff["needs_review"].sum()),
+        "total": shown.height,
+        "items": shown.slice(offset, limit).to_dicts(),
+        "next_cursor": str(offset + limit) if offset + limit < shown.height else None,
+    }
+
+
+def _offset(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit():
+        raise ApiError(400, f"not a cursor from this list: {cursor!r}")
+    return int(cursor)
+
+
+# -- writes -----------------------------------------------------------------------
+def approve(fleet: Fleet, ref: str, reason: str, key: KeyInfo) -> dict:
+    with fleet.registry.sessions() as session:
+        set_id = resolve(session, ref).id
+    try:
+        done = approve_set(fleet.registry, set_id, by=key.name, reason=reason)
+    except RegistryError as exc:
+        raise ApiError(409, str(exc)) from None
+    return {"set_id": done.set_id, "superseded": list(done.superseded), "changed": done.changed}
+
+
+def override(fleet: Fleet, ref: str, body: dict, key: KeyInfo) -> dict:
+    with fleet.registry.sessions() as session:
+        set_id = resolve(session, ref).id
+    try:
+        done = override_threshold(fleet.registry, set_id, **body, by=key.name)
+    except RegistryError as exc:
+        status = 404 if "has no thresholds" in exc.message else 409
+        raise ApiError(status, str(exc)) from None
+    return {
+        "set_id": done.set_id,
+        "series": done.series,
+        "level": done.level,
+        "before": done.before,
+        "after": done.after,
+    }
+
+
+def revoke(fleet: Fleet, key_id: int, key: KeyInfo) -> dict:
+    from floodmark.registry.keys import revoke_key
+
+    if key_id == key.id:
+        raise ApiError(409, "a key cannot revoke itself: use another admin key")
+    try:
+        changed = revoke_key(fleet.registry, key_id, by=key.name)
+    except RegistryError as exc:
+        raise ApiError(404, str(exc)) from None
+    return {"id": key_id, "changed": changed}
+
+
+# -- export and audit -------------------------------------------------------------
+def export(fleet: Fleet, ref: str, fmt: str, level: str | None, bw_unit: str) -> tuple[str, bytes]:
+    """``(file name, content)`` of set ``ref`` exported as ``floodmark export`` would.
+
+    FastNetMon's configuration comes with its networks list: both in one zip.
+    """
+    from floodmark.export import export_thresholds
+
+    if fmt.startswith("fastnetmon") and level is None:
+        raise ApiError(422, f"format {fmt} exports one level: give level=ss|sc|nw|rl")
+    with fleet.registry.sessions() as session:
+        found = resolve(session, ref)
+        rows = set_thresholds(session, found.id)
+    objects = read_objects(fleet.registry)
+    stem = f"floodmark-set{found.id}-{fmt}" + (f"-{level}" if level else "")
+    suffix = EXPORT_MEDIA[fmt][1]
+    with tempfile.TemporaryDirectory(prefix="floodmark-export-") as tmp:
+        out = Path(tmp) / (stem + (".conf" if fmt == "fastnetmon" else suffix))
+        try:
+            summary = export_thresholds(
+                rows, objects, level=level, fmt=fmt, out=out, bw_unit=bw_unit
+            )
+        except FloodmarkError as exc:
+            raise ApiError(422, str(exc)) from None
+        if fmt != "fastnetmon":
+            return stem + suffix, out.read_bytes()
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in summary.files:
+                archive.write(path, Path(path).name)
+        return stem + suffix, buffer.getvalue()
+
+
+def download(fmt: str, name: str, content: bytes) -> Response:
+    """An export as a file download."""
+    return Response(
+        content,
+        media_type=EXPORT_MEDIA[fmt][0],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def audit_page(fleet: Fleet, limit: int, before: int | None) -> dict:
+    rows = audit_log(fleet.registry, limit=limit + 1, before=before)
+    more = rows.height > limit
+    page = rows.tail(limit).reverse()
+    items = [
+        {**row, "before": _json(row["before"]), "after": _json(row["after"])}
+        for row in page.iter_rows(named=True)
+    ]
+    return {"items": items, "next_before": items[-1]["id"] if more and items else None}
+
+
+def _json(text: str | None):
+    return None if text is None else orjson.loads(text)
