@@ -24,6 +24,9 @@ def test_demo_publishes_approves_and_exports_a_configuration_fastnetmon_accepts(
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert conf.read_text().count("hostgroup = ") == 5
 
+    key = first.output.split("(shown once): ")[1].split()[0]
+    assert len(key) > 30 and "floodmark serve --store" in first.output
+
     approved = effective_thresholds(open_registry(str(out / "floodmark.db")), "approved")
     assert approved.height == 5 * 26
 

@@ -97,6 +97,23 @@ def demo(
     console.print(f"Report: [bold]{report.resolve()}[/] (open it in a browser; it works offline)")
     console.print(f"FastNetMon configuration (level nw): [bold]{device_conf.resolve()}[/]")
     console.print(f"Registry: [bold]{db.resolve()}[/] (floodmark sets --db {db})")
+    key = create_demo_key(db)
+    console.print(
+        f"Console: floodmark serve --store {store} --db {db}\n"
+        f"  then open http://127.0.0.1:8000/console/ and log in with this reviewer key "
+        f"(shown once): {key}",
+        markup=False,
+    )
+
+
+def create_demo_key(db: Path) -> str:
+    """A fresh reviewer key for the console on the demo's registry."""
+    from floodmark.registry import open_registry
+    from floodmark.registry.keys import create_key
+
+    with open_registry(db) as registry:
+        _, key = create_key(registry, name="demo", role="reviewer", by="demo")
+    return key
 
 
 def write_demo_objects(store: Path, path: Path) -> None:

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from floodmark.cli.output import StoreDir, console
+from floodmark.cli.options import BlockedThreshold, StoreDir
+from floodmark.cli.output import console
 from floodmark.cli.registry_common import DbOption, open_db
 
 HELP = """Serve the JSON API (/api/v1, described at /openapi.json, try it at /docs) and
@@ -55,12 +56,7 @@ def serve(
             "from `floodmark refresh`, when there is one).",
         ),
     ] = None,
-    blocked_threshold: Annotated[
-        float,
-        typer.Option(
-            "--blocked-threshold", min=0.0, help="Samples with blocked above it are attacks."
-        ),
-    ] = 0.0,
+    blocked_threshold: BlockedThreshold = 0.0,
     ssl_certfile: Annotated[
         Path | None,
         typer.Option("--ssl-certfile", exists=True, dir_okay=False, help="TLS certificate."),
