@@ -11,13 +11,16 @@ require_pyspark()
 
 from floodmark.spark.features import SparkFeatures, spark_features  # noqa: E402
 from floodmark.spark.frames import store_samples  # noqa: E402
+from floodmark.spark.ingest import decode_export, spark_ingest  # noqa: E402
 
 __all__ = [
     "DEFAULT_MASTER",
     "SparkFeatures",
+    "decode_export",
     "parse_conf",
     "require_pyspark",
     "spark_features",
+    "spark_ingest",
     "spark_session",
     "store_samples",
 ]
