@@ -12,6 +12,7 @@ require_pyspark()
 from floodmark.spark.features import SparkFeatures, spark_features  # noqa: E402
 from floodmark.spark.frames import store_samples  # noqa: E402
 from floodmark.spark.ingest import decode_export, spark_ingest  # noqa: E402
+from floodmark.spark.recommend import spark_recommend  # noqa: E402
 
 __all__ = [
     "DEFAULT_MASTER",
@@ -21,6 +22,7 @@ __all__ = [
     "require_pyspark",
     "spark_features",
     "spark_ingest",
+    "spark_recommend",
     "spark_session",
     "store_samples",
 ]
