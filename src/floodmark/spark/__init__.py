@@ -9,6 +9,7 @@ from floodmark.spark.session import DEFAULT_MASTER, parse_conf, require_pyspark,
 
 require_pyspark()
 
+from floodmark.spark.backtest import spark_backtest  # noqa: E402
 from floodmark.spark.features import SparkFeatures, spark_features  # noqa: E402
 from floodmark.spark.frames import store_samples  # noqa: E402
 from floodmark.spark.ingest import decode_export, spark_ingest  # noqa: E402
@@ -20,6 +21,7 @@ __all__ = [
     "decode_export",
     "parse_conf",
     "require_pyspark",
+    "spark_backtest",
     "spark_features",
     "spark_ingest",
     "spark_recommend",
