@@ -18,7 +18,12 @@ import floodmark as fm  # noqa: E402
 from floodmark.io import write_vendor_export  # noqa: E402
 
 #: Small on purpose: shuffles of a test fleet need few partitions, and the UI no port.
+#: Every Spark test runs with little memory and a 1 MB cap on what tasks may send to
+#: the driver: an engine function that collected samples (a partition, a series list)
+#: instead of writing them would fail (test_spark_memory shows the cap bites).
 TEST_CONF = {
+    "spark.driver.maxResultSize": "1m",
+    "spark.executor.memory": "512m",
     "spark.sql.shuffle.partitions": "4",
     "spark.default.parallelism": "2",
     "spark.ui.enabled": "false",

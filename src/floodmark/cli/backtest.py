@@ -10,6 +10,7 @@ import typer
 from rich import box
 from rich.table import Table
 
+from floodmark.cli.engine import Engine, SparkConf, SparkMaster, spark_engine, use_spark
 from floodmark.cli.output import StoreDir, console, parse_csv_option, progress
 from floodmark.cli.params import parse_params
 
@@ -115,6 +116,9 @@ def backtest(
         int, typer.Option("--chunk-rows", min=1, help="Rows read from the store at a time.")
     ] = 2_000_000,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    engine: Engine = "local",
+    spark_master: SparkMaster = "local[*]",
+    spark_conf: SparkConf = None,
 ) -> None:
     """Backtest threshold methods on a store and write the method x level table."""
     from floodmark.backtest import read_windows, run_backtest
@@ -128,6 +132,21 @@ def backtest(
     method_params = parse_params(params, per_method=True)
     window_frame = None if windows is None else read_windows(windows)
 
+    options = dict(
+        learn_days=learn_days,
+        learn_fraction=learn_fraction,
+        windows=window_frame,
+        blocked_threshold=blocked_threshold,
+        method_params=method_params,
+        model_folds=folds,
+    )
+    if use_spark(engine, spark_master, spark_conf):
+        with spark_engine(spark_master, spark_conf) as spark:
+            from floodmark.spark import spark_backtest
+
+            result = spark_backtest(spark, store, names, **options)
+        _finish(result, out)
+        return
     with progress(disable=quiet) as bar:
         tasks: dict[str, object] = {}
 
@@ -136,18 +155,12 @@ def backtest(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        result = run_backtest(
-            store,
-            names,
-            learn_days=learn_days,
-            learn_fraction=learn_fraction,
-            windows=window_frame,
-            blocked_threshold=blocked_threshold,
-            method_params=method_params,
-            progress=report,
-            model_folds=folds,
-            chunk_rows=chunk_rows,
-        )
+        result = run_backtest(store, names, progress=report, chunk_rows=chunk_rows, **options)
+    _finish(result, out)
+
+
+def _finish(result, out: Path) -> None:
+    """Write the result and print its table."""
     result.to_json(out)
     meta = result.meta
     _print_table(

@@ -8,6 +8,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from floodmark.cli.engine import Engine, SparkConf, SparkMaster, spark_engine, use_spark
 from floodmark.cli.output import FeaturesFile, StoreDir, console, print_frame, progress
 from floodmark.cli.params import parse_params
 from floodmark.schema import KEY_COLUMNS, LEVELS
@@ -36,7 +37,9 @@ HELP = (
     "floodmark recommend --store fleet-store --features features.parquet --method evt "
     "--out thresholds.parquet\n\n"
     "floodmark recommend --store fleet-store --features features.parquet --method model "
-    "--model model/ --floors floors.csv --out thresholds.csv"
+    "--model model/ --floors floors.csv --out thresholds.csv\n\n"
+    "With --engine spark every series is fitted on Spark executors (a trained model's text "
+    "files are shipped to them)."
 )
 
 
@@ -88,6 +91,9 @@ def recommend(
         int, typer.Option("--chunk-rows", min=1, help="Samples read from the store at a time.")
     ] = 2_000_000,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    engine: Engine = "local",
+    spark_master: SparkMaster = "local[*]",
+    spark_conf: SparkConf = None,
 ) -> None:
     """Write the thresholds table (one row per series) and print a short summary."""
     from floodmark.io.atomic import TABLE_SUFFIXES, read_table, write_table
@@ -112,8 +118,28 @@ def recommend(
             param_hint="--blocked-threshold",
         )
 
-    frame = read_table(features)
     opened = open_store(store)
+    floor_table = None if floors is None else Floors.from_file(floors)
+    if use_spark(engine, spark_master, spark_conf):
+        with spark_engine(spark_master, spark_conf) as spark:
+            from floodmark.spark.recommend import recommend_store
+
+            recommend_store(
+                spark,
+                opened,
+                features,
+                method,
+                out,
+                params=extra,
+                model_dir=model,
+                floors=floor_table,
+                blocked_threshold=blocked_threshold,
+            )
+        table = read_table(out)
+        _summary(table, method, opened.catalog(), fallback_summary(table))
+        console.print(f"wrote {out}")
+        return
+    frame = read_table(features)
     with progress(disable=quiet) as bar:
         tasks: list = []  # shown from the first report: methods reading only features make none
 
@@ -128,7 +154,7 @@ def recommend(
             method,
             params=extra,
             model_dir=model,
-            floors=None if floors is None else Floors.from_file(floors),
+            floors=floor_table,
             blocked_threshold=blocked_threshold,
             chunk_rows=chunk_rows,
             progress=report,

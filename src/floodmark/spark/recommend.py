@@ -140,3 +140,31 @@ def spark_recommend(
             .cogroup(stepped.groupBy(*KEYS))
             .applyInArrow(_sample_method(method, params), ddl)
         )
+
+
+def recommend_store(
+    spark, store, features_path: str | Path, method: str, out: str | Path, **options: Any
+) -> int:
+    """``spark_recommend`` over a store and a features file, written to ``out`` (atomically).
+
+    A Parquet features file is read by the executors; ``.csv``/``.json`` ones by the
+    driver. ``options`` as ``spark_recommend``. Returns the number of rows written.
+    """
+    from floodmark.io.atomic import read_table
+    from floodmark.spark.frames import store_samples
+    from floodmark.spark.output import write_spark_table
+
+    features_path = Path(features_path)
+    if features_path.suffix.lower() == ".parquet":
+        features = spark.read.parquet(str(features_path))
+    else:
+        features = spark.createDataFrame(read_table(features_path).to_arrow())
+    steps = store.catalog().select(*KEYS, "median_step_s")
+    table = spark_recommend(
+        features,
+        method,
+        samples=store_samples(spark, store.path),
+        steps=spark.createDataFrame(steps.to_arrow()),
+        **options,
+    )
+    return write_spark_table(table, out, KEYS)

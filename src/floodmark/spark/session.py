@@ -60,6 +60,8 @@ def spark_session(
     settings = {
         # Arrow batches carry timestamps in the session zone: the kernels' days are UTC days.
         "spark.sql.session.timeZone": "UTC",
+        # Parquet timestamps as the store writes them (micros, UTC), not legacy INT96.
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.local.dir": str(scratch / "local"),
         "spark.sql.warehouse.dir": str(scratch / "warehouse"),
         "spark.ui.showConsoleProgress": "false",
