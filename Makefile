@@ -27,6 +27,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/decode.py
 	$(BIN)/python bench/features.py
+	$(BIN)/python bench/spark.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

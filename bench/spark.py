@@ -8,10 +8,10 @@ in one run:
     as one Parquet file, on the same export; the session is started first and its
     start-up is reported apart;
 (c) Spark's time for the same steps on 1x, 2x and 4x the fleet (more objects);
-(d) the memory one series costs a feature kernel: peak RSS of a fresh process
-    computing one long series (``--long-days`` at 60 s) minus that of the same
-    process before, per sample: what an executor core needs per sample of its
-    longest series.
+(d) the memory one series costs a feature kernel: the largest resident size of a
+    fresh process while it computes one long series (``--long-days`` at 60 s, sampled
+    every 2 ms) minus its size just before, per sample: what an executor core needs
+    per sample of its longest series (``--memory-only`` measures just this).
 
 Throughput is samples per wall-clock second. Prints a table and writes
 bench/out/spark.json.
@@ -34,10 +34,13 @@ import floodmark as fm
 from floodmark.features.runner import store_features
 
 KERNEL_MEMORY = r"""
-import resource, sys
+import os, sys, threading, time
 from datetime import UTC, datetime, timedelta
 import numpy as np, polars as pl
 from floodmark.features.engine import feature_kernel
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 n = int(sys.argv[1])
 t0 = datetime(2024, 1, 1, tzinfo=UTC)
 rng = np.random.default_rng(0)
@@ -45,10 +48,17 @@ frame = pl.DataFrame({"prediction_id": "x", "vector": "PT_TCP", "metric": "PPS",
     "timestamp": pl.datetime_range(t0, t0 + timedelta(minutes=n - 1), "1m", eager=True),
     "passed": rng.gamma(2.0, 500.0, n), "blocked": 0.0})
 feature_kernel(frame.head(1000))  # imports and compiled kernels loaded
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before, peak, done = rss(), [0], threading.Event()
+def watch():  # the resident size, sampled while the kernel runs
+    while not done.is_set():
+        peak[0] = max(peak[0], rss())
+        time.sleep(0.002)
+watcher = threading.Thread(target=watch)
+watcher.start()
 feature_kernel(frame)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((after - before) * 1024 / n)
+done.set()
+watcher.join()
+print((max(peak[0], rss()) - before) / n)
 """
 
 
@@ -80,15 +90,30 @@ def _spark(spark, export: Path, work: Path, tag: str) -> dict:
     return {"ingest_s": ingest_s, "features_s": features_s, "series": series}
 
 
+def _kernel_memory(samples: int) -> float:
+    run = subprocess.run(
+        [sys.executable, "-c", KERNEL_MEMORY, str(samples)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(run.stdout.strip())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=10)
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--long-days", type=int, default=400)
+    parser.add_argument("--memory-only", action="store_true")
     args = parser.parse_args()
+    if args.memory_only:
+        print(f"{_kernel_memory(args.long_days * 1440):.0f} bytes per sample")
+        return
     from floodmark.spark import spark_session
 
     results: dict = {"objects": args.objects, "days": args.days, "cpus": os.cpu_count()}
+    results["load_average_start"] = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="floodmark-bench-spark-") as folder:
         work = Path(folder)
         exports = {}
@@ -119,12 +144,9 @@ def main() -> None:
         }
         spark.stop()
     results["samples"] = samples
-    long = args.long_days * 1440
-    kernel = subprocess.run(
-        [sys.executable, "-c", KERNEL_MEMORY, str(long)], capture_output=True, text=True, check=True
-    )
-    results["kernel_bytes_per_sample"] = float(kernel.stdout.strip())
-    results["kernel_long_series_samples"] = long
+    results["kernel_long_series_samples"] = args.long_days * 1440
+    results["kernel_bytes_per_sample"] = _kernel_memory(args.long_days * 1440)
+    results["load_average_end"] = os.getloadavg()
     _print(results)
     out = Path(__file__).parent / "out" / "spark.json"
     out.parent.mkdir(exist_ok=True)

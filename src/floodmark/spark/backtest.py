@@ -183,7 +183,10 @@ def spark_backtest(
         split, lambda m: make_method(m, **params.get(m, {})), direct, blocked_threshold
     )
     results_ddl = ", ".join(f"{name} binary" for name in _RESULTS)
-    scratch = Path(scratch_dir or tempfile.mkdtemp(prefix="floodmark-spark-backtest-"))
+    # Beside the store by default: on a cluster, a folder executors and driver share.
+    scratch = Path(
+        scratch_dir or tempfile.mkdtemp(prefix=".floodmark-spark-backtest-", dir=store.path.parent)
+    )
     try:
         with arrow_udfs():
             scored = (

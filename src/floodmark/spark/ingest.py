@@ -152,12 +152,14 @@ def spark_ingest(
 
     The store, catalog and quarantine are those the single-machine ingest writes.
     ``errors="raise"`` stops at the first broken series (lowest row) before anything
-    is written. ``staging_dir`` holds the decoded series until the commit (a
-    temporary folder by default; on a cluster, a path every executor and the driver
-    share).
+    is written. ``staging_dir`` holds the decoded series until the commit; by default
+    a temporary folder beside the store, so that on a cluster it is on the store's
+    shared filesystem, which executors and driver both see.
     """
     paths = [Path(p) for p in paths]
-    staging = Path(staging_dir or tempfile.mkdtemp(prefix="floodmark-spark-ingest-"))
+    beside = Path(store_dir).absolute().parent
+    beside.mkdir(parents=True, exist_ok=True)
+    staging = Path(staging_dir or tempfile.mkdtemp(prefix=".floodmark-spark-ingest-", dir=beside))
     try:
         decoded = []
         for number, path in enumerate(paths):
