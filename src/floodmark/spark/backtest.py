@@ -16,7 +16,6 @@ import io
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from floodmark.backtest import BacktestParameters, BacktestResult, runner
+from floodmark.backtest import BacktestResult, runner
 from floodmark.backtest.episodes import (
     DELAY_SCHEMA,
     SCORE_SCHEMA,
@@ -33,13 +32,9 @@ from floodmark.backtest.episodes import (
     score_thresholds,
     span_summary,
 )
-from floodmark.backtest.experts import catalog_labels, has_expert_labels, with_experts
-from floodmark.backtest.split import check_split
-from floodmark.backtest.summary import summarise
-from floodmark.backtest.windows import normalise_windows
-from floodmark.errors import FloodmarkError, InsufficientDataError
+from floodmark.errors import InsufficientDataError
 from floodmark.features import engine
-from floodmark.schema import KEY_COLUMNS, LEVELS
+from floodmark.schema import KEY_COLUMNS
 from floodmark.spark.features import _kernel_schema
 from floodmark.spark.frames import arrow_udfs, spark_ddl, store_samples, to_arrow, to_polars
 
@@ -125,40 +120,20 @@ def spark_backtest(
     scratch_dir: str | Path | None = None,
 ) -> BacktestResult:
     """``floodmark.run_backtest`` on Spark (same parameters, same result)."""
-    from floodmark.store import open_store
-    from floodmark.thresholds import METHODS, make_method
+    from floodmark.thresholds import make_method
 
-    methods = list(dict.fromkeys(methods))
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise FloodmarkError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
-    check_split(learn_days, learn_fraction)
-    if windows is not None:
-        windows = normalise_windows(windows)
-    store = open_store(store_dir)
-    catalog = store.catalog()
-    params = runner._resolve_params(methods, method_params, blocked_threshold)
-    split = partial(
-        runner._split_window, windows=windows, learn_days=learn_days, learn_fraction=learn_fraction
-    )
-    run = runner._Run(
-        store=store,
-        catalog=catalog,
-        labels=catalog_labels(catalog),
-        methods=methods,
-        params=params,
-        split=split,
+    run, windows, crossed_names = runner.plan_run(
+        store_dir,
+        methods,
+        learn_days=learn_days,
+        learn_fraction=learn_fraction,
+        windows=windows,
         blocked_threshold=blocked_threshold,
-        chunk_rows=0,
+        method_params=method_params,
+        chunk_rows=None,  # Spark reads by series, not in chunks
         progress=None,
     )
-    crossed_names = [m for m in methods if METHODS[m].learns_across_series]
-    if crossed_names and not has_expert_labels(run.labels):
-        raise InsufficientDataError(
-            f"method {crossed_names[0]!r} learns from expert labels (ip_ss..ip_rl); "
-            "this store has none",
-            file=store.path,
-        )
+    store, catalog, params, split = run.store, run.catalog, run.params, run.split
     samples = store_samples(spark, store.path)
     kernel, kernel_schema = _learning_kernel(
         split, engine.FeatureParams(blocked_threshold=blocked_threshold)
@@ -173,7 +148,7 @@ def spark_backtest(
         raise InsufficientDataError("no series has a learning sample", file=store.path)
     features = features.join(run.labels, on=KEYS, how="left", maintain_order="left")
     predicted = [runner._cross_fitted(run, features, m, model_folds) for m in crossed_names]
-    direct = [m for m in methods if m not in crossed_names]
+    direct = [m for m in run.methods if m not in crossed_names]
     from floodmark.thresholds.pipeline import with_store_steps
 
     long = runner._long_thresholds(predicted)
@@ -203,32 +178,17 @@ def spark_backtest(
         pl.concat([pl.DataFrame(schema=s), *parts[n]], how="vertical_relaxed").cast(s)
         for n, s in (("scores", SCORE_SCHEMA), ("delays", DELAY_SCHEMA), ("spans", SPAN_SCHEMA))
     )
-    if spans.is_empty():
-        raise runner._no_test_part(run, learn_days, learn_fraction)
-    per_series = with_experts(scores, run.labels).sort(
-        pl.col("method").replace_strict(methods, list(range(len(methods)))),
-        *KEYS,
-        pl.col("level").replace_strict(LEVELS, list(range(len(LEVELS)))),
-    )
-    table = summarise(per_series, delays, spans, methods)
-    meta = runner._meta(
-        store=store,
-        catalog=catalog,
-        methods=methods,
-        spans=spans,
-        predicted=predicted + parts["predicted"],
-        per_series=per_series,
+    return runner.backtest_result(
+        run,
+        scores,
+        delays,
+        spans,
+        predicted + parts["predicted"],
         windows=windows,
         learn_days=learn_days,
         learn_fraction=learn_fraction,
-        parameters=BacktestParameters(
-            blocked_threshold=blocked_threshold,
-            method_params=params,
-            model_folds=model_folds if crossed_names else None,
-            chunk_rows=None,  # Spark reads by series, not in chunks
-        ),
+        model_folds=model_folds if crossed_names else None,
     )
-    return BacktestResult(table=table, per_series=per_series, meta=meta)
 
 
 def _read_results(folder: Path) -> dict[str, list[pl.DataFrame]]:

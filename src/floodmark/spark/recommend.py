@@ -102,7 +102,7 @@ def spark_recommend(
     ``median_step_s``, the store's catalog) are needed by the methods that read
     samples. Parameters as ``floodmark.thresholds.recommend_by_name``.
     """
-    from floodmark.thresholds import METHODS
+    from floodmark.thresholds.recommend import method_params
 
     params = dict(params or {})
     ddl = spark_ddl(THRESHOLD_SCHEMA)
@@ -115,16 +115,7 @@ def spark_recommend(
         GBTModel.load(model_dir)  # refuse a broken model here, not in every executor
         with arrow_udfs():
             return features.mapInArrow(_predictor(files, floors), ddl)
-    cls = METHODS.get(method)
-    if cls is not None and "blocked_threshold" in cls.parameters:
-        params.setdefault("blocked_threshold", blocked_threshold)
-    elif blocked_threshold:
-        raise FloodmarkError(
-            f"{method} reads the features, not the samples: compute the features with "
-            "this blocked threshold instead"
-        )
-    if floors is not None:
-        params["floors"] = floors
+    params = method_params(method, params, floors, blocked_threshold)
     estimator = make_method(method, **params)  # refuses unknown names and parameters here
     if estimator.learns_across_series:
         raise FloodmarkError(f"{method} learns across series: train it, then use --method model")

@@ -87,7 +87,7 @@ def recommend_by_name(
     one the features were computed with, and only a default 0 is accepted there.
     """
     from floodmark.thresholds.model import GBTModel
-    from floodmark.thresholds.registry import METHODS, make_method
+    from floodmark.thresholds.registry import make_method
 
     params = dict(params or {})
     if method == "model":
@@ -97,6 +97,20 @@ def recommend_by_name(
             raise FloodmarkError("a trained model takes no parameters")
         table = GBTModel.load(model_dir).predict(features)
         return table if floors is None else floor_thresholds(table, floors)
+    estimator = make_method(method, **method_params(method, params, floors, blocked_threshold))
+    return recommend_thresholds(
+        features, estimator, store=store, chunk_rows=chunk_rows, progress=progress
+    )
+
+
+def method_params(
+    method: str, params: Mapping[str, Any], floors: Floors | None, blocked_threshold: float
+) -> dict[str, Any]:
+    """A per-series method's parameters for ``recommend``: the given ones, the floors, and
+    the blocked threshold for a method reading samples (refused for the others)."""
+    from floodmark.thresholds.registry import METHODS
+
+    params = dict(params)
     cls = METHODS.get(method)
     if cls is not None and "blocked_threshold" in cls.parameters:
         params.setdefault("blocked_threshold", blocked_threshold)
@@ -107,10 +121,7 @@ def recommend_by_name(
         )
     if floors is not None:
         params["floors"] = floors
-    estimator = make_method(method, **params)
-    return recommend_thresholds(
-        features, estimator, store=store, chunk_rows=chunk_rows, progress=progress
-    )
+    return params
 
 
 def fallback_summary(table: pl.DataFrame) -> pl.DataFrame:
