@@ -18,7 +18,7 @@ Engine = Annotated[
     str,
     typer.Option(
         "--engine",
-        help="local (this machine) or spark (Spark jobs; needs floodmark[spark] and Java 17).",
+        help="local (this machine) or spark (Spark jobs; needs floodmark\\[spark] and Java 17).",
     ),
 ]
 SparkMaster = Annotated[
