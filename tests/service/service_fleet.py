@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from floodmark.io.result import ReadResult
 
+from floodmark.io.read_result import ReadResult
 from floodmark.registry import approve_set, import_objects, open_registry, publish_thresholds
 from floodmark.registry.keys import create_key
 from floodmark.schema import LONG_SCHEMA

@@ -96,6 +96,55 @@ def run_backtest(
         result = run_backtest("fleet-store", ["rule-daily", "evt"], learn_days=21)
         result.table  # one row per method × level
     """
+    run, windows, crossed = plan_run(
+        store,
+        methods,
+        learn_days=learn_days,
+        learn_fraction=learn_fraction,
+        windows=windows,
+        blocked_threshold=blocked_threshold,
+        method_params=method_params,
+        chunk_rows=chunk_rows,
+        progress=progress,
+        min_durations=min_durations,
+        injection=injection,
+    )
+    methods = run.methods
+
+    features = _learning_features(run)
+    predicted = [_cross_fitted(run, features, m, model_folds) for m in crossed]
+    direct = [m for m in methods if m not in crossed]
+    scored = _fit_predict_score(run, features, direct, _long_thresholds(predicted))
+    return backtest_result(
+        run,
+        scored.scores,
+        scored.delays,
+        scored.spans,
+        predicted + scored.predicted,
+        windows=windows,
+        learn_days=learn_days,
+        learn_fraction=learn_fraction,
+        model_folds=model_folds if crossed else None,
+        injected=scored.injected,
+    )
+
+
+def plan_run(
+    store: Store | str | Path,
+    methods: Sequence[str],
+    *,
+    learn_days: float,
+    learn_fraction: float | None,
+    windows: pl.DataFrame | None,
+    blocked_threshold: float,
+    method_params: Mapping[str, Mapping[str, Any]] | None,
+    chunk_rows: int | None,
+    progress: Progress | None,
+    min_durations: Sequence[int] = (1,),
+    injection: InjectSpec | None = None,
+) -> tuple[_Run, pl.DataFrame | None, list[str]]:
+    """Check a backtest's arguments; return what its stages read, the normalised
+    windows and the methods to cross-fit (shared with the Spark engine)."""
     # Imported here: the store and the methods pull in heavy dependencies, and the
     # episode kernels must stay importable on their own.
     from floodmark.store import open_store
@@ -143,43 +192,55 @@ def run_backtest(
             f"method {crossed[0]!r} learns from expert labels (ip_ss..ip_rl); this store has none",
             file=store.path,
         )
+    return run, windows, crossed
 
-    features = _learning_features(run)
-    predicted = [_cross_fitted(run, features, m, model_folds) for m in crossed]
-    direct = [m for m in methods if m not in crossed]
-    scored = _fit_predict_score(run, features, direct, _long_thresholds(predicted))
-    if scored.spans.is_empty():
+
+def backtest_result(
+    run: _Run,
+    scores: pl.DataFrame,
+    delays: pl.DataFrame,
+    spans: pl.DataFrame,
+    predicted: list[pl.DataFrame],
+    *,
+    windows: pl.DataFrame | None,
+    learn_days: float,
+    learn_fraction: float | None,
+    model_folds: int | None,
+    injected: pl.DataFrame | None = None,
+) -> BacktestResult:
+    """The result from every series' scores: per-series table, summary and metadata."""
+    if spans.is_empty():
         raise _no_test_part(run, learn_days, learn_fraction)
-
-    per_series = with_experts(scored.scores, run.labels).sort(
+    methods = run.methods
+    per_series = with_experts(scores, run.labels).sort(
         pl.col("method").replace_strict(methods, list(range(len(methods)))),
         *KEYS,
         "min_duration",
         pl.col("level").replace_strict(LEVELS, list(range(len(LEVELS)))),
     )
-    table = summarise(per_series, scored.delays, scored.spans, methods, LEVELS, min_durations)
+    table = summarise(per_series, delays, spans, methods, LEVELS, run.min_durations)
     meta = _meta(
-        store=store,
-        catalog=catalog,
+        store=run.store,
+        catalog=run.catalog,
         methods=methods,
-        spans=scored.spans,
-        predicted=predicted + scored.predicted,
+        spans=spans,
+        predicted=predicted,
         per_series=per_series,
         windows=windows,
         learn_days=learn_days,
         learn_fraction=learn_fraction,
-        resolved=resolved,
+        resolved=run.resolved,
         parameters=BacktestParameters(
-            blocked_threshold=blocked_threshold,
+            blocked_threshold=run.blocked_threshold,
             method_params=run.params,
-            model_folds=model_folds if crossed else None,
-            chunk_rows=chunk_rows,
-            min_durations=min_durations,
-            inject=None if injection is None else injection.text(),
+            model_folds=model_folds,
+            chunk_rows=run.chunk_rows,
+            min_durations=run.min_durations,
+            inject=None if run.injection is None else run.injection.text(),
         ),
     )
-    injected = summarise_injected(scored.injected) if injection is not None else None
-    return BacktestResult(table=table, per_series=per_series, meta=meta, injected=injected)
+    summary = summarise_injected(injected) if run.injection is not None else None
+    return BacktestResult(table=table, per_series=per_series, meta=meta, injected=summary)
 
 
 @dataclass(frozen=True)
@@ -194,7 +255,7 @@ class _Run:
     params: dict[str, dict[str, Any]]
     split: Callable[[pl.DataFrame], Window]
     blocked_threshold: float
-    chunk_rows: int
+    chunk_rows: int | None
     progress: Progress | None
     min_durations: tuple[int, ...] = (1,)
     injection: InjectSpec | None = None

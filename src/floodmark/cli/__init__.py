@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from floodmark.errors import FloodmarkError
 
@@ -72,7 +73,8 @@ def main() -> None:
     except FloodmarkError as exc:
         if debug:
             raise
-        err.print(f"[bold red]error:[/] {exc}", markup=True)
+        # escaped: a message may hold brackets ("install floodmark[spark]") that are not markup
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
         sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - the last line of defence for users
         if debug:

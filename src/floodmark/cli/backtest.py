@@ -10,6 +10,7 @@ import typer
 from rich import box
 from rich.table import Table
 
+from floodmark.cli.engine import Engine, SparkConf, SparkMaster, spark_engine, use_spark
 from floodmark.cli.options import (
     CHUNK_ROWS,
     BlockedThreshold,
@@ -156,6 +157,9 @@ def backtest(
         ),
     ] = None,
     quiet: Quiet = False,
+    engine: Engine = "local",
+    spark_master: SparkMaster = "local[*]",
+    spark_conf: SparkConf = None,
 ) -> None:
     """Backtest threshold methods on a store and write the method x level table."""
     from floodmark.backtest import read_windows, run_backtest
@@ -175,6 +179,26 @@ def backtest(
         raise typer.BadParameter(str(exc), param_hint="--inject") from None
     window_frame = None if windows is None else read_windows(windows)
 
+    options = dict(
+        learn_days=learn_days,
+        learn_fraction=learn_fraction,
+        windows=window_frame,
+        blocked_threshold=blocked_threshold,
+        method_params=method_params,
+        model_folds=folds,
+    )
+    if use_spark(engine, spark_master, spark_conf):
+        if durations != [1] or injection is not None:
+            raise typer.BadParameter(
+                "--min-duration and --inject run on the local engine only", param_hint="--engine"
+            )
+        with spark_engine(spark_master, spark_conf) as spark:
+            from floodmark.spark import spark_backtest
+
+            result = spark_backtest(spark, store, names, **options)
+        _finish(result, out)
+        return
+
     with progress(disable=quiet) as bar:
         tasks: dict[str, object] = {}
 
@@ -186,17 +210,17 @@ def backtest(
         result = run_backtest(
             store,
             names,
-            learn_days=learn_days,
-            learn_fraction=learn_fraction,
-            windows=window_frame,
-            blocked_threshold=blocked_threshold,
-            method_params=method_params,
             progress=report,
-            model_folds=folds,
             chunk_rows=chunk_rows,
             min_durations=durations,
             injection=injection,
+            **options,
         )
+    _finish(result, out)
+
+
+def _finish(result, out: Path) -> None:
+    """Write the result and print its table."""
     result.to_json(out)
     meta = result.meta
     _print_table(

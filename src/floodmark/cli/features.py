@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from floodmark.cli.engine import Engine, SparkConf, SparkMaster, spark_engine, use_spark
 from floodmark.cli.options import (
     CHUNK_ROWS,
     BlockedThreshold,
@@ -34,6 +35,9 @@ HELP = (
     "The store is read in chunks of whole series (--chunk-rows samples each), --workers "
     "chunks at a time (in threads); memory grows with workers x chunk rows (about 250 bytes "
     "per sample)."
+    "\n\n"
+    "With --engine spark the series are computed by Spark executors, one series per task "
+    "call, and the outputs are the same files."
     "\n\n"
     "Example: floodmark features --store fleet-store --out features.parquet"
 )
@@ -75,6 +79,9 @@ def features(
     workers: Workers = None,
     chunk_rows: ChunkRows = CHUNK_ROWS,
     quiet: Quiet = False,
+    engine: Engine = "local",
+    spark_master: SparkMaster = "local[*]",
+    spark_conf: SparkConf = None,
 ) -> None:
     from floodmark.features.chunked import (
         default_workers,
@@ -87,6 +94,10 @@ def features(
     from floodmark.store import open_store
 
     started = time.perf_counter()
+    if use_spark(engine, spark_master, spark_conf):
+        options = (blocked_threshold, super_peak_factor, exclude_super_peaks)
+        _spark_features(store, out, options, spark_master, spark_conf, started)
+        return
     tune_malloc()  # this process computes the chunks
     opened = open_store(store)
     params = FeatureParams(blocked_threshold, super_peak_factor, exclude_super_peaks)
@@ -105,4 +116,28 @@ def features(
         f"{result.features.height:,} series, {result.samples:,} samples, "
         f"{result.super_peaks.height:,} super peaks in {time.perf_counter() - started:.1f} s "
         f"-> {out} (+ {peaks_path.name})"
+    )
+
+
+def _spark_features(store: Path, out: Path, options: tuple, master, conf, started: float) -> None:
+    from floodmark.features.chunked import super_peaks_path
+
+    with spark_engine(master, conf) as spark:
+        from floodmark.spark import spark_features, store_samples
+        from floodmark.spark.output import write_spark_table
+
+        blocked_threshold, super_peak_factor, exclude_super_peaks = options
+        result = spark_features(
+            store_samples(spark, store),
+            blocked_threshold=blocked_threshold,
+            super_peak_factor=super_peak_factor,
+            exclude_super_peaks=exclude_super_peaks,
+        )
+        keys = ["prediction_id", "vector", "metric"]
+        series = write_spark_table(result.features, out, keys)
+        peaks_path = super_peaks_path(out)
+        peaks = write_spark_table(result.super_peaks, peaks_path, [*keys, "timestamp"])
+    console.print(
+        f"{series:,} series, {peaks:,} super peaks on Spark in "
+        f"{time.perf_counter() - started:.1f} s -> {out} (+ {peaks_path.name})"
     )

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from floodmark.cli.engine import Engine, SparkConf, SparkMaster, spark_engine, use_spark
 from floodmark.cli.options import Quiet, workers_option
 from floodmark.cli.output import console, progress
 
@@ -41,6 +42,11 @@ Examples:
 
   floodmark ingest ec2_network_in_5abac7.csv --store nab-store --prediction-id ec2-5abac7
   --vector PT_TOTAL --metric BW
+
+With --engine spark, vendor exports are decoded by Spark executors (same
+quarantine and repairs) and the driver commits the store version:
+
+  floodmark ingest export.parquet --store fleet-store --engine spark --spark-master yarn
 """
 
 
@@ -123,6 +129,9 @@ def ingest(
         ),
     ] = None,
     quiet: Quiet = False,
+    engine: Engine = "local",
+    spark_master: SparkMaster = "local[*]",
+    spark_conf: SparkConf = None,
 ) -> None:
     """Read INPUT files into the store at --store."""
     from floodmark.io import FORMATS
@@ -143,6 +152,9 @@ def ingest(
         )
         if value is not None
     }
+    if use_spark(engine, spark_master, spark_conf):
+        _spark_ingest(inputs, store, format, strict, max_series_bytes, spark_master, spark_conf)
+        return
     with progress(disable=quiet) as bar:
         reading = bar.add_task("reading batches", total=None)
         merging = None
@@ -168,5 +180,28 @@ def ingest(
             workers=workers,
             progress=report,
             **options,
+        )
+    console.print(f"{store}: {summary.describe()}", soft_wrap=True, markup=False)
+
+
+def _spark_ingest(inputs, store, format, strict, max_series_bytes, master, conf) -> None:
+    """``--engine spark``: vendor exports only (the other formats are single files)."""
+    from floodmark.io import detect_format
+    from floodmark.io.codec import MAX_SERIES_BYTES
+
+    for path in inputs:
+        if (format or detect_format(path)) != "vendor":
+            raise typer.BadParameter(
+                f"{path}: --engine spark reads vendor exports only", param_hint="--engine"
+            )
+    with spark_engine(master, conf) as spark:
+        from floodmark.spark import spark_ingest
+
+        summary = spark_ingest(
+            spark,
+            store,
+            inputs,
+            errors="raise" if strict else "quarantine",
+            max_series_bytes=max_series_bytes or MAX_SERIES_BYTES,
         )
     console.print(f"{store}: {summary.describe()}", soft_wrap=True, markup=False)

@@ -8,6 +8,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from floodmark.cli.engine import Engine, SparkConf, SparkMaster, spark_engine, use_spark
 from floodmark.cli.options import (
     CHUNK_ROWS,
     BlockedThreshold,
@@ -52,7 +53,9 @@ HELP = (
     "floodmark recommend --store fleet-store --features features.parquet --method default "
     "--target-fa 7,3,1.8,1.2 --out thresholds.parquet\n\n"
     "floodmark recommend --store fleet-store --features features.parquet --method model "
-    "--model model/ --floors floors.csv --out thresholds.csv"
+    "--model model/ --floors floors.csv --out thresholds.csv\n\n"
+    "With --engine spark every series is fitted on Spark executors (a trained model's text "
+    "files are shipped to them; budget, experts and default run on the local engine)."
 )
 
 
@@ -115,6 +118,9 @@ def recommend(
     ] = None,
     chunk_rows: ChunkRows = CHUNK_ROWS,
     quiet: Quiet = False,
+    engine: Engine = "local",
+    spark_master: SparkMaster = "local[*]",
+    spark_conf: SparkConf = None,
 ) -> None:
     """Write the thresholds table (one row per series) and print a short summary."""
     from floodmark.io.atomic import TABLE_SUFFIXES, read_table, write_table
@@ -150,6 +156,30 @@ def recommend(
             param_hint="--blocked-threshold",
         )
 
+    floor_table = None if floors is None else Floors.from_file(floors)
+    if use_spark(engine, spark_master, spark_conf):
+        if method in ("budget", "experts"):
+            raise typer.BadParameter(
+                f"{method} runs on the local engine only", param_hint="--engine"
+            )
+        with spark_engine(spark_master, spark_conf) as spark:
+            from floodmark.spark.recommend import recommend_store
+
+            recommend_store(
+                spark,
+                opened,
+                features,
+                method,
+                out,
+                params=extra,
+                model_dir=model,
+                floors=floor_table,
+                blocked_threshold=blocked_threshold,
+            )
+        table = read_table(out)
+        _summary(table, method, opened.catalog(), fallback_summary(table))
+        console.print(f"wrote {out}")
+        return
     frame = read_table(features)
     with progress(disable=quiet) as bar:
         tasks: list = []  # shown from the first report: methods reading only features make none
@@ -165,7 +195,7 @@ def recommend(
             method,
             params=extra,
             model_dir=model,
-            floors=None if floors is None else Floors.from_file(floors),
+            floors=floor_table,
             blocked_threshold=blocked_threshold,
             chunk_rows=chunk_rows,
             progress=report,

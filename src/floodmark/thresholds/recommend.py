@@ -86,7 +86,7 @@ def recommend_by_name(
     that read samples (``floodmark.domain.is_attack``); for the others it is the
     one the features were computed with, and only a default 0 is accepted there.
     """
-    from floodmark.thresholds.methods import METHODS, make_method
+    from floodmark.thresholds.methods import make_method
     from floodmark.thresholds.model import GBTModel
 
     params = dict(params or {})
@@ -99,6 +99,20 @@ def recommend_by_name(
         return table if floors is None else floor_thresholds(table, floors)
     if method == "experts":
         features = _with_expert_labels(features, store.catalog())
+    estimator = make_method(method, **method_params(method, params, floors, blocked_threshold))
+    return recommend_thresholds(
+        features, estimator, store=store, chunk_rows=chunk_rows, progress=progress
+    )
+
+
+def method_params(
+    method: str, params: Mapping[str, Any], floors: Floors | None, blocked_threshold: float
+) -> dict[str, Any]:
+    """A per-series method's parameters for ``recommend``: the given ones, the floors, and
+    the blocked threshold for a method reading samples (refused for the others)."""
+    from floodmark.thresholds.methods import METHODS
+
+    params = dict(params)
     cls = METHODS.get(method)
     if cls is not None and "blocked_threshold" in cls.parameters:
         params.setdefault("blocked_threshold", blocked_threshold)
@@ -109,10 +123,7 @@ def recommend_by_name(
         )
     if floors is not None:
         params["floors"] = floors
-    estimator = make_method(method, **params)
-    return recommend_thresholds(
-        features, estimator, store=store, chunk_rows=chunk_rows, progress=progress
-    )
+    return params
 
 
 def _with_expert_labels(features: pl.DataFrame, catalog: pl.DataFrame) -> pl.DataFrame:
