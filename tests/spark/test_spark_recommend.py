@@ -27,6 +27,7 @@ def stored(request, tmp_path_factory):
         ("rule-max", {}),
         ("rule-daily", {}),
         ("rule-daily", {"variant": "p95"}),
+        ("rule-p95", {}),
         ("evt", {}),
     ],
 )
