@@ -372,9 +372,10 @@ def _die_with_parent(parent: int) -> None:
 def _pool_context() -> multiprocessing.context.BaseContext:
     """Fork where it is safe enough, else spawn.
 
-    Workers only run ``decode_rows`` (numpy, msgspec, orjson, zlib: never
-    Polars or Arrow), so a forked child cannot trip over the parent's thread
-    pools, and fork starts in milliseconds where spawn re-imports everything.
+    Workers only run ``decode_rows`` (numpy, pybase64, ISA-L inflate, msgspec,
+    orjson and the single-threaded Numba JSON scanner: never Polars or Arrow), so a
+    forked child cannot trip over the parent's thread pools, and fork starts in
+    milliseconds where spawn re-imports everything.
     From 3.12 CPython warns about forking a threaded process, so there we spawn
     (which, as always with spawn, needs the ``if __name__ == "__main__":`` guard).
     """

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from floodmark.errors import InsufficientDataError
+from floodmark.features.chunked import CHUNK_ROWS
 from floodmark.io.atomic import write_table
 from floodmark.registry.diff import DEFAULT_GUARD, Guard, diff_thresholds
 from floodmark.registry.engine import Registry
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
 
 KEYS = list(KEY_COLUMNS)
 FINGERPRINT = "store_fingerprint"
-#: Samples read from the store at a time (whole series) while recomputing features.
-CHUNK_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
