@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -23,6 +25,14 @@ def require_pyspark() -> ModuleType:
             "the Spark engine needs pyspark: install floodmark[spark] (and Java 17)"
         ) from None
     return pyspark.sql
+
+
+def temporary_scratch() -> Path:
+    """A fresh folder for Spark's scratch space, removed when this process exits
+    (Spark empties it but leaves the folder, one per command, in the temp dir)."""
+    scratch = Path(tempfile.mkdtemp(prefix="floodmark-spark-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    return scratch
 
 
 def parse_conf(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -56,7 +66,7 @@ def spark_session(
         # Read by SparkContext when it starts: the one way to choose the workers' Python.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    scratch = Path(scratch_dir or tempfile.mkdtemp(prefix="floodmark-spark-"))
+    scratch = Path(scratch_dir) if scratch_dir else temporary_scratch()
     settings = {
         # Arrow batches carry timestamps in the session zone: the kernels' days are UTC days.
         "spark.sql.session.timeZone": "UTC",
