@@ -14,6 +14,11 @@ requests from ``--concurrency`` concurrent connections (an asyncio client):
 Targets (issue 12): p99 <= 100 ms for object and thresholds, <= 250 ms for series,
 no errors. Prints a table and writes bench/out/serve.json. Loopback only.
 
+``--in-process N`` also sends the first N requests of each endpoint one at a time to
+the app in this process (no socket, no other request in flight): the service time
+per request, steadier than the load figures on a busy machine. ``--profile`` adds a
+cProfile of those requests, per endpoint, in bench/out/serve-<endpoint>.prof.
+
 Run: ``.venv/bin/python bench/serve.py [--objects 1600] [--data bench/out/serve-data]``.
 """
 
@@ -90,6 +95,39 @@ def start_server(store: Path, db: str, log: Path) -> tuple[subprocess.Popen, str
     raise SystemExit(f"the server did not start:\n{log.read_text()}")
 
 
+async def service_times(
+    store: Path, db: str, key: str, paths: dict[str, list[str]], profile: bool
+) -> dict:
+    """Per endpoint: ms per request, sent one at a time to the app in this process."""
+    import cProfile
+
+    from floodmark.registry import open_registry
+    from floodmark.service import create_app
+
+    headers = {"Authorization": f"Bearer {key}"}
+    times = {}
+    with open_registry(db) as registry:
+        app = create_app(store, registry, session_secret="bench")
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://bench") as http:
+            for name, todo in paths.items():
+                await http.get(todo[0], headers=headers)  # warm: the first builds the caches
+                profiler = cProfile.Profile() if profile else None
+                if profiler:
+                    profiler.enable()
+                started = time.perf_counter()
+                for path in todo:
+                    response = await http.get(path, headers=headers)
+                    if response.status_code != 200:
+                        raise SystemExit(f"{response.status_code} {path}: {response.text[:200]}")
+                elapsed = time.perf_counter() - started
+                if profiler:
+                    profiler.disable()
+                    profiler.dump_stats(OUT / f"serve-{name}.prof")
+                times[name] = round(1000 * elapsed / len(todo), 2)
+    return times
+
+
 async def load(url: str, key: str, paths: list[str], concurrency: int) -> dict:
     """Send every path once, ``concurrency`` at a time; latencies and errors."""
     limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -137,6 +175,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--data", type=Path, default=OUT / "serve-data")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--in-process", type=int, default=0, metavar="N",
+                        help="Also time N requests per endpoint in this process.")  # fmt: skip
+    parser.add_argument("--profile", action="store_true", help="cProfile the in-process ones.")
+    parser.add_argument("--no-load", action="store_true", help="Skip the server and the load.")
     args = parser.parse_args()
 
     store, db, key = prepare(args.data, args.objects, args.days)
@@ -158,6 +200,14 @@ def main() -> None:
         ],
     }
     OUT.mkdir(exist_ok=True)
+    in_process = {}
+    if args.in_process:
+        firsts = {name: todo[: args.in_process] for name, todo in paths.items()}
+        in_process = asyncio.run(service_times(store, db, key, firsts, args.profile))
+        print("in-process ms per request:", in_process, flush=True)
+    if args.no_load:
+        return
+    load_before = os.getloadavg()
     proc, url = start_server(store, db, OUT / "serve.log")
     try:
         asyncio.run(load(url, key, paths["object"][:50], 4))  # warm the caches
@@ -165,6 +215,7 @@ def main() -> None:
         for name, todo in paths.items():
             results[name] = asyncio.run(load(url, key, todo, args.concurrency))
             results[name]["target_p99_ms"] = TARGETS_MS[name]
+            results[name]["in_process_ms"] = in_process.get(name)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
@@ -182,7 +233,8 @@ def main() -> None:
         "requests_per_endpoint": args.requests,
         "concurrency": args.concurrency,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "load_average": os.getloadavg(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
         "results": results,
     }
     (OUT / "serve.json").write_text(json.dumps(record, indent=2) + "\n")

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from floodmark.registry.keys import KeyInfo
 from floodmark.service import queries
-from floodmark.service.auth import require
+from floodmark.service.auth import View, require
 from floodmark.service.errors import ERROR_RESPONSES, ErrorResponse
 from floodmark.service.fleet import Fleet
 from floodmark.service.models import (
@@ -47,7 +47,7 @@ Conflict = {409: {"model": ErrorResponse, "description": "conflict"}}
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 
-def fleet_of(request: Request) -> Fleet:
+async def fleet_of(request: Request) -> Fleet:
     return request.app.state.fleet
 
 
@@ -55,8 +55,9 @@ FleetDep = Annotated[Fleet, Depends(fleet_of)]
 
 
 @router.get("/objects", response_model=ObjectPage, tags=["objects"])
-def list_objects(
+async def list_objects(
     fleet: FleetDep,
+    view: View,
     _key: Viewer,
     q: Annotated[str | None, Query(max_length=256, description="Part of an id or name.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -65,13 +66,13 @@ def list_objects(
     ] = None,
 ):
     """Objects of the store and the registry, sorted by id, filtered by ``q``."""
-    return FastJSON(queries.object_page(fleet, q, limit, cursor))
+    return FastJSON(queries.object_page(fleet, q, limit, cursor, view))
 
 
 @router.get("/objects/{prediction_id}", response_model=ObjectDetail, tags=["objects"])
-def get_object(fleet: FleetDep, _key: Viewer, prediction_id: str):
+async def get_object(fleet: FleetDep, view: View, _key: Viewer, prediction_id: str):
     """One object: its series, features, and its thresholds in the latest and approved sets."""
-    return FastJSON(queries.object_detail(fleet, prediction_id))
+    return FastJSON(queries.object_detail(fleet, prediction_id, view))
 
 
 @router.get(
@@ -107,8 +108,9 @@ def list_sets(fleet: FleetDep, _key: Viewer):
 
 
 @router.get("/sets/{set_id}/thresholds", response_model=ThresholdPage, tags=["sets"])
-def get_thresholds(
+async def get_thresholds(
     fleet: FleetDep,
+    view: View,
     _key: Viewer,
     set_id: SetRef,
     prediction_id: Annotated[str | None, Query(max_length=256)] = None,
@@ -119,7 +121,7 @@ def get_thresholds(
 ):
     """A set's thresholds with overrides applied, filtered by series."""
     filters = {"prediction_id": prediction_id, "vector": vector, "metric": metric}
-    return FastJSON(queries.set_page(fleet, set_id, filters, limit, cursor))
+    return FastJSON(queries.set_page(fleet, set_id, filters, limit, cursor, view))
 
 
 @router.get("/sets/{set_id}/diff", response_model=DiffPage, tags=["sets"])

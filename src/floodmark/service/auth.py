@@ -1,7 +1,8 @@
 """Who is asking: a key sent as ``Authorization: Bearer KEY``, or a console session.
 
 A console session holds the key's id (never the secret) in a signed cookie; it is
-checked against the registry on every request, so a revoked key logs out at once.
+checked against the registry's current view on every request (read again after any
+registry write), so a revoked key logs out at once, on every server process.
 A session authorises reads only: every write through the console goes through a
 form that carries the session's CSRF token, and API writes need the Bearer header.
 """
@@ -18,8 +19,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from floodmark.registry.keys import KeyInfo, active_key, find_key
+from floodmark.registry.keys import KeyInfo
 from floodmark.service.errors import ApiError
+from floodmark.service.registry_view import RegistryView
 
 #: Methods that change nothing: the only ones a session cookie authorises on the API.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -29,29 +31,38 @@ SESSION_CSRF = "csrf"
 bearer = HTTPBearer(auto_error=False, description="A key from `floodmark keys create`.")
 
 
+async def registry_view(request: Request) -> RegistryView:
+    """The registry as of this request (one small query; read again after a write)."""
+    return request.app.state.fleet.view()
+
+
+#: A route's registry view: read once per request, shared by its dependencies.
+View = Annotated[RegistryView, Depends(registry_view)]
+
+
 def key_from_request(
-    request: Request, credentials: HTTPAuthorizationCredentials | None
+    request: Request, credentials: HTTPAuthorizationCredentials | None, view: RegistryView
 ) -> KeyInfo | None:
     """The key of a Bearer header, else of the console session on a safe method."""
-    registry = request.app.state.fleet.registry
     if credentials is not None:
-        return find_key(registry, credentials.credentials.strip())
+        return view.key_for_secret(credentials.credentials.strip())
     if request.headers.get("authorization"):
         raise ApiError(401, "send the key as: Authorization: Bearer KEY")
     key_id = request.session.get(SESSION_KEY)
     if isinstance(key_id, int) and request.method in SAFE_METHODS:
-        return active_key(registry, key_id)
+        return view.keys_by_id.get(key_id)
     return None
 
 
 def require(role: str) -> Callable[..., KeyInfo]:
     """A dependency that answers 401 without a valid key and 403 without ``role``."""
 
-    def dependency(
+    async def dependency(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        view: View,
     ) -> KeyInfo:
-        key = key_from_request(request, credentials)
+        key = key_from_request(request, credentials, view)
         if key is None:
             raise ApiError(401, "a valid key is needed: Authorization: Bearer KEY")
         request.state.key = key  # for the access log
