@@ -12,7 +12,7 @@ from service_fleet import bearer
 
 def test_serve_answers_over_http_logs_without_secrets_and_stops_on_sigterm(fleet, tmp_path):
     log = tmp_path / "serve.log"
-    with live_server(fleet.store_dir, fleet.db, log) as server:
+    with live_server(fleet.store_dir, fleet.db, log, "--workers", "1") as server:
         with httpx2.Client(base_url=server.url) as http:
             assert http.get("/healthz").json() == {"status": "ok"}
             assert http.get("/api/v1/objects").status_code == 401

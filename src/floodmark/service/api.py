@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from floodmark.registry.keys import KeyInfo
@@ -36,6 +36,8 @@ Viewer = Annotated[KeyInfo, Depends(require("viewer"))]
 Reviewer = Annotated[KeyInfo, Depends(require("reviewer"))]
 Admin = Annotated[KeyInfo, Depends(require("admin"))]
 Limit = Annotated[int, Query(ge=1, le=10_000, description="Rows per page.")]
+#: The registry's ids are 32-bit integers (PostgreSQL's ``integer``).
+MAX_ID = queries.MAX_ID
 Cursor = Annotated[
     str | None, Query(pattern=r"^[0-9]{1,12}$", description="next_cursor of the last page.")
 ]
@@ -80,7 +82,7 @@ async def get_object(fleet: FleetDep, view: View, _key: Viewer, prediction_id: s
     response_model=SeriesData,
     tags=["objects"],
 )
-def get_series(
+async def get_series(
     fleet: FleetDep,
     _key: Viewer,
     prediction_id: str,
@@ -186,7 +188,9 @@ def get_audit(
     fleet: FleetDep,
     _key: Viewer,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="Rows older than this id.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Rows older than this id.")
+    ] = None,
 ):
     """The audit log, newest first."""
     return FastJSON(queries.audit_page(fleet, limit, before))
@@ -210,6 +214,6 @@ def create_key(fleet: FleetDep, key: Admin, body: KeyRequest):
 
 
 @router.post("/keys/{key_id}/revoke", response_model=Revoked, tags=["keys"], responses=Conflict)
-def revoke_key(fleet: FleetDep, key: Admin, key_id: int):
+def revoke_key(fleet: FleetDep, key: Admin, key_id: Annotated[int, Path(ge=1, le=MAX_ID)]):
     """Revoke a key (not the one making the request); audited."""
     return queries.revoke(fleet, key_id, key)

@@ -89,10 +89,19 @@ class Fleet:
         empty when the store has no such series."""
         key = (prediction_id, vector, metric)
         try:
-            samples = _read_rows(self.snapshot().rows.get(key))
+            return self._read_rows(self.snapshot().rows.get(key))
         except FileNotFoundError:  # an ingest replaced the version between look-up and read
-            samples = _read_rows(self.snapshot().rows.get(key))
-        return samples.sort("timestamp").with_columns(attack=is_attack(self.blocked_threshold))
+            return self._read_rows(self.snapshot().rows.get(key))
+
+    def _read_rows(self, where: tuple[str, int, int] | None) -> pl.DataFrame:
+        schema = {c: LONG_SCHEMA[c] for c in SAMPLE_COLUMNS}
+        if where is None:
+            samples = pl.LazyFrame(schema=schema)
+        else:  # a file is sorted by (prediction_id, timestamp): the rows are in time order
+            path, start, length = where
+            samples = scan_rows(path, start, start + length, SAMPLE_COLUMNS).cast(schema)
+        # One query: each eager step would be a query of its own (~0.3 ms each).
+        return samples.with_columns(attack=is_attack(self.blocked_threshold)).collect()
 
     def view(self) -> RegistryView:
         """The registry as it is now (read again only after a write)."""
@@ -155,14 +164,6 @@ def _row_ranges(store: Store) -> dict[tuple[str, str, str], tuple[str, int, int]
         )
         for vector, metric, file, pid, offset, rows in index.iter_rows()
     }
-
-
-def _read_rows(where: tuple[str, int, int] | None) -> pl.DataFrame:
-    schema = {c: LONG_SCHEMA[c] for c in SAMPLE_COLUMNS}
-    if where is None:
-        return pl.DataFrame(schema=schema)
-    path, start, length = where
-    return scan_rows(path, start, start + length, SAMPLE_COLUMNS).collect().cast(schema)
 
 
 def _split(table: pl.DataFrame | None) -> dict[str, pl.DataFrame]:

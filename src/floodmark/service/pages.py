@@ -275,7 +275,7 @@ def export_download(
 def audit_page(
     request: Request,
     key: SessionKey,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=queries.MAX_ID)] = None,
 ) -> HTMLResponse:
     page = queries.audit_page(_fleet(request), 200, before)
     return render(request, "audit.html", page=page)

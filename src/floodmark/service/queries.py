@@ -34,6 +34,8 @@ from floodmark.service.errors import ApiError
 from floodmark.service.fleet import Fleet
 from floodmark.service.registry_view import RegistryView
 
+#: The largest id the registry holds (its ids are PostgreSQL ``integer``s).
+MAX_ID = 2**31 - 1
 #: What ``export`` answers per format: media type and file suffix.
 EXPORT_MEDIA: dict[str, tuple[str, str]] = {
     "fastnetmon": ("application/zip", ".zip"),
@@ -119,8 +121,7 @@ def series_data(
     max_points: int,
 ) -> dict:
     """One series' samples in [start, end], at most ``max_points`` of them, peaks kept."""
-    catalog = fleet.snapshot().by_object.get(prediction_id)
-    if catalog is None or catalog.filter(vector=vector, metric=metric).height == 0:
+    if (prediction_id, vector, metric) not in fleet.snapshot().rows:
         raise ApiError(404, f"no series {series_name(prediction_id, vector, metric)}")
     samples = fleet.series_samples(prediction_id, vector, metric)
     if start is not None:
@@ -172,6 +173,8 @@ def _utc(value: dt.datetime) -> dt.datetime:
 # -- sets -------------------------------------------------------------------------
 def resolve(session: Session, ref: str) -> ThresholdSet:
     """Set ``ref`` (an id, ``approved`` or ``latest``), or 404."""
+    if ref.strip().isdigit() and int(ref) > MAX_ID:  # no such set: the database cannot hold it
+        raise ApiError(404, f"no set {ref.strip()} (floodmark sets lists them)")
     try:
         return resolve_set(session, ref)
     except RegistryError as exc:
