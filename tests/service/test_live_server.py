@@ -31,6 +31,7 @@ def test_serve_answers_over_http_logs_without_secrets_and_stops_on_sigterm(fleet
         assert server.stop() == -signal.SIGTERM
     text = log.read_text()
     access = [json.loads(line) for line in text.splitlines() if line.startswith('{"at"')]
+    assert access.pop(0)["route"] == "/healthz"  # live_server's probe: is it listening yet
     assert [(a["method"], a["route"], a["status"]) for a in access][:3] == [
         ("GET", "/healthz", 200),
         ("GET", "/api/v1/objects", 401),

@@ -9,17 +9,19 @@ form that carries the session's CSRF token, and API writes need the Bearer heade
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import secrets
-import time
-from collections import deque
 from collections.abc import Callable
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from floodmark.registry import Registry
 from floodmark.registry.keys import KeyInfo
+from floodmark.registry.models import LoginFailure, utcnow
 from floodmark.service.errors import ApiError
 from floodmark.service.registry_view import RegistryView
 
@@ -90,32 +92,37 @@ def check_csrf(request: Request, sent: str | None) -> None:
 
 
 class LoginThrottle:
-    """At most ``failures`` failed logins per client in ``window`` seconds; then 429."""
+    """At most ``failures`` failed logins per client in ``window`` seconds; then 429.
+
+    Failures are rows of the registry, so every server process (and every host on
+    one PostgreSQL registry) counts the same ones.
+    """
 
     def __init__(
         self,
         failures: int = 5,
         window: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.failures = failures
-        self.window = window
+        self.window = dt.timedelta(seconds=window)
         self.clock = clock
-        self._seen: dict[str, deque[float]] = {}
 
-    def _recent(self, client: str) -> deque[float]:
-        times = self._seen.setdefault(client, deque())
-        while times and times[0] <= self.clock() - self.window:
-            times.popleft()
-        return times
-
-    def check(self, client: str) -> None:
+    def check(self, registry: Registry, client: str) -> None:
         """429 when ``client`` failed too often lately (checked before trying its key)."""
-        if len(self._recent(client)) >= self.failures:
+        since = self.clock() - self.window
+        with registry.sessions() as session:
+            recent = session.scalar(
+                sa.select(sa.func.count()).where(
+                    LoginFailure.client == client[:256], LoginFailure.at > since
+                )
+            )
+        if recent >= self.failures:
             raise ApiError(429, "too many failed logins: wait a minute")
 
-    def failed(self, client: str) -> None:
-        self._recent(client).append(self.clock())
-        if len(self._seen) > 10_000:  # forget the quiet clients, so memory stays bounded
-            for name in [c for c, t in self._seen.items() if not t]:
-                del self._seen[name]
+    def failed(self, registry: Registry, client: str) -> None:
+        now = self.clock()
+        with registry.transaction() as session:
+            session.add(LoginFailure(client=client[:256], at=now))
+            # Forget what the window no longer counts, so the table stays small.
+            session.execute(sa.delete(LoginFailure).where(LoginFailure.at <= now - self.window))
