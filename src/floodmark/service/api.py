@@ -74,7 +74,7 @@ async def list_objects(
 @router.get("/objects/{prediction_id}", response_model=ObjectDetail, tags=["objects"])
 async def get_object(fleet: FleetDep, view: View, _key: Viewer, prediction_id: str):
     """One object: its series, features, and its thresholds in the latest and approved sets."""
-    return FastJSON(queries.object_detail(fleet, prediction_id, view))
+    return FastJSON(queries.object_detail(fleet, prediction_id, view, encoded=True))
 
 
 @router.get(

@@ -8,9 +8,10 @@ samples a read of its rows only. The registry is read through a ``RegistryCache`
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 import polars as pl
 
 from floodmark.domain import is_attack
@@ -37,6 +38,8 @@ class Snapshot:
     by_object: dict[str, pl.DataFrame]  # catalog rows of each object
     features: dict[str, pl.DataFrame]  # features rows of each object (empty without a file)
     rows: dict[tuple[str, str, str], tuple[str, int, int]]  # series: (file, first row, rows)
+    #: Per object, its series and features as JSON (encoded on first use).
+    encoded: dict[str, tuple[orjson.Fragment, orjson.Fragment]] = field(default_factory=dict)
 
 
 class Fleet:

@@ -31,7 +31,8 @@ from floodmark.registry.models import ThresholdSet
 from floodmark.registry.sets import APPROVED, LATEST, resolve_set
 from floodmark.schema import IP_LABELS, KEY_COLUMNS, RANGE_LABELS, series_name
 from floodmark.service.errors import ApiError
-from floodmark.service.fleet import Fleet
+from floodmark.service.fleet import Fleet, Snapshot
+from floodmark.service.models import encode_json
 from floodmark.service.registry_view import RegistryView
 
 #: The largest id the registry holds (its ids are PostgreSQL ``integer``s).
@@ -69,13 +70,32 @@ def object_page(
     }
 
 
-def object_detail(fleet: Fleet, prediction_id: str, view: RegistryView | None = None) -> dict:
-    """An object: its series, features, and thresholds of the newest and the approved set."""
+def object_detail(
+    fleet: Fleet, prediction_id: str, view: RegistryView | None = None, *, encoded: bool = False
+) -> dict:
+    """An object: its series, features, and thresholds of the newest and the approved set.
+
+    ``encoded``: its lists as ``orjson.Fragment``s, encoded once per store and registry
+    version (for ``FastJSON``), not dicts (for the templates).
+    """
     view = view or fleet.view()
     found = fleet.object(prediction_id, view)
     if found is None:
         raise ApiError(404, f"no object {prediction_id!r}")
     snap = fleet.snapshot()
+    if encoded:
+        series, features = snap.encoded.get(prediction_id) or _encode_parts(snap, prediction_id)
+    else:
+        series, features = _object_parts(snap, prediction_id)
+    levels = {
+        which: _object_levels(fleet, view, which, prediction_id, encoded)
+        for which in (LATEST, APPROVED)
+    }
+    return {"object": found, "series": series, "features": features, **levels}
+
+
+def _object_parts(snap: Snapshot, prediction_id: str) -> tuple[list[dict], list[dict]]:
+    """An object's series (catalog rows) and features rows."""
     catalog = snap.by_object.get(prediction_id)
     series = []
     if catalog is not None:
@@ -89,24 +109,28 @@ def object_detail(fleet: Fleet, prediction_id: str, view: RegistryView | None = 
                 }
             )
     features = snap.features.get(prediction_id)
-    levels = {
-        which: _object_levels(fleet, view, which, prediction_id) for which in (LATEST, APPROVED)
-    }
-    return {
-        "object": found,
-        "series": series,
-        "features": [] if features is None else features.to_dicts(),
-        **levels,
-    }
+    return series, [] if features is None else features.to_dicts()
 
 
-def _object_levels(fleet: Fleet, view: RegistryView, ref: str, prediction_id: str) -> dict | None:
+def _encode_parts(snap: Snapshot, prediction_id: str) -> tuple[orjson.Fragment, orjson.Fragment]:
+    parts = tuple(orjson.Fragment(encode_json(p)) for p in _object_parts(snap, prediction_id))
+    snap.encoded[prediction_id] = parts  # a race only encodes it twice
+    return parts
+
+
+def _object_levels(
+    fleet: Fleet, view: RegistryView, ref: str, prediction_id: str, encoded: bool
+) -> dict | None:
     try:
         set_id, state = view.resolve(ref)
     except RegistryError:
         return None
-    rows = fleet.cache.set_rows(view, set_id).of_object(prediction_id)
-    return {"set_id": set_id, "state": state, "rows": rows.to_dicts()}
+    found = fleet.cache.set_rows(view, set_id)
+    if encoded:
+        rows = found.json_of_object(prediction_id)
+    else:
+        rows = found.of_object(prediction_id).to_dicts()
+    return {"set_id": set_id, "state": state, "rows": rows}
 
 
 # -- series -----------------------------------------------------------------------
@@ -202,10 +226,13 @@ def set_page(
         )
     page = rows.slice(offset, limit)
     more = offset + limit < rows.height
+    # One object's rows in one page: as encoded once for this registry version.
+    whole_object = pid is not None and vector is None and metric is None
+    whole_object = whole_object and offset == 0 and limit >= rows.height
     return {
         "set_id": set_id,
         "state": state,
-        "items": page.to_dicts(),
+        "items": found.json_of_object(pid) if whole_object else page.to_dicts(),
         "total": rows.height,
         "next_cursor": str(offset + limit) if more else None,
     }

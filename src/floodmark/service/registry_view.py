@@ -15,6 +15,7 @@ import hmac
 import threading
 from dataclasses import dataclass, field
 
+import orjson
 import polars as pl
 import sqlalchemy as sa
 
@@ -22,6 +23,7 @@ from floodmark.registry import Registry, RegistryError, read_objects
 from floodmark.registry.keys import SECRET_PREFIX, KeyInfo, digest
 from floodmark.registry.models import ApiKey, AuditEntry, ThresholdSet
 from floodmark.registry.sets import APPROVED, LATEST, set_thresholds
+from floodmark.service.models import encode_json
 
 _MARKER = sa.select(sa.func.count()).select_from(AuditEntry)
 
@@ -33,10 +35,19 @@ class SetRows:
 
     table: pl.DataFrame
     spans: dict[str, tuple[int, int]]  # prediction_id: (offset, rows)
+    encoded: dict[str, orjson.Fragment] = field(default_factory=dict)
 
     def of_object(self, prediction_id: str) -> pl.DataFrame:
         offset, length = self.spans.get(prediction_id, (0, 0))
         return self.table.slice(offset, length)
+
+    def json_of_object(self, prediction_id: str) -> orjson.Fragment:
+        """``of_object`` as a JSON list of rows, encoded on first use."""
+        found = self.encoded.get(prediction_id)
+        if found is None:
+            found = orjson.Fragment(encode_json(self.of_object(prediction_id).to_dicts()))
+            self.encoded[prediction_id] = found  # a race only encodes it twice
+        return found
 
 
 @dataclass
