@@ -12,7 +12,9 @@ requests from ``--concurrency`` concurrent connections (an asyncio client):
 - thresholds: ``GET /api/v1/sets/latest/thresholds?prediction_id={id}``.
 
 Targets (issue 12): p99 <= 100 ms for object and thresholds, <= 250 ms for series,
-no errors. Prints a table and writes bench/out/serve.json. Loopback only.
+no errors. Prints a table and writes bench/out/serve.json. Loopback only. The server
+runs ``--workers`` processes (default: serve's, one per core); ``server_cpu_ms`` is the
+CPU time its processes used per request, steadier than latencies on a shared machine.
 
 ``--in-process N`` also sends the first N requests of each endpoint one at a time to
 the app in this process (no socket, no other request in flight): the service time
@@ -79,9 +81,12 @@ def prepare(data: Path, objects: int, days: int) -> tuple[Path, str, str]:
     return store, str(db), key
 
 
-def start_server(store: Path, db: str, log: Path) -> tuple[subprocess.Popen, str]:
+def start_server(
+    store: Path, db: str, log: Path, workers: int | None
+) -> tuple[subprocess.Popen, str]:
     argv = [sys.executable, "-c", "from floodmark.cli import main; main()", "serve"]
     argv += ["--store", str(store), "--db", db, "--port", "0"]
+    argv += ["--workers", str(workers)] if workers else []
     with open(log, "wb") as sink:
         proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT)
     for _ in range(1200):  # the socket is bound first, then the workers start listening
@@ -93,6 +98,19 @@ def start_server(store: Path, db: str, log: Path) -> tuple[subprocess.Popen, str
         time.sleep(0.1)
     proc.kill()
     raise SystemExit(f"the server did not start:\n{log.read_text()}")
+
+
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by process ``pid`` and its children (the workers): on a
+    shared machine, steadier than latencies."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        pids += [int(c) for c in (task / "children").read_text().split()]
+    ticks = 0
+    for one in pids:
+        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def run_async(coroutine):
@@ -198,6 +216,7 @@ def main() -> None:
                         help="Also time N requests per endpoint in this process.")  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process ones.")
     parser.add_argument("--no-load", action="store_true", help="Skip the server and the load.")
+    parser.add_argument("--workers", type=int, help="Server processes (default: serve's).")
     args = parser.parse_args()
 
     store, db, key = prepare(args.data, args.objects, args.days)
@@ -227,12 +246,15 @@ def main() -> None:
     if args.no_load:
         return
     load_before = os.getloadavg()
-    proc, url = start_server(store, db, OUT / "serve.log")
+    proc, url = start_server(store, db, OUT / "serve.log", args.workers)
     try:
         run_async(load(url, key, paths["object"][:50], 4))  # warm the caches
         results = {}
         for name, todo in paths.items():
+            cpu = server_cpu_s(proc.pid)
             results[name] = run_async(load(url, key, todo, args.concurrency))
+            cpu = server_cpu_s(proc.pid) - cpu
+            results[name]["server_cpu_ms"] = round(1000 * cpu / len(todo), 2)
             results[name]["target_p99_ms"] = TARGETS_MS[name]
             results[name]["in_process_ms"] = in_process.get(name, {}).get("wall_ms")
             results[name]["in_process_cpu_ms"] = in_process.get(name, {}).get("cpu_ms")
@@ -241,7 +263,7 @@ def main() -> None:
         proc.wait(60)
 
     table = pl.DataFrame([{"endpoint": k, **v} for k, v in results.items()]).drop("first_errors")
-    with pl.Config(tbl_rows=10, tbl_cols=20, tbl_hide_dataframe_shape=True):
+    with pl.Config(tbl_rows=10, tbl_cols=20, tbl_hide_dataframe_shape=True, tbl_width_chars=200):
         print(table)
     for name, result in results.items():
         if result["first_errors"]:
@@ -252,6 +274,7 @@ def main() -> None:
         "days": args.days,
         "requests_per_endpoint": args.requests,
         "concurrency": args.concurrency,
+        "workers": args.workers,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
