@@ -12,7 +12,14 @@ requests from ``--concurrency`` concurrent connections (an asyncio client):
 - thresholds: ``GET /api/v1/sets/latest/thresholds?prediction_id={id}``.
 
 Targets (issue 12): p99 <= 100 ms for object and thresholds, <= 250 ms for series,
-no errors. Prints a table and writes bench/out/serve.json. Loopback only.
+no errors. Prints a table and writes bench/out/serve.json. Loopback only. The server
+runs ``--workers`` processes (default: serve's, one per core); ``server_cpu_ms`` is the
+CPU time its processes used per request, steadier than latencies on a shared machine.
+
+``--in-process N`` also sends the first N requests of each endpoint one at a time to
+the app in this process (no socket, no other request in flight): the service time
+per request, steadier than the load figures on a busy machine. ``--profile`` adds a
+cProfile of those requests, per endpoint, in bench/out/serve-<endpoint>.prof.
 
 Run: ``.venv/bin/python bench/serve.py [--objects 1600] [--data bench/out/serve-data]``.
 """
@@ -74,20 +81,88 @@ def prepare(data: Path, objects: int, days: int) -> tuple[Path, str, str]:
     return store, str(db), key
 
 
-def start_server(store: Path, db: str, log: Path) -> tuple[subprocess.Popen, str]:
+def start_server(
+    store: Path, db: str, log: Path, workers: int | None
+) -> tuple[subprocess.Popen, str]:
     argv = [sys.executable, "-c", "from floodmark.cli import main; main()", "serve"]
     argv += ["--store", str(store), "--db", db, "--port", "0"]
+    argv += ["--workers", str(workers)] if workers else []
     with open(log, "wb") as sink:
         proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT)
-    for _ in range(1200):
+    for _ in range(1200):  # the socket is bound first, then the workers start listening
         found = RUNNING.search(log.read_text(errors="replace"))
-        if found:
+        if found and _answers(found.group(1)):
             return proc, found.group(1)
         if proc.poll() is not None:
             break
         time.sleep(0.1)
     proc.kill()
     raise SystemExit(f"the server did not start:\n{log.read_text()}")
+
+
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by process ``pid`` and its children (the workers): on a
+    shared machine, steadier than latencies."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        pids += [int(c) for c in (task / "children").read_text().split()]
+    ticks = 0
+    for one in pids:
+        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run_async(coroutine):
+    """Run the client on uvloop (a floodmark dependency): less of the machine for the client."""
+    import uvloop
+
+    return uvloop.run(coroutine)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx2.get(f"{url}/healthz", timeout=5).status_code == 200
+    except httpx2.HTTPError:
+        return False
+
+
+async def service_times(
+    store: Path, db: str, key: str, paths: dict[str, list[str]], profile: bool
+) -> dict:
+    """Per endpoint: wall and CPU ms per request, sent one at a time to the app in this
+    process (CPU: this process's, the client's part included)."""
+    import cProfile
+
+    from floodmark.registry import open_registry
+    from floodmark.service import create_app
+
+    headers = {"Authorization": f"Bearer {key}"}
+    times = {}
+    with open_registry(db) as registry:
+        app = create_app(store, registry, session_secret="bench")
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://bench") as http:
+            for name, todo in paths.items():
+                await http.get(todo[0], headers=headers)  # warm: the first builds the caches
+                profiler = cProfile.Profile() if profile else None
+                if profiler:
+                    profiler.enable()
+                started, cpu = time.perf_counter(), time.process_time()
+                for path in todo:
+                    response = await http.get(path, headers=headers)
+                    if response.status_code != 200:
+                        raise SystemExit(f"{response.status_code} {path}: {response.text[:200]}")
+                elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+                if profiler:
+                    profiler.disable()
+                    profiler.dump_stats(OUT / f"serve-{name}.prof")
+                # CPU time is steadier than wall time on a busy machine (client included).
+                times[name] = {
+                    "wall_ms": round(1000 * elapsed / len(todo), 2),
+                    "cpu_ms": round(1000 * cpu / len(todo), 2),
+                }
+    return times
 
 
 async def load(url: str, key: str, paths: list[str], concurrency: int) -> dict:
@@ -137,6 +212,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--data", type=Path, default=OUT / "serve-data")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--in-process", type=int, default=0, metavar="N",
+                        help="Also time N requests per endpoint in this process.")  # fmt: skip
+    parser.add_argument("--profile", action="store_true", help="cProfile the in-process ones.")
+    parser.add_argument("--no-load", action="store_true", help="Skip the server and the load.")
+    parser.add_argument("--workers", type=int, help="Server processes (default: serve's).")
     args = parser.parse_args()
 
     store, db, key = prepare(args.data, args.objects, args.days)
@@ -158,19 +238,32 @@ def main() -> None:
         ],
     }
     OUT.mkdir(exist_ok=True)
-    proc, url = start_server(store, db, OUT / "serve.log")
+    in_process = {}
+    if args.in_process:
+        firsts = {name: todo[: args.in_process] for name, todo in paths.items()}
+        in_process = asyncio.run(service_times(store, db, key, firsts, args.profile))
+        print("in-process ms per request:", in_process, flush=True)
+    if args.no_load:
+        return
+    load_before = os.getloadavg()
+    proc, url = start_server(store, db, OUT / "serve.log", args.workers)
     try:
-        asyncio.run(load(url, key, paths["object"][:50], 4))  # warm the caches
+        run_async(load(url, key, paths["object"][:50], 4))  # warm the caches
         results = {}
         for name, todo in paths.items():
-            results[name] = asyncio.run(load(url, key, todo, args.concurrency))
+            cpu = server_cpu_s(proc.pid)
+            results[name] = run_async(load(url, key, todo, args.concurrency))
+            cpu = server_cpu_s(proc.pid) - cpu
+            results[name]["server_cpu_ms"] = round(1000 * cpu / len(todo), 2)
             results[name]["target_p99_ms"] = TARGETS_MS[name]
+            results[name]["in_process_ms"] = in_process.get(name, {}).get("wall_ms")
+            results[name]["in_process_cpu_ms"] = in_process.get(name, {}).get("cpu_ms")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
 
     table = pl.DataFrame([{"endpoint": k, **v} for k, v in results.items()]).drop("first_errors")
-    with pl.Config(tbl_rows=10, tbl_cols=20, tbl_hide_dataframe_shape=True):
+    with pl.Config(tbl_rows=10, tbl_cols=20, tbl_hide_dataframe_shape=True, tbl_width_chars=200):
         print(table)
     for name, result in results.items():
         if result["first_errors"]:
@@ -181,8 +274,10 @@ def main() -> None:
         "days": args.days,
         "requests_per_endpoint": args.requests,
         "concurrency": args.concurrency,
+        "workers": args.workers,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "load_average": os.getloadavg(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
         "results": results,
     }
     (OUT / "serve.json").write_text(json.dumps(record, indent=2) + "\n")

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx2
+
 RUNNING = re.compile(r"Uvicorn running on (http://127\.0\.0\.1:\d+)")
 
 
@@ -29,6 +31,14 @@ class LiveServer:
         return self.proc.wait(60)
 
 
+def answers(url: str) -> bool:
+    """Whether the server at ``url`` answers its health check."""
+    try:
+        return httpx2.get(f"{url}/healthz", timeout=5).status_code == 200
+    except httpx2.HTTPError:
+        return False
+
+
 @contextmanager
 def live_server(store_dir: Path, db: str, log: Path, *extra: str) -> Iterator[LiveServer]:
     """Start the server on a free loopback port; stop it (SIGTERM) afterwards."""
@@ -40,7 +50,8 @@ def live_server(store_dir: Path, db: str, log: Path, *extra: str) -> Iterator[Li
     try:
         for _ in range(600):  # up to a minute on a busy machine
             found = RUNNING.search(log.read_text(errors="replace"))
-            if found:
+            # The socket is bound (and logged) before the workers listen on it.
+            if found and answers(found.group(1)):
                 server = LiveServer(found.group(1), proc, log)
                 break
             if proc.poll() is not None:

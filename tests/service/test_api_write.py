@@ -206,3 +206,14 @@ def test_only_an_admin_manages_keys(client, fleet):
         ("admin-key", "key-revoke"),
         ("admin-key", "key-create"),
     ]
+
+
+def test_ids_beyond_the_registry_integers_are_refused_not_500(client, fleet):
+    admin, reviewer = bearer(fleet.keys["admin"]), bearer(fleet.keys["reviewer"])
+    huge = str(2**63)
+    revoked = client.post(f"/api/v1/keys/{huge}/revoke", headers=admin)
+    assert revoked.status_code == 422 and revoked.json()["error"]["code"] == "invalid"
+    approved = client.post(f"/api/v1/sets/{huge}/approve", json={"reason": "x"}, headers=reviewer)
+    assert approved.status_code == 404 and huge in approved.json()["error"]["message"]
+    assert client.get(f"/api/v1/audit?before={huge}", headers=admin).status_code == 422
+    assert client.get(f"/api/v1/sets/{huge}/thresholds", headers=admin).status_code == 404

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from floodmark.registry import audit_log, open_registry
+from floodmark.registry.models import LoginFailure
 from floodmark.service import create_app
 from floodmark.service.auth import LoginThrottle
 
@@ -48,6 +51,36 @@ def test_a_wrong_key_is_refused_and_repeated_failures_are_throttled(fleet):
                 assert log_in(client, "fmk_wrong").status_code == 401
             throttled = log_in(client, fleet.keys["viewer"])
             assert throttled.status_code == 429
+
+
+def test_failed_logins_are_counted_across_server_processes(fleet):
+    # Two apps over one registry, as two workers: each has its own throttle object.
+    with open_registry(fleet.db) as one, open_registry(fleet.db) as two:
+        apps = [
+            create_app(fleet.store_dir, r, login_throttle=LoginThrottle(failures=3))
+            for r in (one, two)
+        ]
+        with TestClient(apps[0]) as first, TestClient(apps[1]) as second:
+            for client in (first, second, first):
+                assert log_in(client, "fmk_wrong").status_code == 401
+            assert log_in(second, fleet.keys["viewer"]).status_code == 429
+            assert log_in(first, fleet.keys["viewer"]).status_code == 429
+
+
+def test_the_throttle_forgets_failures_older_than_its_window(fleet):
+    now = [dt.datetime(2026, 1, 1, tzinfo=dt.UTC)]
+    throttle = LoginThrottle(failures=2, window=60, clock=lambda: now[0])
+    with open_registry(fleet.db) as registry:
+        app = create_app(fleet.store_dir, registry, login_throttle=throttle)
+        with TestClient(app) as client:
+            for _ in range(2):
+                assert log_in(client, "fmk_wrong").status_code == 401
+            assert log_in(client, fleet.keys["viewer"]).status_code == 429
+            now[0] += dt.timedelta(seconds=61)
+            assert log_in(client, "fmk_wrong").status_code == 401  # one failure in the window
+            with registry.sessions() as session:  # the older ones are gone
+                assert session.scalar(sa.select(sa.func.count()).select_from(LoginFailure)) == 1
+            assert log_in(client, fleet.keys["viewer"]).status_code == 303
 
 
 def test_login_without_the_csrf_token_is_refused(client, fleet):

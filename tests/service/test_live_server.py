@@ -12,7 +12,7 @@ from service_fleet import bearer
 
 def test_serve_answers_over_http_logs_without_secrets_and_stops_on_sigterm(fleet, tmp_path):
     log = tmp_path / "serve.log"
-    with live_server(fleet.store_dir, fleet.db, log) as server:
+    with live_server(fleet.store_dir, fleet.db, log, "--workers", "1") as server:
         with httpx2.Client(base_url=server.url) as http:
             assert http.get("/healthz").json() == {"status": "ok"}
             assert http.get("/api/v1/objects").status_code == 401
@@ -31,6 +31,7 @@ def test_serve_answers_over_http_logs_without_secrets_and_stops_on_sigterm(fleet
         assert server.stop() == -signal.SIGTERM
     text = log.read_text()
     access = [json.loads(line) for line in text.splitlines() if line.startswith('{"at"')]
+    assert access.pop(0)["route"] == "/healthz"  # live_server's probe: is it listening yet
     assert [(a["method"], a["route"], a["status"]) for a in access][:3] == [
         ("GET", "/healthz", 200),
         ("GET", "/api/v1/objects", 401),

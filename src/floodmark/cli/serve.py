@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +9,7 @@ import typer
 
 from floodmark.cli.options import BlockedThreshold, StoreDir
 from floodmark.cli.output import console
-from floodmark.cli.registry_common import DbOption, open_db
+from floodmark.cli.registry_common import DbOption
 
 HELP = """Serve the JSON API (/api/v1, described at /openapi.json, try it at /docs) and
 the web console (/console) over a store and a registry.
@@ -23,8 +21,9 @@ from `floodmark keys create` (GET /healthz and /metrics excepted); the console
 logs in with one.
 
 Binds 127.0.0.1 by default: put a TLS proxy in front (or give --ssl-certfile and
---ssl-keyfile) before binding another address. SIGTERM finishes the requests in
-flight, then stops. One JSON access-log line per request goes to stderr.
+--ssl-keyfile) before binding another address. --workers processes answer requests
+(default: one per core); SIGTERM finishes the requests in flight in every one, then
+stops them all. One JSON access-log line per request goes to stderr.
 
 Examples:
 
@@ -71,43 +70,41 @@ def serve(
             "--session-secret",
             envvar="FLOODMARK_SESSION_SECRET",
             show_envvar=True,
-            help="Signs console sessions (default: random, so they end with the server).",
+            help="Signs console sessions (default: random, drawn at start and shared by the "
+            "workers, so sessions end with the server).",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Server processes answering requests (default: one per core).",
         ),
     ] = None,
 ) -> None:
     """Run the server until SIGTERM or Ctrl-C."""
-    import uvicorn
-
-    from floodmark.service import create_app
+    from floodmark.service import server
 
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise typer.BadParameter("give both or neither", param_hint="--ssl-certfile/--ssl-keyfile")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    for name in ("floodmark.access", "floodmark.service"):
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-    with open_db(db) as registry:
-        app = create_app(
-            store,
-            registry,
-            features=features,
-            blocked_threshold=blocked_threshold,
-            session_secret=session_secret,
-            https=ssl_certfile is not None,
-        )
-        scheme = "https" if ssl_certfile else "http"
-        where = f"{scheme}://{host}:{port}" if port else "(the address below)"
-        console.print(f"console: {where}/console/  API: /api/v1  docs: /docs")
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            access_log=False,  # ours is structured and names the key, never its secret
-            log_level="info",
-            ssl_certfile=ssl_certfile,
-            ssl_keyfile=ssl_keyfile,
-            timeout_graceful_shutdown=30,
-        )
-        uvicorn.Server(config).run()
+    settings = server.settings_for(
+        store,
+        db,
+        features=features,
+        blocked_threshold=blocked_threshold,
+        session_secret=session_secret,
+        https=ssl_certfile is not None,
+    )
+    workers = workers or server.default_workers()
+    scheme = "https" if ssl_certfile else "http"
+    where = f"{scheme}://{host}:{port}" if port else "(the address below)"
+    console.print(f"console: {where}/console/  API: /api/v1  docs: /docs  workers: {workers}")
+    server.run(
+        settings,
+        workers=workers,
+        host=host,
+        port=port,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+    )

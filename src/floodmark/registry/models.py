@@ -181,3 +181,16 @@ class ApiKey(Base):
         sa.CheckConstraint(sa.column("role").in_(ROLES), name="ck_api_keys_role"),
         sa.UniqueConstraint("digest", name="uq_api_keys_digest"),
     )
+
+
+class LoginFailure(Base):
+    """A failed console login, kept for the throttle's window (revision 0004): every server
+    process counts the same failures."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client: Mapped[str] = mapped_column(sa.String(256))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (sa.Index("ix_login_failures_client_at", "client", "at"),)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from floodmark.registry.keys import KeyInfo
 from floodmark.service import queries
-from floodmark.service.auth import require
+from floodmark.service.auth import View, require
 from floodmark.service.errors import ERROR_RESPONSES, ErrorResponse
 from floodmark.service.fleet import Fleet
 from floodmark.service.models import (
@@ -36,6 +36,8 @@ Viewer = Annotated[KeyInfo, Depends(require("viewer"))]
 Reviewer = Annotated[KeyInfo, Depends(require("reviewer"))]
 Admin = Annotated[KeyInfo, Depends(require("admin"))]
 Limit = Annotated[int, Query(ge=1, le=10_000, description="Rows per page.")]
+#: The registry's ids are 32-bit integers (PostgreSQL's ``integer``).
+MAX_ID = queries.MAX_ID
 Cursor = Annotated[
     str | None, Query(pattern=r"^[0-9]{1,12}$", description="next_cursor of the last page.")
 ]
@@ -47,7 +49,7 @@ Conflict = {409: {"model": ErrorResponse, "description": "conflict"}}
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 
-def fleet_of(request: Request) -> Fleet:
+async def fleet_of(request: Request) -> Fleet:
     return request.app.state.fleet
 
 
@@ -55,8 +57,9 @@ FleetDep = Annotated[Fleet, Depends(fleet_of)]
 
 
 @router.get("/objects", response_model=ObjectPage, tags=["objects"])
-def list_objects(
+async def list_objects(
     fleet: FleetDep,
+    view: View,
     _key: Viewer,
     q: Annotated[str | None, Query(max_length=256, description="Part of an id or name.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -65,13 +68,13 @@ def list_objects(
     ] = None,
 ):
     """Objects of the store and the registry, sorted by id, filtered by ``q``."""
-    return FastJSON(queries.object_page(fleet, q, limit, cursor))
+    return FastJSON(queries.object_page(fleet, q, limit, cursor, view))
 
 
 @router.get("/objects/{prediction_id}", response_model=ObjectDetail, tags=["objects"])
-def get_object(fleet: FleetDep, _key: Viewer, prediction_id: str):
+async def get_object(fleet: FleetDep, view: View, _key: Viewer, prediction_id: str):
     """One object: its series, features, and its thresholds in the latest and approved sets."""
-    return FastJSON(queries.object_detail(fleet, prediction_id))
+    return FastJSON(queries.object_detail(fleet, prediction_id, view, encoded=True))
 
 
 @router.get(
@@ -79,7 +82,7 @@ def get_object(fleet: FleetDep, _key: Viewer, prediction_id: str):
     response_model=SeriesData,
     tags=["objects"],
 )
-def get_series(
+async def get_series(
     fleet: FleetDep,
     _key: Viewer,
     prediction_id: str,
@@ -107,8 +110,9 @@ def list_sets(fleet: FleetDep, _key: Viewer):
 
 
 @router.get("/sets/{set_id}/thresholds", response_model=ThresholdPage, tags=["sets"])
-def get_thresholds(
+async def get_thresholds(
     fleet: FleetDep,
+    view: View,
     _key: Viewer,
     set_id: SetRef,
     prediction_id: Annotated[str | None, Query(max_length=256)] = None,
@@ -119,7 +123,7 @@ def get_thresholds(
 ):
     """A set's thresholds with overrides applied, filtered by series."""
     filters = {"prediction_id": prediction_id, "vector": vector, "metric": metric}
-    return FastJSON(queries.set_page(fleet, set_id, filters, limit, cursor))
+    return FastJSON(queries.set_page(fleet, set_id, filters, limit, cursor, view))
 
 
 @router.get("/sets/{set_id}/diff", response_model=DiffPage, tags=["sets"])
@@ -184,7 +188,9 @@ def get_audit(
     fleet: FleetDep,
     _key: Viewer,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="Rows older than this id.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Rows older than this id.")
+    ] = None,
 ):
     """The audit log, newest first."""
     return FastJSON(queries.audit_page(fleet, limit, before))
@@ -208,6 +214,6 @@ def create_key(fleet: FleetDep, key: Admin, body: KeyRequest):
 
 
 @router.post("/keys/{key_id}/revoke", response_model=Revoked, tags=["keys"], responses=Conflict)
-def revoke_key(fleet: FleetDep, key: Admin, key_id: int):
+def revoke_key(fleet: FleetDep, key: Admin, key_id: Annotated[int, Path(ge=1, le=MAX_ID)]):
     """Revoke a key (not the one making the request); audited."""
     return queries.revoke(fleet, key_id, key)

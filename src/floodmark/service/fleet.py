@@ -1,22 +1,25 @@
 """What the service reads: the store (reopened when an ingest commits) and the registry.
 
-The store's catalog and the features table are read once per store version and
-split by object, so one object's series cost a dictionary lookup.
+The store's catalog, index and the features table are read once per store version
+and split by object, so one object's series cost a dictionary lookup and one series'
+samples a read of its rows only. The registry is read through a ``RegistryCache``.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 import polars as pl
-import sqlalchemy as sa
 
 from floodmark.domain import is_attack
 from floodmark.registry import Registry
-from floodmark.registry.models import ProtectedObject
+from floodmark.schema import LONG_SCHEMA
+from floodmark.service.registry_view import RegistryCache, RegistryView
 from floodmark.store import Store, layout, open_store
+from floodmark.store.parquet import scan_rows
 
 #: The objects list's columns.
 OBJECTS_SCHEMA: dict[str, pl.DataType] = {
@@ -34,6 +37,9 @@ class Snapshot:
     store: Store
     by_object: dict[str, pl.DataFrame]  # catalog rows of each object
     features: dict[str, pl.DataFrame]  # features rows of each object (empty without a file)
+    rows: dict[tuple[str, str, str], tuple[str, int, int]]  # series: (file, first row, rows)
+    #: Per object, its series and features as JSON (encoded on first use).
+    encoded: dict[str, tuple[orjson.Fragment, orjson.Fragment]] = field(default_factory=dict)
 
 
 class Fleet:
@@ -49,6 +55,7 @@ class Fleet:
     ) -> None:
         self.store_dir = Path(store_dir).absolute()
         self.registry = registry
+        self.cache = RegistryCache(registry)
         self.features_file = None if features is None else Path(features)
         self.blocked_threshold = blocked_threshold
         self._lock = threading.Lock()
@@ -64,7 +71,12 @@ class Fleet:
             held = self._snapshot
             if held is None or held.store.version_dir != current:
                 store = open_store(self.store_dir)
-                held = Snapshot(store, _split(store.catalog()), _split(self._read_features()))
+                held = Snapshot(
+                    store,
+                    _split(store.catalog()),
+                    _split(self._read_features()),
+                    _row_ranges(store),
+                )
                 self._snapshot = held
             return held
 
@@ -76,32 +88,47 @@ class Fleet:
         return read_table(path) if path.is_file() else None
 
     def series_samples(self, prediction_id: str, vector: str, metric: str) -> pl.DataFrame:
-        """One series' samples with its ``attack`` flag, sorted by time."""
-        samples = self.snapshot().store.read_series(prediction_id, vector, metric)
-        return samples.with_columns(attack=is_attack(self.blocked_threshold))
+        """One series' samples (``timestamp, passed, blocked, attack``), sorted by time;
+        empty when the store has no such series."""
+        key = (prediction_id, vector, metric)
+        try:
+            return self._read_rows(self.snapshot().rows.get(key))
+        except FileNotFoundError:  # an ingest replaced the version between look-up and read
+            return self._read_rows(self.snapshot().rows.get(key))
+
+    def _read_rows(self, where: tuple[str, int, int] | None) -> pl.DataFrame:
+        schema = {c: LONG_SCHEMA[c] for c in SAMPLE_COLUMNS}
+        if where is None:
+            samples = pl.LazyFrame(schema=schema)
+        else:  # a file is sorted by (prediction_id, timestamp): the rows are in time order
+            path, start, length = where
+            samples = scan_rows(path, start, start + length, SAMPLE_COLUMNS).cast(schema)
+        # One query: each eager step would be a query of its own (~0.3 ms each).
+        return samples.with_columns(attack=is_attack(self.blocked_threshold)).collect()
+
+    def view(self) -> RegistryView:
+        """The registry as it is now (read again only after a write)."""
+        return self.cache.view()
 
     # -- objects ------------------------------------------------------------------
-    def objects(self) -> pl.DataFrame:
+    def objects(self, view: RegistryView | None = None) -> pl.DataFrame:
         """Every object of the store or the registry (``OBJECTS_SCHEMA``), sorted by id."""
-        return self._current_objects()[1]
+        return self._current_objects(view)[1]
 
-    def object(self, prediction_id: str) -> dict | None:
+    def object(self, prediction_id: str, view: RegistryView | None = None) -> dict | None:
         """One row of ``objects()`` as a dict, or None."""
-        return self._current_objects()[2].get(prediction_id)
+        return self._current_objects(view)[2].get(prediction_id)
 
-    def _current_objects(self) -> tuple[tuple, pl.DataFrame, dict[str, dict]]:
+    def _current_objects(
+        self, view: RegistryView | None
+    ) -> tuple[tuple, pl.DataFrame, dict[str, dict]]:
         snap = self.snapshot()
-        with self.registry.sessions() as session:
-            stamp = session.execute(
-                sa.select(sa.func.count(), sa.func.max(ProtectedObject.updated))
-            ).one()
-        key = (snap.store.version_dir, tuple(stamp))
+        view = view or self.view()
+        key = (snap.store.version_dir, view.marker)
         with self._lock:
             if self._objects is not None and self._objects[0] == key:
                 return self._objects
-        from floodmark.registry import read_objects
-
-        named = read_objects(self.registry)
+        named = view.objects
         counts = pl.DataFrame(
             {
                 "prediction_id": list(snap.by_object),
@@ -123,6 +150,23 @@ class Fleet:
         with self._lock:
             self._objects = (key, table, by_id)
         return self._objects
+
+
+#: The sample columns a series read returns (``attack`` is added).
+SAMPLE_COLUMNS = ("timestamp", "passed", "blocked")
+
+
+def _row_ranges(store: Store) -> dict[tuple[str, str, str], tuple[str, int, int]]:
+    """Where each series' samples are: its partition file, first row and number of rows."""
+    index = store.index()
+    return {
+        (pid, vector, metric): (
+            str(layout.partition_dir(store.series_dir, vector, metric) / file),
+            offset,
+            rows,
+        )
+        for vector, metric, file, pid, offset, rows in index.iter_rows()
+    }
 
 
 def _split(table: pl.DataFrame | None) -> dict[str, pl.DataFrame]:

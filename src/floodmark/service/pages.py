@@ -105,10 +105,11 @@ def login(
     check_csrf(request, csrf)
     throttle = request.app.state.login_throttle
     client = request.client.host if request.client else "unknown"
-    throttle.check(client)
-    found = find_key(request.app.state.fleet.registry, key.strip())
+    registry = request.app.state.fleet.registry
+    throttle.check(registry, client)
+    found = find_key(registry, key.strip())
     if found is None:
-        throttle.failed(client)
+        throttle.failed(registry, client)
         return render(request, "login.html", status=401, next=_local(next), failed=True)
     request.session.clear()  # a fresh session (and CSRF token) for the new identity
     request.session[SESSION_KEY] = found.id
@@ -275,7 +276,7 @@ def export_download(
 def audit_page(
     request: Request,
     key: SessionKey,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=queries.MAX_ID)] = None,
 ) -> HTMLResponse:
     page = queries.audit_page(_fleet(request), 200, before)
     return render(request, "audit.html", page=page)

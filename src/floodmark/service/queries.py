@@ -24,16 +24,19 @@ from floodmark.registry import (
     audit_log,
     diff_thresholds,
     override_threshold,
-    read_objects,
     review_summary,
 )
 from floodmark.registry.keys import KeyInfo
 from floodmark.registry.models import ThresholdSet
-from floodmark.registry.sets import APPROVED, LATEST, resolve_set, set_thresholds
-from floodmark.schema import IP_LABELS, RANGE_LABELS, series_name
+from floodmark.registry.sets import APPROVED, LATEST, resolve_set
+from floodmark.schema import IP_LABELS, KEY_COLUMNS, RANGE_LABELS, series_name
 from floodmark.service.errors import ApiError
-from floodmark.service.fleet import Fleet
+from floodmark.service.fleet import Fleet, Snapshot
+from floodmark.service.models import encode_json
+from floodmark.service.registry_view import RegistryView
 
+#: The largest id the registry holds (its ids are PostgreSQL ``integer``s).
+MAX_ID = 2**31 - 1
 #: What ``export`` answers per format: media type and file suffix.
 EXPORT_MEDIA: dict[str, tuple[str, str]] = {
     "fastnetmon": ("application/zip", ".zip"),
@@ -44,9 +47,11 @@ EXPORT_MEDIA: dict[str, tuple[str, str]] = {
 
 
 # -- objects ----------------------------------------------------------------------
-def object_page(fleet: Fleet, q: str | None, limit: int, cursor: str | None) -> dict:
+def object_page(
+    fleet: Fleet, q: str | None, limit: int, cursor: str | None, view: RegistryView | None = None
+) -> dict:
     """Objects whose id or name contains ``q`` (any case), ``limit`` after ``cursor``."""
-    table = fleet.objects()
+    table = fleet.objects(view)
     if q:
         needle = q.strip().lower()
         table = table.filter(
@@ -65,12 +70,32 @@ def object_page(fleet: Fleet, q: str | None, limit: int, cursor: str | None) -> 
     }
 
 
-def object_detail(fleet: Fleet, prediction_id: str) -> dict:
-    """An object: its series, features, and thresholds of the newest and the approved set."""
-    found = fleet.object(prediction_id)
+def object_detail(
+    fleet: Fleet, prediction_id: str, view: RegistryView | None = None, *, encoded: bool = False
+) -> dict:
+    """An object: its series, features, and thresholds of the newest and the approved set.
+
+    ``encoded``: its lists as ``orjson.Fragment``s, encoded once per store and registry
+    version (for ``FastJSON``), not dicts (for the templates).
+    """
+    view = view or fleet.view()
+    found = fleet.object(prediction_id, view)
     if found is None:
         raise ApiError(404, f"no object {prediction_id!r}")
     snap = fleet.snapshot()
+    if encoded:
+        series, features = snap.encoded.get(prediction_id) or _encode_parts(snap, prediction_id)
+    else:
+        series, features = _object_parts(snap, prediction_id)
+    levels = {
+        which: _object_levels(fleet, view, which, prediction_id, encoded)
+        for which in (LATEST, APPROVED)
+    }
+    return {"object": found, "series": series, "features": features, **levels}
+
+
+def _object_parts(snap: Snapshot, prediction_id: str) -> tuple[list[dict], list[dict]]:
+    """An object's series (catalog rows) and features rows."""
     catalog = snap.by_object.get(prediction_id)
     series = []
     if catalog is not None:
@@ -84,25 +109,28 @@ def object_detail(fleet: Fleet, prediction_id: str) -> dict:
                 }
             )
     features = snap.features.get(prediction_id)
-    with fleet.registry.sessions() as session:
-        levels = {
-            which: _object_levels(session, which, prediction_id) for which in (LATEST, APPROVED)
-        }
-    return {
-        "object": found,
-        "series": series,
-        "features": [] if features is None else features.to_dicts(),
-        **levels,
-    }
+    return series, [] if features is None else features.to_dicts()
 
 
-def _object_levels(session: Session, ref: str, prediction_id: str) -> dict | None:
+def _encode_parts(snap: Snapshot, prediction_id: str) -> tuple[orjson.Fragment, orjson.Fragment]:
+    parts = tuple(orjson.Fragment(encode_json(p)) for p in _object_parts(snap, prediction_id))
+    snap.encoded[prediction_id] = parts  # a race only encodes it twice
+    return parts
+
+
+def _object_levels(
+    fleet: Fleet, view: RegistryView, ref: str, prediction_id: str, encoded: bool
+) -> dict | None:
     try:
-        found = resolve_set(session, ref)
+        set_id, state = view.resolve(ref)
     except RegistryError:
         return None
-    rows = set_thresholds(session, found.id, prediction_id=prediction_id)
-    return {"set_id": found.id, "state": found.state, "rows": rows.to_dicts()}
+    found = fleet.cache.set_rows(view, set_id)
+    if encoded:
+        rows = found.json_of_object(prediction_id)
+    else:
+        rows = found.of_object(prediction_id).to_dicts()
+    return {"set_id": set_id, "state": state, "rows": rows}
 
 
 # -- series -----------------------------------------------------------------------
@@ -117,8 +145,7 @@ def series_data(
     max_points: int,
 ) -> dict:
     """One series' samples in [start, end], at most ``max_points`` of them, peaks kept."""
-    catalog = fleet.snapshot().by_object.get(prediction_id)
-    if catalog is None or catalog.filter(vector=vector, metric=metric).height == 0:
+    if (prediction_id, vector, metric) not in fleet.snapshot().rows:
         raise ApiError(404, f"no series {series_name(prediction_id, vector, metric)}")
     samples = fleet.series_samples(prediction_id, vector, metric)
     if start is not None:
@@ -170,6 +197,8 @@ def _utc(value: dt.datetime) -> dt.datetime:
 # -- sets -------------------------------------------------------------------------
 def resolve(session: Session, ref: str) -> ThresholdSet:
     """Set ``ref`` (an id, ``approved`` or ``latest``), or 404."""
+    if ref.strip().isdigit() and int(ref) > MAX_ID:  # no such set: the database cannot hold it
+        raise ApiError(404, f"no set {ref.strip()} (floodmark sets lists them)")
     try:
         return resolve_set(session, ref)
     except RegistryError as exc:
@@ -177,19 +206,33 @@ def resolve(session: Session, ref: str) -> ThresholdSet:
 
 
 def set_page(
-    fleet: Fleet, ref: str, filters: dict[str, str | None], limit: int, cursor: str | None
+    fleet: Fleet,
+    ref: str,
+    filters: dict[str, str | None],
+    limit: int,
+    cursor: str | None,
+    view: RegistryView | None = None,
 ) -> dict:
     """A set's effective thresholds, filtered by series, ``limit`` rows from ``cursor``."""
     offset = _offset(cursor)
-    with fleet.registry.sessions() as session:
-        found = resolve(session, ref)
-        rows = set_thresholds(session, found.id, **filters)
+    view = view or fleet.view()
+    set_id, state = _resolve(view, ref)
+    found = fleet.cache.set_rows(view, set_id)
+    pid, vector, metric = (filters.get(k) for k in KEY_COLUMNS)
+    rows = found.table if pid is None else found.of_object(pid)
+    if vector is not None or metric is not None:
+        rows = rows.filter(
+            **{k: v for k, v in (("vector", vector), ("metric", metric)) if v is not None}
+        )
     page = rows.slice(offset, limit)
     more = offset + limit < rows.height
+    # One object's rows in one page: as encoded once for this registry version.
+    whole_object = pid is not None and vector is None and metric is None
+    whole_object = whole_object and offset == 0 and limit >= rows.height
     return {
-        "set_id": found.id,
-        "state": found.state,
-        "items": page.to_dicts(),
+        "set_id": set_id,
+        "state": state,
+        "items": found.json_of_object(pid) if whole_object else page.to_dicts(),
         "total": rows.height,
         "next_cursor": str(offset + limit) if more else None,
     }
@@ -197,10 +240,10 @@ def set_page(
 
 def diff_frame(fleet: Fleet, ref: str, against: str) -> tuple[int, int, pl.DataFrame]:
     """``(set id, against id, diff)`` of set ``ref`` against ``against``."""
-    with fleet.registry.sessions() as session:
-        new, old = resolve(session, ref), resolve(session, against)
-        new_rows, old_rows = set_thresholds(session, new.id), set_thresholds(session, old.id)
-    return new.id, old.id, diff_thresholds(old_rows, new_rows)
+    view = fleet.view()
+    (new, _), (old, _) = _resolve(view, ref), _resolve(view, against)
+    new_rows, old_rows = (fleet.cache.set_rows(view, i).table for i in (new, old))
+    return new, old, diff_thresholds(old_rows, new_rows)
 
 
 def diff_page(
@@ -218,6 +261,14 @@ def diff_page(
         "items": shown.slice(offset, limit).to_dicts(),
         "next_cursor": str(offset + limit) if offset + limit < shown.height else None,
     }
+
+
+def _resolve(view: RegistryView, ref: str) -> tuple[int, str]:
+    """``(id, state)`` of set ``ref`` as of ``view``, or 404."""
+    try:
+        return view.resolve(ref)
+    except RegistryError as exc:
+        raise ApiError(404, str(exc)) from None
 
 
 def _offset(cursor: str | None) -> int:
@@ -278,11 +329,10 @@ def export(fleet: Fleet, ref: str, fmt: str, level: str | None, bw_unit: str) ->
 
     if fmt.startswith("fastnetmon") and level is None:
         raise ApiError(422, f"format {fmt} exports one level: give level=ss|sc|nw|rl")
-    with fleet.registry.sessions() as session:
-        found = resolve(session, ref)
-        rows = set_thresholds(session, found.id)
-    objects = read_objects(fleet.registry)
-    stem = f"floodmark-set{found.id}-{fmt}" + (f"-{level}" if level else "")
+    view = fleet.view()
+    set_id, _ = _resolve(view, ref)
+    rows, objects = fleet.cache.set_rows(view, set_id).table, view.objects
+    stem = f"floodmark-set{set_id}-{fmt}" + (f"-{level}" if level else "")
     suffix = EXPORT_MEDIA[fmt][1]
     with tempfile.TemporaryDirectory(prefix="floodmark-export-") as tmp:
         out = Path(tmp) / (stem + (".conf" if fmt == "fastnetmon" else suffix))

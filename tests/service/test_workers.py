@@ -1,0 +1,142 @@
+"""Several server processes: one registry view per process, kept in step with the registry;
+a console session valid on every worker; SIGTERM stops them all."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import httpx2
+import pytest
+from fastapi.testclient import TestClient
+from live_server import live_server
+from service_fleet import bearer
+from test_console import csrf_of
+
+from floodmark.registry import approve_set, open_registry, override_threshold
+from floodmark.service import create_app
+
+WORKER = re.compile(r"Started server process \[(\d+)\]")
+#: Fresh connections per check: uvicorn's workers share one socket and the kernel hands
+#: each connection to one of them, so a worker missed by 16 connections is unlikely.
+CONNECTIONS = 16
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def two_apps(fleet):
+    """Two apps over one registry, as two server processes have: each its own caches."""
+    with open_registry(fleet.db) as one, open_registry(fleet.db) as two:
+        apps = [create_app(fleet.store_dir, r, session_secret="s") for r in (one, two)]
+        with TestClient(apps[0]) as first, TestClient(apps[1]) as second:
+            yield first, second
+
+
+def test_a_write_through_one_process_shows_at_once_on_another(two_apps, fleet):
+    first, second = two_apps
+    viewer, reviewer = bearer(fleet.keys["viewer"]), bearer(fleet.keys["reviewer"])
+    before = second.get("/api/v1/objects/aa01", headers=viewer).json()
+    assert before["approved"]["set_id"] == fleet.approved  # the second one holds its view
+    assert first.post(
+        f"/api/v1/sets/{fleet.draft}/approve", json={"reason": "ok"}, headers=reviewer
+    ).is_success
+    after = second.get("/api/v1/objects/aa01", headers=viewer).json()
+    assert after["approved"]["set_id"] == fleet.draft
+    body = {"prediction_id": "aa01", "vector": "PT_TCP", "metric": "PPS", "level": "ss"}
+    assert first.post(
+        f"/api/v1/sets/{fleet.draft}/overrides",
+        json={**body, "value": 123.0, "reason": "known peak"},
+        headers=reviewer,
+    ).is_success
+    rows = second.get(
+        "/api/v1/sets/approved/thresholds",
+        params={"prediction_id": "aa01", "vector": "PT_TCP", "metric": "PPS"},
+        headers=viewer,
+    ).json()["items"]
+    assert rows[0]["ss"] == 123.0
+
+
+def test_a_write_from_the_command_line_shows_on_the_next_request(client, fleet):
+    viewer = bearer(fleet.keys["viewer"])
+    path = "/api/v1/sets/latest/thresholds?prediction_id=aa01&vector=PT_UDP&metric=BW"
+    assert client.get(path, headers=viewer).json()["items"][0]["rl"] == 600.0
+    with open_registry(fleet.db) as registry:  # as `floodmark override` does
+        override_threshold(
+            registry, fleet.draft, prediction_id="aa01", vector="PT_UDP", metric="BW",
+            level="rl", value=900.0, reason="cli", by="cli",
+        )  # fmt: skip
+        approve_set(registry, fleet.draft, by="cli", reason="cli")
+    answer = client.get(path, headers=viewer).json()
+    assert answer["state"] == "approved" and answer["items"][0]["rl"] == 900.0
+
+
+def test_a_key_revoked_through_one_process_is_refused_by_another(two_apps, fleet):
+    first, second = two_apps
+    viewer = bearer(fleet.keys["viewer"])
+    assert second.get("/api/v1/objects", headers=viewer).status_code == 200
+    keys = first.get("/api/v1/keys", headers=bearer(fleet.keys["admin"])).json()
+    viewer_id = next(k["id"] for k in keys if k["name"] == "viewer-key")
+    assert first.post(
+        f"/api/v1/keys/{viewer_id}/revoke", headers=bearer(fleet.keys["admin"])
+    ).is_success
+    assert second.get("/api/v1/objects", headers=viewer).status_code == 401
+
+
+def test_two_workers_share_sessions_and_writes_and_stop_on_sigterm(fleet, tmp_path):
+    log = tmp_path / "serve.log"
+    with live_server(fleet.store_dir, fleet.db, log, "--workers", "2") as server:
+        for _ in range(600):  # the first worker may answer before the second has started
+            if log.read_text().count("Application startup complete") == 2:
+                break
+            time.sleep(0.1)
+        workers = [int(pid) for pid in WORKER.findall(log.read_text())]
+        assert len(workers) == 2 and server.proc.pid not in workers
+        with httpx2.Client(base_url=server.url) as http:
+            form = http.get("/console/login").text
+            done = http.post(
+                "/console/login",
+                data={"key": fleet.keys["viewer"], "csrf": csrf_of(form)},
+                follow_redirects=True,
+            )
+            assert done.status_code == 200 and "Alpha web" in done.text
+            cookies = dict(http.cookies)
+
+        def fresh_get(path: str, **kwargs) -> httpx2.Response:
+            # A new connection each time (kwargs: the client's headers or cookies).
+            with httpx2.Client(base_url=server.url, **kwargs) as one:
+                return one.get(path, follow_redirects=False)
+
+        # The session the parent's secret signed opens the console on either worker.
+        assert {
+            fresh_get("/console/", cookies=cookies).status_code for _ in range(CONNECTIONS)
+        } == {200}
+        viewer = bearer(fleet.keys["viewer"])
+        for _ in range(CONNECTIONS):  # each worker reads (and keeps) the registry
+            assert (
+                fresh_get("/api/v1/sets/approved/thresholds", headers=viewer).json()["set_id"]
+                == fleet.approved
+            )
+        assert httpx2.post(
+            f"{server.url}/api/v1/sets/{fleet.draft}/approve",
+            json={"reason": "live"},
+            headers=bearer(fleet.keys["reviewer"]),
+        ).is_success
+        for _ in range(CONNECTIONS):
+            assert (
+                fresh_get("/api/v1/sets/approved/thresholds", headers=viewer).json()["set_id"]
+                == fleet.draft
+            )
+        # The parent passes SIGTERM on, waits for both workers, then exits cleanly.
+        assert server.stop() == 0
+    assert not [pid for pid in workers if _alive(pid)]
+    text = log.read_text()
+    assert text.count("Application shutdown complete") == 2
+    assert "Traceback" not in text and "Stopping parent process" in text
