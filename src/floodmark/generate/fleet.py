@@ -18,14 +18,15 @@ from pathlib import Path
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+from threadpoolctl import threadpool_limits
 
 from floodmark.domain import bounded_map
 from floodmark.errors import FloodmarkError
+from floodmark.generate.encode import vendor_cell
 from floodmark.generate.labels import object_labels
 from floodmark.generate.profile import object_streams
 from floodmark.generate.traffic import ObjectTraffic, simulate_object
 from floodmark.io.atomic import atomic_path
-from floodmark.io.codec import encode_time_series
 from floodmark.schema import VENDOR_COLUMNS
 
 DAY = 86_400
@@ -200,7 +201,7 @@ def object_rows(job: _Job) -> tuple[dict[str, list], dict[str, int]]:
         # The vendor lists every sample on the passed side but only attack samples on
         # the blocked side; readers must align the two by timestamp.
         columns["time_series"].append(
-            encode_time_series(
+            vendor_cell(
                 series.timestamps,
                 series.passed,
                 series.timestamps[attacked],
@@ -221,13 +222,28 @@ def _counts(traffic: ObjectTraffic) -> dict[str, int]:
 
 
 def _ordered_map(fn: Callable, items: Iterable, workers: int) -> Iterator:
-    """``map(fn, items)`` over ``workers`` processes, in order, a few tasks in flight."""
+    """``map(fn, items)`` over ``workers`` processes, in order, a few tasks in flight.
+
+    Every object is simulated with one BLAS thread: its matrix products are tiny
+    (13 x 11 by 11 x samples), so more threads only fight the other workers for the
+    cores (20x slower, measured), and one thread sums in the same order anyway.
+    """
+    if workers <= 1:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield from map(fn, items)
+        return
     # spawn, not fork: forking a process that runs Polars' or BLAS' threads can deadlock.
     context = multiprocessing.get_context("spawn")
-    return bounded_map(
+    yield from bounded_map(
         fn,
         items,
         workers=workers,
-        executor=lambda n: ProcessPoolExecutor(max_workers=n, mp_context=context),
+        executor=lambda n: ProcessPoolExecutor(
+            max_workers=n, mp_context=context, initializer=_one_blas_thread
+        ),
         in_flight=3 * workers,
     )
+
+
+def _one_blas_thread() -> None:
+    threadpool_limits(limits=1, user_api="blas")
