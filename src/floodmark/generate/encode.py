@@ -117,17 +117,9 @@ def _splice(n, values, stamps, day_starts, heads, head_ends, out):
             out[at] = _COMMA
             at += 1
         at = _put(out, at, _SAMPLE_OPEN)
-        while values[v] != _COMMA and values[v] != _BRACKET_CLOSE:
-            out[at] = values[v]
-            at += 1
-            v += 1
-        v += 1
+        at, v = _copy_number(values, v, out, at)
         at = _put(out, at, _SAMPLE_MIDDLE)
-        while stamps[t] != _COMMA and stamps[t] != _BRACKET_CLOSE:
-            out[at] = stamps[t]
-            at += 1
-            t += 1
-        t += 1
+        at, t = _copy_number(stamps, t, out, at)
         out[at] = _BRACE_CLOSE
         at += 1
     at = _put(out, at, _DAY_CLOSE)
@@ -137,5 +129,16 @@ def _splice(n, values, stamps, day_starts, heads, head_ends, out):
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _put(out, at, text):
-    out[at : at + text.size] = text
+    for j in range(text.size):
+        out[at + j] = text[j]
     return at + text.size
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _copy_number(text, start, out, at):
+    """Copy the number at ``text[start]`` to ``out[at]``; return both positions after it."""
+    end = start
+    while text[end] != _COMMA and text[end] != _BRACKET_CLOSE:
+        out[at + end - start] = text[end]
+        end += 1
+    return at + end - start, end + 1
