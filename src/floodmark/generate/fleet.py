@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from floodmark.domain import bounded_map
 from floodmark.errors import FloodmarkError
-from floodmark.generate.encode import vendor_cell
+from floodmark.generate.encode import cell_array, vendor_cell
 from floodmark.generate.labels import object_labels
 from floodmark.generate.profile import object_streams
 from floodmark.generate.traffic import ObjectTraffic, simulate_object
@@ -117,12 +117,17 @@ def generate_fleet(
             pending = 0
             for done, (columns, counts) in enumerate(_ordered_map(object_rows, jobs, workers), 1):
                 for name, values in columns.items():
-                    buffer[name].extend(values)
+                    buffer[name].extend(values)  # time_series: one array per object
                 for name, value in counts.items():
                     totals[name] += value
                 pending += 1
                 if pending == ROW_GROUP_OBJECTS or done == objects:
-                    writer.write_table(pa.Table.from_pydict(buffer, schema=schema))
+                    # One contiguous array per row group, as a list of strings would give.
+                    table = pa.Table.from_pydict(
+                        {**buffer, "time_series": pa.concat_arrays(buffer["time_series"])},
+                        schema=schema,
+                    )
+                    writer.write_table(table)
                     buffer = {name: [] for name in VENDOR_COLUMNS}
                     pending = 0
                 if progress is not None:
@@ -181,7 +186,11 @@ def parse_start(start: datetime | date | str | int) -> int:
 
 
 def object_rows(job: _Job) -> tuple[dict[str, list], dict[str, int]]:
-    """Simulate, label and encode one object: its vendor rows and what it holds."""
+    """Simulate, label and encode one object: its vendor rows and what it holds.
+
+    ``time_series`` holds one Arrow array (the object's cells): a worker hands back
+    two buffers, not 26 strings for the writer to copy one by one.
+    """
     traffic = simulate_object(
         job.index, seed=job.seed, days=job.days, step=job.step, start=job.start
     )
@@ -208,6 +217,7 @@ def object_rows(job: _Job) -> tuple[dict[str, list], dict[str, int]]:
                 series.blocked[attacked],
             )
         )
+    columns["time_series"] = [cell_array(columns["time_series"])]
     return columns, _counts(traffic)
 
 
