@@ -16,8 +16,6 @@ The whole flow in a notebook::
 
 from __future__ import annotations
 
-import importlib
-
 from floodmark.errors import (
     FloodmarkError,
     InputFormatError,
@@ -28,13 +26,15 @@ from floodmark.errors import (
     SeriesDefect,
     StoreError,
 )
-from floodmark.schema import KEY_COLUMNS, LEVELS, LONG_SCHEMA, METRICS, VECTORS
+from floodmark.lazy import lazy_names
 
 __version__ = "0.1.0"
 
-# Subpackages pull in Polars, scikit-learn, LightGBM and Plotly: their names are
-# imported on first use so that `floodmark --help` and light scripts start fast.
+# The schema and the subpackages pull in Polars, scikit-learn, LightGBM and Plotly:
+# their names are imported on first use so that `floodmark --help` and light scripts
+# start fast.
 _LAZY: dict[str, tuple[str, ...]] = {
+    "floodmark.schema": ("KEY_COLUMNS", "LEVELS", "LONG_SCHEMA", "METRICS", "VECTORS"),
     "floodmark.io": (
         "FORMATS",
         "ReadResult",
@@ -130,29 +130,13 @@ __all__ = sorted(
         "FloodmarkError",
         "InputFormatError",
         "InsufficientDataError",
-        "KEY_COLUMNS",
-        "LEVELS",
-        "LONG_SCHEMA",
-        "METRICS",
         "NotFittedError",
         "OutputError",
         "SchemaError",
         "SeriesDefect",
         "StoreError",
-        "VECTORS",
         *_ORIGIN,
     ]
 )
 
-
-def __getattr__(name: str) -> object:
-    module = _ORIGIN.get(name)
-    if module is None:
-        raise AttributeError(f"module 'floodmark' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

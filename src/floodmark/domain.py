@@ -15,7 +15,6 @@ report), so they cannot disagree. This module depends only on ``floodmark.schema
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -23,6 +22,7 @@ from typing import TypeVar
 
 import polars as pl
 
+from floodmark.machine import available_cpus  # noqa: F401 - its home before
 from floodmark.schema import KEY_COLUMNS
 
 #: Microseconds in a UTC day.
@@ -134,14 +134,6 @@ def with_series_ids(samples: pl.DataFrame, keys: Iterable[str] = KEY_COLUMNS) ->
     if not (series == distinct and df.select(in_order).item()):
         df = samples.sort([*keys, "timestamp"]).with_columns(sid=run_ids(*keys))
     return df
-
-
-def available_cpus() -> int:
-    """The cores this process may run on (its CPU affinity where the system has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def bounded_map(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 from rich import box
 from rich.table import Table
@@ -22,6 +21,9 @@ from floodmark.cli.options import (
 )
 from floodmark.cli.output import console, parse_csv_option, progress
 from floodmark.cli.params import parse_params
+
+if TYPE_CHECKING:  # imported where used: --help and other commands start without it
+    import polars as pl
 
 HELP = """Measure what thresholds would have cost and caught, method by method.
 
@@ -296,6 +298,8 @@ def _print_table(table: pl.DataFrame, title: str) -> None:
 def _print_default(result) -> None:
     """With ``default`` among the methods: does it dominate the competitors, and does it
     keep its promise?"""
+    import polars as pl
+
     from floodmark.backtest.dominance import calibration, dominance
 
     dom = dominance(result.table)
@@ -347,6 +351,8 @@ def _print_injected(injected: pl.DataFrame) -> None:
         out.add_column(name, no_wrap=True)
     for size in sizes:
         out.add_column(f"{size:g}x", justify="right", no_wrap=True)
+    import polars as pl
+
     keys = injected.select("method", "min_duration", "level").unique(maintain_order=True)
     for method, n, level in keys.iter_rows():
         rows = injected.filter(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 
 from floodmark.cli.output import console, print_frame
@@ -168,6 +167,8 @@ def print_summary(summary: ExportSummary) -> None:
             + (f" and {more} more" if more > 0 else "")
         )
     if summary.networks_left_out.height:
+        import polars as pl
+
         left_out = summary.networks_left_out.group_by("reason", maintain_order=True).agg(
             networks=pl.len(), first=pl.col("network").first()
         )

@@ -79,8 +79,8 @@ def generate(
     workers: Workers = None,
     quiet: Quiet = False,
 ) -> None:
-    from floodmark.domain import available_cpus
     from floodmark.generate import generate_fleet
+    from floodmark.machine import available_cpus
 
     with progress(disable=quiet) as bar:
         task = bar.add_task("objects", total=objects)

@@ -134,8 +134,7 @@ def ingest(
     spark_conf: SparkConf = None,
 ) -> None:
     """Read INPUT files into the store at --store."""
-    from floodmark.io import FORMATS
-    from floodmark.store import ingest_files
+    from floodmark.io.options import FORMATS
 
     if format is not None and format not in FORMATS:
         raise typer.BadParameter(f"choose from {', '.join(FORMATS)}", param_hint="--format")
@@ -155,6 +154,18 @@ def ingest(
     if use_spark(engine, spark_master, spark_conf):
         _spark_ingest(inputs, store, format, strict, max_series_bytes, spark_master, spark_conf)
         return
+    from floodmark.store.unchanged import unchanged_ingest
+
+    # Inputs that made the store's current version: answered before the readers and
+    # the writer are imported (they cost more than the check).
+    summary = unchanged_ingest(
+        store, inputs, format=format, errors="raise" if strict else "quarantine", **options
+    )
+    if summary is not None:
+        console.print(f"{store}: {summary.describe()}", soft_wrap=True, markup=False)
+        return
+    from floodmark.store import ingest_files
+
     with progress(disable=quiet) as bar:
         reading = bar.add_task("reading batches", total=None)
         merging = None

@@ -23,7 +23,7 @@ from typing import Annotated
 
 import typer
 
-from floodmark.domain import available_cpus
+from floodmark.machine import available_cpus
 
 #: ``--store``: an existing store directory (every command that reads one).
 StoreDir = Annotated[

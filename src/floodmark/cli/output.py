@@ -6,8 +6,8 @@ Options shared by commands are in ``floodmark.cli.options``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -19,6 +19,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+
+if TYPE_CHECKING:  # Polars is imported by the commands that print frames
+    import polars as pl
 
 # soft_wrap: long lines (paths, summaries) stay whole so they can be copied and grepped.
 console = Console(highlight=False, soft_wrap=True)

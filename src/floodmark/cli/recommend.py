@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 
 from floodmark.cli.engine import Engine, SparkConf, SparkMaster, spark_engine, use_spark
@@ -19,7 +18,9 @@ from floodmark.cli.options import (
 )
 from floodmark.cli.output import console, print_frame, progress
 from floodmark.cli.params import parse_params
-from floodmark.schema import KEY_COLUMNS, LEVELS
+
+if TYPE_CHECKING:  # imported where used: --help and other commands start without it
+    import polars as pl
 
 HELP = (
     "Recommend ss <= sc <= nw <= rl thresholds for every series and write them.\n\n"
@@ -221,6 +222,10 @@ def _targets(text: str) -> list[float]:
 def _summary(
     table: pl.DataFrame, method: str, catalog: pl.DataFrame, fallbacks: pl.DataFrame
 ) -> None:
+    import polars as pl
+
+    from floodmark.schema import KEY_COLUMNS, LEVELS
+
     keys = list(KEY_COLUMNS)
     n_fallback = int(fallbacks["series"].sum()) if fallbacks.height else 0
     console.print(

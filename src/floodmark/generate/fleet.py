@@ -18,14 +18,15 @@ from pathlib import Path
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+from threadpoolctl import threadpool_limits
 
 from floodmark.domain import bounded_map
 from floodmark.errors import FloodmarkError
+from floodmark.generate.encode import cell_array, vendor_cell
 from floodmark.generate.labels import object_labels
 from floodmark.generate.profile import object_streams
 from floodmark.generate.traffic import ObjectTraffic, simulate_object
 from floodmark.io.atomic import atomic_path
-from floodmark.io.codec import encode_time_series
 from floodmark.schema import VENDOR_COLUMNS
 
 DAY = 86_400
@@ -116,12 +117,17 @@ def generate_fleet(
             pending = 0
             for done, (columns, counts) in enumerate(_ordered_map(object_rows, jobs, workers), 1):
                 for name, values in columns.items():
-                    buffer[name].extend(values)
+                    buffer[name].extend(values)  # time_series: one array per object
                 for name, value in counts.items():
                     totals[name] += value
                 pending += 1
                 if pending == ROW_GROUP_OBJECTS or done == objects:
-                    writer.write_table(pa.Table.from_pydict(buffer, schema=schema))
+                    # One contiguous array per row group, as a list of strings would give.
+                    table = pa.Table.from_pydict(
+                        {**buffer, "time_series": pa.concat_arrays(buffer["time_series"])},
+                        schema=schema,
+                    )
+                    writer.write_table(table)
                     buffer = {name: [] for name in VENDOR_COLUMNS}
                     pending = 0
                 if progress is not None:
@@ -180,7 +186,11 @@ def parse_start(start: datetime | date | str | int) -> int:
 
 
 def object_rows(job: _Job) -> tuple[dict[str, list], dict[str, int]]:
-    """Simulate, label and encode one object: its vendor rows and what it holds."""
+    """Simulate, label and encode one object: its vendor rows and what it holds.
+
+    ``time_series`` holds one Arrow array (the object's cells): a worker hands back
+    two buffers, not 26 strings for the writer to copy one by one.
+    """
     traffic = simulate_object(
         job.index, seed=job.seed, days=job.days, step=job.step, start=job.start
     )
@@ -200,13 +210,14 @@ def object_rows(job: _Job) -> tuple[dict[str, list], dict[str, int]]:
         # The vendor lists every sample on the passed side but only attack samples on
         # the blocked side; readers must align the two by timestamp.
         columns["time_series"].append(
-            encode_time_series(
+            vendor_cell(
                 series.timestamps,
                 series.passed,
                 series.timestamps[attacked],
                 series.blocked[attacked],
             )
         )
+    columns["time_series"] = [cell_array(columns["time_series"])]
     return columns, _counts(traffic)
 
 
@@ -221,13 +232,28 @@ def _counts(traffic: ObjectTraffic) -> dict[str, int]:
 
 
 def _ordered_map(fn: Callable, items: Iterable, workers: int) -> Iterator:
-    """``map(fn, items)`` over ``workers`` processes, in order, a few tasks in flight."""
+    """``map(fn, items)`` over ``workers`` processes, in order, a few tasks in flight.
+
+    Every object is simulated with one BLAS thread: its matrix products are tiny
+    (13 x 11 by 11 x samples), so more threads only fight the other workers for the
+    cores (20x slower, measured), and one thread sums in the same order anyway.
+    """
+    if workers <= 1:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield from map(fn, items)
+        return
     # spawn, not fork: forking a process that runs Polars' or BLAS' threads can deadlock.
     context = multiprocessing.get_context("spawn")
-    return bounded_map(
+    yield from bounded_map(
         fn,
         items,
         workers=workers,
-        executor=lambda n: ProcessPoolExecutor(max_workers=n, mp_context=context),
+        executor=lambda n: ProcessPoolExecutor(
+            max_workers=n, mp_context=context, initializer=_one_blas_thread
+        ),
         in_flight=3 * workers,
     )
+
+
+def _one_blas_thread() -> None:
+    threadpool_limits(limits=1, user_api="blas")

@@ -39,6 +39,7 @@ from isal import isal_zlib
 
 from floodmark.errors import SeriesDefect
 from floodmark.io.json_scan import scan_document
+from floodmark.io.options import MAX_SERIES_BYTES, SANE_SERIES_SAMPLES  # noqa: F401 - re-exported
 
 try:  # optional speed-up: without it every document takes the full parse
     import msgspec
@@ -54,15 +55,6 @@ class DecodedSeries:
     passed: np.ndarray  # float64
     blocked: np.ndarray  # float64
     repaired_duplicates: int
-
-
-#: The longest sane series is 400 days at 60 s: 576,000 samples a side. Its widest
-#: sample, ``{"value":2.2250738585072014e-308,"timeStamp":1704067200.0},``, is 59
-#: bytes of JSON; a day's ``"2024-01-01":{"values":[...]},`` adds 28 bytes per 1,440
-#: samples. 64 bytes a sample leaves room for some whitespace: both sides then take
-#: 2 x 576,000 x 64 = 73,728,000 bytes, the most one series may inflate to by default.
-SANE_SERIES_SAMPLES = 400 * 86_400 // 60
-MAX_SERIES_BYTES = 2 * SANE_SERIES_SAMPLES * 64
 
 
 def _defects_only(decode: Callable[..., DecodedSeries]) -> Callable[..., DecodedSeries]:

@@ -7,27 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from floodmark.errors import FloodmarkError, InputFormatError
 from floodmark.io.catalog import PATH_COLUMNS, iter_vendor_catalog
 from floodmark.io.codec import MAX_SERIES_BYTES
-from floodmark.io.long_table import REQUIRED_COLUMNS as LONG_COLUMNS
 from floodmark.io.long_table import iter_long_table
+from floodmark.io.options import FORMATS, LONG_COLUMNS, is_parquet, parquet_format
 from floodmark.io.read_result import ReadResult
 from floodmark.io.series_csv import find_time_column, iter_series_csv
 from floodmark.io.vendor import iter_vendor_export
 
-FORMATS: tuple[str, ...] = ("vendor", "vendor-catalog", "long", "series-csv")
-
-_PARQUET_MAGIC = b"PAR1"
 _HEADER_BYTES = 1 << 16
-
-
-def _is_parquet(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(4) == _PARQUET_MAGIC
 
 
 def _csv_header(path: Path) -> tuple[list[str], list[str]]:
@@ -66,21 +56,9 @@ def detect_format(path: str | Path) -> str:
     path = Path(path)
     if not path.is_file():
         raise InputFormatError("file not found", file=path)
+    if is_parquet(path):
+        return parquet_format(path)
     tried = f"tried {', '.join(FORMATS)}"
-    if _is_parquet(path):
-        try:
-            names = pq.read_schema(path).names
-        except (pa.ArrowException, OSError) as exc:
-            raise InputFormatError(f"unreadable Parquet file ({exc})", file=path) from None
-        if "time_series" in names:
-            return "vendor"
-        if all(c in names for c in LONG_COLUMNS):
-            return "long"
-        raise InputFormatError(
-            f"Parquet file is neither a vendor export (no time_series column) nor a long "
-            f"table (needs {', '.join(LONG_COLUMNS)}); has {', '.join(names)}; {tried}",
-            file=path,
-        )
     header, first = _csv_header(path)
     if all(c in header for c in LONG_COLUMNS):
         return "long"

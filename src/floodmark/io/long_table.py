@@ -28,10 +28,11 @@ from floodmark.io._common import (
     value_defects,
 )
 from floodmark.io.atomic import atomic_path
+from floodmark.io.options import LONG_COLUMNS
 from floodmark.io.read_result import ReadResult
 from floodmark.schema import KEY_COLUMNS, LONG_SCHEMA, empty_long, empty_quarantine
 
-REQUIRED_COLUMNS: tuple[str, ...] = ("prediction_id", "vector", "metric", "timestamp", "passed")
+REQUIRED_COLUMNS = LONG_COLUMNS
 SUFFIXES: tuple[str, ...] = (".csv", ".parquet")
 _KEYS = list(KEY_COLUMNS)
 

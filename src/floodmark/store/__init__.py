@@ -4,12 +4,23 @@
 >>> ingest_files("fleet-store", ["export.parquet"])  # doctest: +SKIP
 >>> store = open_store("fleet-store")  # doctest: +SKIP
 >>> store.catalog(), store.read_series(vector="PT_SYN")  # doctest: +SKIP
+
+Names are imported on first use, so that ``floodmark.store.layout`` and the check
+for unchanged inputs load without Polars.
 """
 
-from floodmark.store.chunks import ChunkPiece, ChunkSpec, read_chunk, read_chunk_runs
-from floodmark.store.ingestion import IngestSummary, ingest, ingest_files
-from floodmark.store.reader import Store, open_store
-from floodmark.store.tables import CATALOG_SCHEMA, STORE_QUARANTINE_SCHEMA
+from floodmark.lazy import lazy_names
+
+__getattr__, __dir__ = lazy_names(
+    __name__,
+    {
+        "floodmark.store.chunks": ("ChunkPiece", "ChunkSpec", "read_chunk", "read_chunk_runs"),
+        "floodmark.store.ingestion": ("ingest", "ingest_files"),
+        "floodmark.store.summary": ("IngestSummary",),
+        "floodmark.store.reader": ("Store", "open_store"),
+        "floodmark.store.tables": ("CATALOG_SCHEMA", "STORE_QUARANTINE_SCHEMA"),
+    },
+)
 
 __all__ = [  # sorted; tests keep it complete
     "CATALOG_SCHEMA",

@@ -10,11 +10,9 @@ or a kill at any moment, leaves the previous version as the store.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import orjson
@@ -25,6 +23,7 @@ from floodmark.io.read_result import ReadResult
 from floodmark.store import layout
 from floodmark.store.merge import merge_partition
 from floodmark.store.parquet import read_file
+from floodmark.store.summary import IngestSummary, unchanged_summary
 from floodmark.store.tables import (
     CATALOG_SCHEMA,
     CHANGES_SCHEMA,
@@ -39,48 +38,13 @@ from floodmark.store.tables import (
     update_catalog,
     update_quarantine,
 )
+from floodmark.store.unchanged import inputs_fingerprint
 
 #: ``progress(stage, done, total)``: stage "read" after each input batch (total None),
 #: stage "merge" after each partition (total = partitions to merge).
 ProgressCallback = Callable[[str, int, int | None], None]
 
 Inputs = ReadResult | Iterable[ReadResult] | Iterable[Iterable[ReadResult]]
-
-
-@dataclass(frozen=True)
-class IngestSummary:
-    """What one ingest did (counts over all its inputs)."""
-
-    series_added: int
-    series_updated: int
-    samples_written: int  # samples read from the inputs
-    samples_new: int  # of those, at a (series, timestamp) the store did not hold
-    quarantined: Mapping[str, int] = field(default_factory=dict)  # rows by reason
-    repaired_duplicates: int = 0  # samples a later one of the same input replaced
-    inputs: int = 0
-    skipped: bool = False  # the inputs were those of the last ingest: nothing was read
-
-    def as_record(self) -> dict:
-        """The counts a later ingest of the same inputs reports (see ``skipped``)."""
-        return {
-            "samples_written": self.samples_written,
-            "quarantined": dict(self.quarantined),
-            "repaired_duplicates": self.repaired_duplicates,
-            "inputs": self.inputs,
-        }
-
-    def describe(self) -> str:
-        """The one-line summary the command prints."""
-        q_total = sum(self.quarantined.values())
-        reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(self.quarantined.items()))
-        return (
-            f"{self.inputs:,} input{'s' if self.inputs != 1 else ''}: "
-            f"{self.series_added:,} series added, {self.series_updated:,} updated, "
-            f"{self.samples_written:,} samples written ({self.samples_new:,} new), "
-            f"{q_total:,} quarantined" + (f" ({reasons})" if reasons else "") + ", "
-            f"{self.repaired_duplicates:,} duplicates repaired"
-            + ("; inputs unchanged since the last ingest, not read again" if self.skipped else "")
-        )
 
 
 def ingest(
@@ -174,40 +138,6 @@ def ingest_files(
     return ingest(store_dir, readers(), progress=progress, fingerprint=fingerprint)
 
 
-def inputs_fingerprint(
-    paths: list[Path], *, format: str | None, errors: str, max_series_bytes: int, **options
-) -> str | None:
-    """A digest of the input files' bytes and of every option that changes what is read.
-
-    None where it cannot stand for the input: a vendor catalog names other files,
-    and an input that cannot be read or detected is left for the reader to report.
-    """
-    from floodmark.errors import FloodmarkError
-    from floodmark.io.detect import detect_format
-
-    digest = hashlib.sha256()
-    readable = {k: str(v) for k, v in sorted(options.items()) if v is not None}
-    digest.update(orjson.dumps([errors, max_series_bytes, readable]))
-    extra = [Path(options["times_file"])] if options.get("times_file") is not None else []
-    try:
-        for path in paths:
-            kind = format or detect_format(path)
-            if kind == "vendor-catalog":
-                return None
-            digest.update(kind.encode())
-            digest.update(_file_digest(path))
-        for path in extra:
-            digest.update(_file_digest(path))
-    except (FloodmarkError, OSError):
-        return None
-    return digest.hexdigest()
-
-
-def _file_digest(path: Path) -> bytes:
-    with open(path, "rb") as file:
-        return hashlib.file_digest(file, "sha256").digest()  # 1.3 GB/s here (SHA-NI)
-
-
 def _ingest_locked(
     root: Path,
     inputs: Inputs,
@@ -222,7 +152,7 @@ def _ingest_locked(
         layout.ensure_public_links(root)
         recorded = layout.read_marker(old / layout.MARKER).get("last_ingest") or {}
         if fingerprint is not None and recorded.get("fingerprint") == fingerprint:
-            return _unchanged(recorded.get("summary") or {})
+            return unchanged_summary(recorded.get("summary") or {})
     version_id = layout.new_version_id()
     staging = root / layout.VERSIONS / version_id
     staging.mkdir(parents=True)
@@ -240,20 +170,6 @@ def _ingest_locked(
     if changed:
         layout.remove_stale(root, keep=staging)
     return summary
-
-
-def _unchanged(record: dict) -> IngestSummary:
-    """The summary of an ingest whose inputs made the current version."""
-    return IngestSummary(
-        series_added=0,
-        series_updated=0,
-        samples_written=int(record.get("samples_written", 0)),
-        samples_new=0,
-        quarantined=dict(record.get("quarantined", {})),
-        repaired_duplicates=int(record.get("repaired_duplicates", 0)),
-        inputs=int(record.get("inputs", 0)),
-        skipped=True,
-    )
 
 
 #: Fragments are kept in memory up to this many bytes, then written to files:
