@@ -38,8 +38,8 @@ from floodmark.thresholds.facurves import GRID, Curves, measure
 from floodmark.thresholds.floors import Floors
 from floodmark.thresholds.rules import RuleMax
 
-#: False alarms per object per week at ss, sc, nw, rl (docs/backtest.md: chosen so the
-#: default raises fewer false alarms than rule-max at every level on a generated fleet).
+#: False alarms per object per week at ss, sc, nw, rl (docs/backtest.md: chosen on a
+#: generated fleet so the default raised fewer false alarms than rule-max at every level).
 DEFAULT_TARGETS: tuple[float, ...] = (7.0, 3.0, 1.8, 1.2)
 #: Days after the learning days the thresholds are expected to serve (a growing
 #: series' curve is read at the peak it grows to over them); 0: no trend.
