@@ -13,6 +13,11 @@ solved so that the expected false alarms meet the budget. Without learned attack
 the value of a level is how far it sits below the others (``−log`` of the multiple),
 so the budget goes where lowering a level costs the fewest alarms.
 
+With ``horizon_days`` the curves price a trend: a series whose typical daily peak grew
+over the learning days is read at the peak it grows to over the next days (off by
+default: on generated fleets it lowered false alarms and detections alike, see
+``docs/backtest.md``).
+
 ``expected_fa_per_day_*`` is the curve at the final (floored, ordered) level. Series
 with fewer than ``min_days`` learning days or no baseline traffic fall back to
 ``rule-max`` and say so in ``fallback``.
@@ -33,9 +38,12 @@ from floodmark.thresholds.facurves import GRID, Curves, measure
 from floodmark.thresholds.floors import Floors
 from floodmark.thresholds.rules import RuleMax
 
-#: False alarms per object per week at ss, sc, nw, rl (docs/backtest.md: chosen so the
-#: default raises fewer false alarms than rule-max at every level on a generated fleet).
+#: False alarms per object per week at ss, sc, nw, rl (docs/backtest.md: chosen on a
+#: generated fleet so the default raised fewer false alarms than rule-max at every level).
 DEFAULT_TARGETS: tuple[float, ...] = (7.0, 3.0, 1.8, 1.2)
+#: Days after the learning days the thresholds are expected to serve (a growing
+#: series' curve is read at the peak it grows to over them); 0: no trend.
+HORIZON_DAYS = 0.0
 #: Fewer pooled attack episodes than this say too little about attack sizes.
 MIN_ATTACKS = 10
 #: Bisection steps on log(λ).
@@ -54,6 +62,8 @@ class Budget(ThresholdMethod):
         curves count such runs only).
     prior_days: weight, in days, of the pooled curves and attack rate against a
         series' own (shrinkage for short or quiet series).
+    horizon_days: days the thresholds will serve; a series whose typical peak grew
+        over the learning days is priced at the peak it grows to over them (0: no trend).
     min_days: fewer learning days with baseline traffic → ``rule-max``.
     blocked_threshold: samples with ``blocked`` above it are attacks, not baseline.
     floors: a ``Floors`` table; default ``Floors.default()``.
@@ -68,6 +78,7 @@ class Budget(ThresholdMethod):
         "target_fa",
         "min_duration",
         "prior_days",
+        "horizon_days",
         "min_days",
         "blocked_threshold",
         "floors",
@@ -79,6 +90,7 @@ class Budget(ThresholdMethod):
         target_fa: Sequence[float] = DEFAULT_TARGETS,
         min_duration: int = 1,
         prior_days: float = 7.0,
+        horizon_days: float = HORIZON_DAYS,
         min_days: float = 3,
         blocked_threshold: float = 0.0,
         floors: Floors | None = None,
@@ -86,6 +98,7 @@ class Budget(ThresholdMethod):
         self.target_fa = target_fa
         self.min_duration = min_duration
         self.prior_days = prior_days
+        self.horizon_days = horizon_days
         self.min_days = min_days
         self.blocked_threshold = blocked_threshold
         self.floors = floors
@@ -100,7 +113,7 @@ class Budget(ThresholdMethod):
             raise FloodmarkError(
                 f"budget: min_duration must be a whole number >= 1, got {self.min_duration!r}"
             )
-        for name in ("prior_days", "min_days"):
+        for name in ("prior_days", "horizon_days", "min_days"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise FloodmarkError(f"budget: {name} must be >= 0, got {value!r}")
@@ -116,7 +129,7 @@ class Budget(ThresholdMethod):
             min_duration=self.min_duration,
         )
         usable = (curves.days >= max(self.min_days, 1)) & (curves.peak > 0)
-        fa = curves.false_alarms(self.prior_days)
+        fa = curves.false_alarms(self.prior_days, self.horizon_days)
         value = detection_value(curves, self.prior_days)
         # the budget of the fitted series: their share of each object, per day
         share = 1.0 / _object_series(features)

@@ -9,6 +9,10 @@ Every quantity is on a grid of *multiples* ``r`` of a series' typical daily peak
   ``r`` × the typical peak of the *first half*: how often the next days cross a
   multiple of what was seen before (drift, flash crowds). This is the honest guess above
   ``M``; it is pooled across series (``shrink``) because one series sees few such days;
+- ``growth``: the trend of the typical peak, in log per day (the second half's median
+  daily maximum against the first half's, never below 0): a series whose peaks keep
+  growing crosses a fixed multiple more and more often after the learning days, so
+  its curve is read at the multiple the peak will have grown to (``false_alarms``);
 - attack sizes: the peak ``passed + blocked`` of each learned attack episode over
   the series' ``M``.
 
@@ -31,6 +35,8 @@ KEYS = list(KEY_COLUMNS)
 
 #: Multiples of the learned maximum tried as levels, highest first (ties keep the highest).
 GRID = np.geomspace(300.0, 0.5, 80)
+#: log of the ratio between neighbouring grid multiples.
+GRID_LOG_STEP = float(np.log(GRID[0] / GRID[1]))
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,8 @@ class Curves:
         half's ``M``, and the second half's days (0 with fewer than 2 days).
     attacks: learned attack episodes per series.
     attack_sizes: every learned attack episode's peak total over its series' ``M``.
+    growth: log growth per day of the typical peak (second half against first, >= 0).
+    span: days from the first to the last learning day with a baseline sample.
     """
 
     keys: pl.DataFrame
@@ -55,18 +63,28 @@ class Curves:
     future_days: np.ndarray
     attacks: np.ndarray
     attack_sizes: np.ndarray
+    growth: np.ndarray
+    span: np.ndarray
 
-    def false_alarms(self, prior_days: float) -> np.ndarray:
+    def false_alarms(self, prior_days: float, horizon_days: float = 0.0) -> np.ndarray:
         """``(n, len(GRID))`` expected alarm episodes per day at ``GRID × M``.
 
         The second-half rate of each series, shrunk towards the pooled rate of all
         series with the weight of ``prior_days`` days, and never below what the
-        learning days themselves show.
+        learning days themselves show. With ``horizon_days``, a growing series'
+        curve is averaged over the next ``horizon_days`` days, each read at the
+        multiple its typical peak will have grown to by then (its ``growth`` from the
+        middle of the learning days, shrunk like the rates).
         """
         days = self.future_days[:, None]
         pooled = self.future_count.sum(axis=0) / max(float(self.future_days.sum()), 1.0)
         future = (self.future_count + prior_days * pooled[None, :]) / (days + prior_days)
-        return np.maximum(self.own, future)
+        curve = np.maximum(self.own, future)
+        if horizon_days <= 0:
+            return curve
+        return _grown(
+            curve, self.growth * self.days / (self.days + prior_days), self.span, horizon_days
+        )
 
 
 def measure(
@@ -106,11 +124,13 @@ def measure(
     )
     # a series silent on most days: the mean daily maximum (positive if it ever carried traffic)
     top, early_top = pl.col("top"), pl.col("top").filter(pl.col("early"))
+    late_top = pl.col("top").filter(~pl.col("early"))
     stats = daily.group_by("sid").agg(
         peak=pl.when(top.median() > 0).then(top.median()).otherwise(top.mean()),
         first_peak=pl.when(early_top.median() > 0)
         .then(early_top.median())
         .otherwise(early_top.mean()),
+        late_peak=late_top.median(),
         future_days=(~pl.col("early")).sum(),
     )
     per = per.join(stats, on="sid", how="left", maintain_order="left").with_columns(
@@ -126,6 +146,12 @@ def measure(
     peak = per["peak"].fill_null(np.nan).to_numpy().astype(np.float64)
     first_peak = per["first_peak"].fill_null(np.nan).to_numpy().astype(np.float64)
     days = per["days"].to_numpy().astype(np.float64)
+    span = (per["last_day"] - per["first_day"] + 1).fill_null(0).to_numpy().astype(np.float64)
+    # medians of the two halves' daily maxima, half a span apart: robust to a flash crowd
+    late_peak = per["late_peak"].fill_null(np.nan).to_numpy().astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = np.log(late_peak / first_peak) / np.maximum(span / 2, 1.0)
+    growth = np.where(np.isfinite(growth) & (days >= 2), np.maximum(growth, 0.0), 0.0)
     # a second half says nothing about the future of a first half without traffic
     future_days = np.where(
         (days >= 2) & (first_peak > 0), per["future_days"].to_numpy().astype(np.float64), 0.0
@@ -157,7 +183,25 @@ def measure(
         future_days=_reorder(future_days, rows, known),
         attacks=_reorder(attacks, rows, known),
         attack_sizes=sizes,
+        growth=_reorder(growth, rows, known),
+        span=_reorder(span, rows, known),
     )
+
+
+def _grown(
+    curve: np.ndarray, growth: np.ndarray, span: np.ndarray, horizon_days: float
+) -> np.ndarray:
+    """``curve`` averaged over the days ``1..horizon`` after the learning days, each
+    day read at ``GRID / g`` where ``g`` is the peak's growth since the middle of the
+    learning days (a lower multiple of the grown peak: a later grid index)."""
+    n, k = curve.shape
+    ahead = np.arange(1, max(int(round(horizon_days)), 1) + 1, dtype=np.float64)
+    # grid steps the peak has grown by on each future day, per series
+    steps = np.rint(growth[:, None] * (span[:, None] / 2 + ahead[None, :]) / GRID_LOG_STEP)
+    steps = np.where(np.isfinite(steps), steps, 0).astype(np.int64)
+    at = np.minimum(np.arange(k)[None, None, :] + steps[:, :, None], k - 1)
+    shifted = np.take_along_axis(curve[:, None, :], at, axis=2).mean(axis=1)
+    return np.maximum(curve, shifted)
 
 
 def _reorder(a: np.ndarray, rows: np.ndarray, known: np.ndarray, fill: float = 0.0) -> np.ndarray:
