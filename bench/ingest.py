@@ -21,7 +21,7 @@ Run: ``.venv/bin/python bench/ingest.py [--objects 40] [--repeat 3]``.
 ``--full EXPORT`` instead ingests an existing export (e.g. ``floodmark generate
 --objects 1600 --days 30``) with ``floodmark ingest --workers 2 --quiet`` into a
 temporary store, once, and reports wall time, CPU time and the peak resident
-memory of the process tree (see ``tree_rss``), to bench/out/ingest-full.json.
+memory of the process tree (see ``tree_memory``), to bench/out/ingest-full.json.
 """
 
 from __future__ import annotations
@@ -73,12 +73,14 @@ def library_ingest(path: Path, store: Path) -> int:
     return ingest_files(store, [path], workers=1).samples_written
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants now (``/proc``, Linux).
+def tree_memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in bytes of ``pid`` and all its descendants now (``/proc``, Linux).
 
-    The sum of each process's VmRSS at one instant: pages a forked worker still
-    shares with its parent count twice, so this errs high, never low. (Summing
-    each process's own peak, VmHWM, would add peaks of different moments.)
+    Sums over the processes at one instant (summing each one's own peak, VmHWM,
+    would add peaks of different moments). RSS counts the pages a forked worker
+    still shares with its parent once per process, so its sum errs high; PSS
+    splits each shared page between the processes sharing it, so its sum is the
+    tree's memory.
     """
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
@@ -89,18 +91,21 @@ def tree_rss(pid: int) -> int:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry))
-    total, todo = 0, [pid]
+    rss = pss = 0
+    todo = [pid]
     while todo:
         current = todo.pop()
         todo += children.get(current, [])
         try:
-            with open(f"/proc/{current}/status") as file:
+            with open(f"/proc/{current}/smaps_rollup") as file:
                 for line in file:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1]) * 1024
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
         except OSError:
             continue
-    return total
+    return rss, pss
 
 
 def full_scale(export: Path, workers: int) -> dict:
@@ -111,11 +116,12 @@ def full_scale(export: Path, workers: int) -> dict:
         before = os.times()
         start = time.perf_counter()
         process = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        peak = [0]
+        peak = [0, 0]
 
         def sample() -> None:
             while process.poll() is None:
-                peak[0] = max(peak[0], tree_rss(process.pid))
+                rss, pss = tree_memory(process.pid)
+                peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
                 time.sleep(0.1)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -132,6 +138,7 @@ def full_scale(export: Path, workers: int) -> dict:
         "user_seconds": after.children_user - before.children_user,
         "system_seconds": after.children_system - before.children_system,
         "peak_tree_rss_bytes": peak[0],
+        "peak_tree_pss_bytes": peak[1],
         "summary": out.strip(),
         "load_average_1m": os.getloadavg()[0],
     }

@@ -139,12 +139,16 @@ def ingest_files(
     errors: str = "quarantine",
     root: str | Path | None = None,
     workers: int = 1,
-    batch_rows: int = 256,
+    batch_rows: int = 64,
     max_series_bytes: int = MAX_SERIES_BYTES,
     progress: ProgressCallback | None = None,
     **series_csv_options,
 ) -> IngestSummary:
     """Read ``paths`` with ``floodmark.io.open_input`` and ingest them in order.
+
+    ``batch_rows`` series are read at a time: what a batch costs on its way to the
+    store (its long table, the decoded arrays in flight) is most of the memory of
+    an ingest, so batches are small; 64 rows of a day-long export are ~0.5 M samples.
 
     ``series_csv_options`` (prediction_id, vector, metric, time_column, value_column,
     times_file) are passed to the reader.
@@ -258,9 +262,10 @@ def _unchanged(record: dict) -> IngestSummary:
     )
 
 
-#: Incoming samples are kept in memory up to this many bytes, then appended to raw
-#: spill files: a large ingest's memory stays flat, a small one never touches disk.
-FRAGMENT_MEMORY_BYTES = 384 << 20
+#: Incoming samples are kept in memory up to this many bytes (5.6 M samples), then
+#: appended to raw spill files: a large ingest's memory stays flat, a small one
+#: never touches disk. Spilled blocks come back from the page cache at copy speed.
+FRAGMENT_MEMORY_BYTES = 128 << 20
 
 
 class _Collector:
