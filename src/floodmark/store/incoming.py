@@ -36,7 +36,6 @@ class _Segment:
     input_no: int
     arrays: Arrays | None
     file_row: int
-    n_rows: int
     first_block: int  # its blocks are [first_block, first_block + n_blocks)
     n_blocks: int
 
@@ -56,10 +55,6 @@ class IncomingPartition:
     spilled_rows: int = 0
     _files: list | None = None
 
-    @property
-    def n_rows(self) -> int:
-        return sum(s.n_rows for s in self.segments)
-
     def add(
         self,
         ids: list[str],
@@ -71,8 +66,7 @@ class IncomingPartition:
         keep_in_memory: bool,
     ) -> None:
         """Append one batch's blocks (``arrays`` hold them one after another)."""
-        n_rows = int(arrays[0].size)
-        segment = _Segment(seq, input_no, None, 0, n_rows, len(self.ids), len(ids))
+        segment = _Segment(seq, input_no, None, 0, len(self.ids), len(ids))
         if keep_in_memory:
             segment.arrays = arrays
         else:
