@@ -17,6 +17,11 @@ the same file:
 
 Prints the table and writes bench/out/ingest.json.
 Run: ``.venv/bin/python bench/ingest.py [--objects 40] [--repeat 3]``.
+
+``--full EXPORT`` instead ingests an existing export (e.g. ``floodmark generate
+--objects 1600 --days 30``) with ``floodmark ingest --workers 2 --quiet`` into a
+temporary store, once, and reports wall time, CPU time and the peak resident
+memory of the process tree (see ``tree_memory``), to bench/out/ingest-full.json.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -67,6 +73,77 @@ def library_ingest(path: Path, store: Path) -> int:
     return ingest_files(store, [path], workers=1).samples_written
 
 
+def tree_memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in bytes of ``pid`` and all its descendants now (``/proc``, Linux).
+
+    Sums over the processes at one instant (summing each one's own peak, VmHWM,
+    would add peaks of different moments). RSS counts the pages a forked worker
+    still shares with its parent once per process, so its sum errs high; PSS
+    splits each shared page between the processes sharing it, so its sum is the
+    tree's memory.
+    """
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as file:
+                    ppid = int(file.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    rss = pss = 0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        todo += children.get(current, [])
+        try:
+            with open(f"/proc/{current}/smaps_rollup") as file:
+                for line in file:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1]) * 1024
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return rss, pss
+
+
+def full_scale(export: Path, workers: int) -> dict:
+    """Ingest ``export`` once with the command; wall, CPU and peak tree RSS."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [FLOODMARK, "ingest", str(export), "--store", f"{tmp}/store"]
+        cmd += ["--workers", str(workers), "--quiet"]
+        before = os.times()
+        start = time.perf_counter()
+        process = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        peak = [0, 0]
+
+        def sample() -> None:
+            while process.poll() is None:
+                rss, pss = tree_memory(process.pid)
+                peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+                time.sleep(0.1)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        out, _ = process.communicate()
+        wall = time.perf_counter() - start
+        sampler.join()
+        after = os.times()
+        if process.returncode:
+            raise SystemExit(f"ingest failed ({process.returncode})")
+    return {
+        "command": " ".join(cmd[1:]),
+        "seconds": wall,
+        "user_seconds": after.children_user - before.children_user,
+        "system_seconds": after.children_system - before.children_system,
+        "peak_tree_rss_bytes": peak[0],
+        "peak_tree_pss_bytes": peak[1],
+        "summary": out.strip(),
+        "load_average_1m": os.getloadavg()[0],
+    }
+
+
 def fresh(store: Path) -> Path:
     shutil.rmtree(store, ignore_errors=True)
     return store
@@ -78,7 +155,15 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs per variant")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--full", type=Path, help="an export to ingest once, measuring memory")
+    parser.add_argument("--workers", type=int, default=2, help="--workers of the --full run")
     args = parser.parse_args()
+    if args.full is not None:
+        report = full_scale(args.full, args.workers)
+        OUT.parent.mkdir(parents=True, exist_ok=True)
+        OUT.with_name("ingest-full.json").write_text(json.dumps(report, indent=2))
+        print(json.dumps(report, indent=2))
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

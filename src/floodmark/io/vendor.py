@@ -174,7 +174,9 @@ def _open(path: Path) -> pq.ParquetFile:
     if not path.is_file():
         raise InputFormatError("file not found", file=path)
     try:
-        parquet = pq.ParquetFile(path)
+        # Without pre_buffer: with it, Arrow buffers every row group of the columns read
+        # up front and keeps them until the file is closed (the whole export in memory).
+        parquet = pq.ParquetFile(path, pre_buffer=False)
     except (pa.ArrowException, OSError) as exc:
         raise InputFormatError(f"not a Parquet file ({exc})", file=path) from None
     missing = [c for c in REQUIRED_COLUMNS if c not in parquet.schema_arrow.names]

@@ -15,12 +15,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 import orjson
 import polars as pl
 
 from floodmark.io.codec import MAX_SERIES_BYTES
 from floodmark.io.read_result import ReadResult
 from floodmark.store import layout
+from floodmark.store.incoming import ROW_BYTES, IncomingPartition, Runs, runs_of
 from floodmark.store.merge import merge_partition
 from floodmark.store.parquet import read_file
 from floodmark.store.summary import IngestSummary, unchanged_summary
@@ -101,12 +103,16 @@ def ingest_files(
     errors: str = "quarantine",
     root: str | Path | None = None,
     workers: int = 1,
-    batch_rows: int = 256,
+    batch_rows: int = 64,
     max_series_bytes: int = MAX_SERIES_BYTES,
     progress: ProgressCallback | None = None,
     **series_csv_options,
 ) -> IngestSummary:
     """Read ``paths`` with ``floodmark.io.open_input`` and ingest them in order.
+
+    ``batch_rows`` series are read at a time: what a batch costs on its way to the
+    store (its long table, the decoded arrays in flight) is most of the memory of
+    an ingest, so batches are small; 64 rows of a day-long export are ~0.5 M samples.
 
     ``series_csv_options`` (prediction_id, vector, metric, time_column, value_column,
     times_file) are passed to the reader.
@@ -172,25 +178,20 @@ def _ingest_locked(
     return summary
 
 
-#: Fragments are kept in memory up to this many bytes, then written to files:
-#: writing and reading them back took a fifth of a first ingest (8.8 M samples),
-#: while the bound keeps a large ingest's memory flat.
-FRAGMENT_MEMORY_BYTES = 384 << 20
-#: What one fragment row costs in memory, measured (resident size over 8.8 M rows
-#: of 40-character ids): five 8-byte columns and the id's string view with its
-#: share of the id bytes. Polars' ``estimated_size`` counts the id's bytes once
-#: per row, and would allow a third as many rows.
-_FRAGMENT_ROW_BYTES = 80
+#: Incoming samples are kept in memory up to this many bytes (5.6 M samples), then
+#: appended to raw spill files: a large ingest's memory stays flat, a small one
+#: never touches disk. Spilled blocks come back from the page cache at copy speed.
+FRAGMENT_MEMORY_BYTES = 128 << 20
 
 
 class _Collector:
-    """Streams input batches to fragments; keeps per-series metadata and, up to
-    ``memory_bytes``, the fragments themselves in memory, the rest in files."""
+    """Takes input batches: each partition's series as blocks (see ``incoming``), and
+    the per-series metadata, quarantine and counts of every batch."""
 
-    def __init__(self, fragment_dir: Path, memory_bytes: int | None = None) -> None:
-        self.fragment_dir = fragment_dir
+    def __init__(self, spill_dir: Path, memory_bytes: int | None = None) -> None:
+        self.spill_dir = spill_dir
         self.memory_left = FRAGMENT_MEMORY_BYTES if memory_bytes is None else memory_bytes
-        self.fragments: dict[tuple[str, str], list[Path | pl.DataFrame]] = {}
+        self.partitions: dict[tuple[str, str], IncomingPartition] = {}
         self.meta: list[pl.DataFrame] = []
         self.quarantine: list[pl.DataFrame] = []
         self.reasons: Counter[str] = Counter()
@@ -202,10 +203,9 @@ class _Collector:
         """Take one batch of the ``input_no``-th input."""
         if not isinstance(batch, ReadResult):
             raise TypeError(f"ingest expects ReadResult batches, got {type(batch).__name__}")
-        seq = self.batches
         samples = normalise_samples(batch.samples)
         if samples.height:
-            self._write_fragments(samples, seq, input_no)
+            self._add_runs(runs_of(samples), self.batches, input_no)
         self.samples += samples.height
         meta = normalise_meta(batch.series)
         if meta.height:
@@ -217,51 +217,41 @@ class _Collector:
         self.repaired += int(batch.repaired_duplicates)
         self.batches += 1
 
-    def _write_fragments(self, samples: pl.DataFrame, seq: int, input_no: int) -> None:
-        for (vector, metric), part in _split_partitions(samples).items():
-            fragment = part.select(
-                "prediction_id",
-                "timestamp",
-                "passed",
-                "blocked",
-                pl.lit(seq, pl.Int64).alias("_seq"),
-                pl.lit(input_no, pl.Int64).alias("_input"),
-            )
-            size = fragment.height * _FRAGMENT_ROW_BYTES
-            if size <= self.memory_left:
-                self.memory_left -= size
+    def _add_runs(self, runs: Runs, seq: int, input_no: int) -> None:
+        by_partition: dict[tuple[str, str], list[int]] = {}
+        for run, (_pid, vector, metric) in enumerate(runs.keys):
+            by_partition.setdefault((vector, metric), []).append(run)
+        starts = np.cumsum(runs.counts) - runs.counts
+        for (vector, metric), mine in by_partition.items():
+            counts = runs.counts[mine]
+            if len(mine) == len(runs.keys):
+                arrays = runs.arrays
             else:
-                directory = layout.partition_dir(self.fragment_dir, vector, metric)
-                directory.mkdir(parents=True, exist_ok=True)
-                path = directory / f"frag-{seq:08d}.parquet"
-                fragment.write_parquet(path, compression="lz4", statistics=True)
-                fragment = path
-            self.fragments.setdefault((vector, metric), []).append(fragment)
+                rows = np.concatenate(
+                    [np.arange(starts[r], starts[r] + runs.counts[r]) for r in mine]
+                )
+                arrays = tuple(a[rows] for a in runs.arrays)
+            partition = self.partitions.get((vector, metric))
+            if partition is None:
+                partition = IncomingPartition(layout.partition_dir(self.spill_dir, vector, metric))
+                self.partitions[(vector, metric)] = partition
+            size = int(counts.sum()) * ROW_BYTES
+            keep = size <= self.memory_left
+            if keep:
+                self.memory_left -= size
+            partition.add(
+                [runs.keys[r][0] for r in mine],
+                counts,
+                arrays,
+                seq=seq,
+                input_no=input_no,
+                keep_in_memory=keep,
+            )
+            partition.in_order &= bool(runs.in_order[mine].all())
 
-
-_MAX_RUNS = 4096
-
-
-def _split_partitions(samples: pl.DataFrame) -> dict[tuple[str, str], pl.DataFrame]:
-    """Rows of each (vector, metric), in input order.
-
-    Readers emit series contiguously, so the rows are a few runs of one partition
-    each: slicing the runs is ~20x faster than a hash partition of a 2 M-row batch
-    (measured). A long table interleaving partitions row by row falls back to it.
-    """
-    runs = (
-        samples.select(pl.struct("vector", "metric").rle_id().alias("run"))
-        .with_row_index("row")
-        .group_by("run", maintain_order=True)
-        .agg(pl.col("row").first().alias("start"), pl.len().alias("n"))
-    )
-    if runs.height > _MAX_RUNS:
-        return samples.partition_by("vector", "metric", as_dict=True, maintain_order=True)
-    keys = samples.select("vector", "metric").gather(runs["start"]).iter_rows()
-    pieces: dict[tuple[str, str], list[pl.DataFrame]] = {}
-    for key, start, n in zip(keys, runs["start"], runs["n"], strict=True):
-        pieces.setdefault(key, []).append(samples.slice(start, n))
-    return {key: pl.concat(frames) for key, frames in pieces.items()}
+    def close(self) -> None:
+        for partition in self.partitions.values():
+            partition.close()
 
 
 def _batches(inputs: Inputs, counter: list[int]) -> Iterator[ReadResult]:
@@ -297,42 +287,25 @@ def _build(
     """Write the complete next version into ``staging``; return (summary, changed)."""
     collector = _Collector(staging / "_fragments")
     counter = [0]
-    for batch in _batches(inputs, counter):
-        collector.add(batch, counter[0])
-        if progress is not None:
-            progress("read", collector.batches, None)
-
-    old_index = _read_old(old, layout.INDEX, INDEX_SCHEMA)
-    partitions = sorted(
-        set(old_index.select("vector", "metric").unique().iter_rows()) | set(collector.fragments)
-    )
-    series_dir = staging / layout.SERIES
-    series_dir.mkdir()
-    index_parts, stats_parts, change_parts, files_written, repaired = [], [], [], 0, 0
-    for done, (vector, metric) in enumerate(partitions, start=1):
-        old_dir = None if old is None else layout.partition_dir(old / layout.SERIES, vector, metric)
-        result = merge_partition(
-            vector,
-            metric,
-            old_dir=old_dir,
-            old_index=old_index.filter(vector=vector, metric=metric),
-            fragments=collector.fragments.pop((vector, metric), []),  # frees its memory
-            new_dir=layout.partition_dir(series_dir, vector, metric),
-            max_file_rows=max_file_rows,
-            row_group_rows=row_group_rows,
+    try:
+        for batch in _batches(inputs, counter):
+            collector.add(batch, counter[0])
+            if progress is not None:
+                progress("read", collector.batches, None)
+        old_index = _read_old(old, layout.INDEX, INDEX_SCHEMA)
+        merged = _merge_partitions(
+            old,
+            old_index,
+            collector,
+            staging / layout.SERIES,
+            progress,
+            max_file_rows,
+            row_group_rows,
         )
-        index_parts.append(result.index)
-        stats_parts.append(result.stats)
-        change_parts.append(
-            result.changes.with_columns(vector=pl.lit(vector), metric=pl.lit(metric)).select(
-                CHANGES_SCHEMA.keys()
-            )
-        )
-        files_written += result.files_written
-        repaired += result.repaired
-        if progress is not None:
-            progress("merge", done, len(partitions))
-    shutil.rmtree(collector.fragment_dir, ignore_errors=True)
+    finally:
+        collector.close()
+        shutil.rmtree(collector.spill_dir, ignore_errors=True)
+    index_parts, stats_parts, change_parts, files_written, repaired = merged
 
     index = pl.concat([old_index.clear(), *index_parts]).sort(
         "vector", "metric", "file", "row_offset"
@@ -372,6 +345,51 @@ def _build(
             last_ingest=last_ingest,
         )
     return summary, changed
+
+
+def _merge_partitions(
+    old: Path | None,
+    old_index: pl.DataFrame,
+    collector: _Collector,
+    series_dir: Path,
+    progress: ProgressCallback | None,
+    max_file_rows: int,
+    row_group_rows: int,
+) -> tuple[list, list, list, int, int]:
+    """Merge every partition, stored or incoming; (index, stats, changes) parts and counts."""
+    partitions = sorted(
+        set(old_index.select("vector", "metric").unique().iter_rows()) | set(collector.partitions)
+    )
+    series_dir.mkdir()
+    index_parts, stats_parts, change_parts, files_written, repaired = [], [], [], 0, 0
+    for done, (vector, metric) in enumerate(partitions, start=1):
+        old_dir = None if old is None else layout.partition_dir(old / layout.SERIES, vector, metric)
+        incoming = collector.partitions.pop((vector, metric), None)  # frees its memory after
+        if incoming is None:
+            incoming = IncomingPartition(layout.partition_dir(collector.spill_dir, vector, metric))
+        result = merge_partition(
+            vector,
+            metric,
+            old_dir=old_dir,
+            old_index=old_index.filter(vector=vector, metric=metric),
+            incoming=incoming,
+            new_dir=layout.partition_dir(series_dir, vector, metric),
+            max_file_rows=max_file_rows,
+            row_group_rows=row_group_rows,
+        )
+        incoming.close()
+        index_parts.append(result.index)
+        stats_parts.append(result.stats)
+        change_parts.append(
+            result.changes.with_columns(vector=pl.lit(vector), metric=pl.lit(metric)).select(
+                CHANGES_SCHEMA.keys()
+            )
+        )
+        files_written += result.files_written
+        repaired += result.repaired
+        if progress is not None:
+            progress("merge", done, len(partitions))
+    return index_parts, stats_parts, change_parts, files_written, repaired
 
 
 def _count_series(old: pl.DataFrame, new: pl.DataFrame, changes: pl.DataFrame) -> tuple[int, int]:

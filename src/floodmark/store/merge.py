@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from floodmark.domain import median_step_s
+from floodmark.store.incoming import IncomingPartition
 from floodmark.store.layout import link_or_copy
 from floodmark.store.parquet import read_rows, scan_files, write_partition_file
 from floodmark.store.tables import INDEX_SCHEMA, STATS_SCHEMA
@@ -60,12 +61,25 @@ def merge_partition(
     *,
     old_dir: Path | None,
     old_index: pl.DataFrame,
-    fragments: list[Fragment],
+    incoming: IncomingPartition,
     new_dir: Path,
     max_file_rows: int,
     row_group_rows: int,
 ) -> PartitionResult:
-    """Build the partition's files in ``new_dir`` from ``old_dir`` plus ``fragments``."""
+    """Build the partition's files in ``new_dir`` from ``old_dir`` plus ``incoming``."""
+    # Imported here: new_partition builds on this module's file plan.
+    from floodmark.store import new_partition
+
+    if new_partition.takes(incoming, old_index):
+        return new_partition.write_new_partition(
+            vector,
+            metric,
+            incoming,
+            new_dir=new_dir,
+            max_file_rows=max_file_rows,
+            row_group_rows=row_group_rows,
+        )
+    fragments = incoming.fragments()
     new_dir.mkdir(parents=True, exist_ok=True)
     old_files = _old_files(old_index)
     incoming = _incoming_counts(fragments)
@@ -86,7 +100,7 @@ def merge_partition(
             _link(old_dir / old["file"], new_dir, number, old["index"], index_parts)
             number += 1
             continue
-        for group in _plan_groups(old, mine, max_file_rows):
+        for group in plan_groups(old, mine, max_file_rows):
             merged, changes, superseded = _merge_group(old_dir, group, fragments)
             repaired += superseded
             unchanged = (
@@ -156,7 +170,7 @@ def _assign(incoming: pl.DataFrame, first_ids: list[str]) -> pl.Series:
     return (pos.cast(pl.Int64) - 1).clip(lower_bound=0)
 
 
-def _plan_groups(old: dict | None, incoming: pl.DataFrame, max_file_rows: int) -> list[_Group]:
+def plan_groups(old: dict | None, incoming: pl.DataFrame, max_file_rows: int) -> list[_Group]:
     """Split one old file's series plus its incoming ones into files of <= max_file_rows."""
     if old is None:
         sizes = incoming.select("prediction_id", pl.col("n_in").alias("est"))

@@ -1,0 +1,104 @@
+"""Write a partition the store does not hold yet, from whole-series blocks.
+
+With nothing stored and every series coming once, in time order (what readers
+give: a vendor row is one whole series, sorted, its duplicates repaired), the
+general merge has nothing to do: no sample is older or newer than another. The
+partition is then the blocks put in id order — a permutation of series, not a sort
+of samples — cut into the same files the merge would write, with counts, index
+and statistics taken per block. The files are byte for byte the merge's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from floodmark.store.incoming import IncomingPartition, timestamp_series
+from floodmark.store.merge import PartitionResult, file_name, plan_groups
+from floodmark.store.parquet import write_partition_file
+from floodmark.store.tables import INDEX_SCHEMA, STATS_SCHEMA
+
+
+def takes(incoming: IncomingPartition, old_index: pl.DataFrame) -> bool:
+    """Whether ``write_new_partition`` gives exactly what the general merge would."""
+    return old_index.height == 0 and incoming.in_order and incoming.series_unique()
+
+
+def write_new_partition(
+    vector: str,
+    metric: str,
+    incoming: IncomingPartition,
+    *,
+    new_dir: Path,
+    max_file_rows: int,
+    row_group_rows: int,
+) -> PartitionResult:
+    """Write ``incoming`` (see ``takes``) as the partition's files in ``new_dir``."""
+    new_dir.mkdir(parents=True, exist_ok=True)
+    order = sorted(range(len(incoming.ids)), key=incoming.ids.__getitem__)
+    sizes = pl.DataFrame(
+        {
+            "prediction_id": [incoming.ids[b] for b in order],
+            "n_in": [incoming.counts[b] for b in order],
+        },
+        schema={"prediction_id": pl.String(), "n_in": pl.Int64()},
+    )
+    index_parts, stats_parts = [], []
+    at = 0
+    for number, group in enumerate(plan_groups(None, sizes, max_file_rows)):
+        blocks = order[at : at + len(group.ids)]
+        at += len(group.ids)
+        name = file_name(number)
+        index, stats = _write_file(incoming, blocks, new_dir / name, row_group_rows)
+        index_parts.append(
+            index.with_columns(vector=pl.lit(vector), metric=pl.lit(metric), file=pl.lit(name))
+        )
+        stats_parts.append(stats.with_columns(vector=pl.lit(vector), metric=pl.lit(metric)))
+    return PartitionResult(
+        index=pl.concat(index_parts).select(INDEX_SCHEMA.keys()).cast(INDEX_SCHEMA),
+        stats=pl.concat(stats_parts).select(STATS_SCHEMA.keys()).cast(STATS_SCHEMA),
+        changes=sizes.select("prediction_id", n_new="n_in", n_changed=pl.lit(0, pl.Int64)),
+        files_written=len(index_parts),
+        repaired=0,
+    )
+
+
+def _write_file(
+    incoming: IncomingPartition, blocks: list[int], path: Path, row_group_rows: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One file of whole series; its index rows and per-series statistics."""
+    ids = [incoming.ids[b] for b in blocks]
+    counts = np.array([incoming.counts[b] for b in blocks], dtype=np.int64)
+    ts, passed, blocked = incoming.read_blocks(blocks)
+    id_column = pl.Series("prediction_id", ids, dtype=pl.String)
+    frame = pl.DataFrame(
+        [
+            id_column.gather(np.repeat(np.arange(len(ids)), counts)),
+            timestamp_series(ts),
+            pl.Series("passed", passed, dtype=pl.Float64),
+            pl.Series("blocked", blocked, dtype=pl.Float64),
+        ]
+    )
+    write_partition_file(frame, path, row_group_rows=row_group_rows)
+    starts = np.cumsum(counts) - counts
+    index = pl.DataFrame({"prediction_id": id_column, "row_offset": starts, "n_rows": counts})
+    stats = pl.DataFrame(
+        [
+            id_column,
+            pl.Series("n_samples", counts),
+            timestamp_series(ts[starts]).alias("first_timestamp"),
+            timestamp_series(ts[starts + counts - 1]).alias("last_timestamp"),
+            pl.Series("median_step_s", _median_steps(ts, starts, counts), dtype=pl.Float64),
+        ]
+    )
+    return index, stats
+
+
+def _median_steps(ts: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> list[float | None]:
+    """Per block, the median step in seconds (as ``domain.median_step_s``; None under two)."""
+    return [
+        float(np.median(np.diff(ts[s : s + n]))) / 1e6 if n > 1 else None
+        for s, n in zip(starts.tolist(), counts.tolist(), strict=True)
+    ]
