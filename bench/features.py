@@ -49,7 +49,6 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
-from floodmark.domain import available_cpus
 from floodmark.features import compute_features
 from floodmark.features.chunked import (
     CHUNK_ROWS,
@@ -61,6 +60,7 @@ from floodmark.features.chunked import (
 )
 from floodmark.generate import generate_fleet
 from floodmark.io import iter_vendor_export, read_vendor_export
+from floodmark.machine import available_cpus
 from floodmark.store import ingest_files, open_store
 from notebook_decode import extract_ts_from_dict  # bench/ is on sys.path
 

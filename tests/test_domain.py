@@ -10,7 +10,6 @@ import polars as pl
 import pytest
 
 from floodmark.domain import (
-    available_cpus,
     bounded_map,
     day_start,
     epoch_us,
@@ -21,6 +20,7 @@ from floodmark.domain import (
     utc_day,
     with_series_ids,
 )
+from floodmark.machine import available_cpus
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 

@@ -22,7 +22,6 @@ from typing import TypeVar
 
 import polars as pl
 
-from floodmark.machine import available_cpus  # noqa: F401 - its home before
 from floodmark.schema import KEY_COLUMNS
 
 #: Microseconds in a UTC day.

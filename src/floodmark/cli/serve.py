@@ -10,6 +10,7 @@ import typer
 from floodmark.cli.options import BlockedThreshold, StoreDir
 from floodmark.cli.output import console
 from floodmark.cli.registry_common import DbOption
+from floodmark.machine import available_cpus
 
 HELP = """Serve the JSON API (/api/v1, described at /openapi.json, try it at /docs) and
 the web console (/console) over a store and a registry.
@@ -96,7 +97,7 @@ def serve(
         session_secret=session_secret,
         https=ssl_certfile is not None,
     )
-    workers = workers or server.default_workers()
+    workers = workers or available_cpus()
     scheme = "https" if ssl_certfile else "http"
     where = f"{scheme}://{host}:{port}" if port else "(the address below)"
     console.print(f"console: {where}/console/  API: /api/v1  docs: /docs  workers: {workers}")

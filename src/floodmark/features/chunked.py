@@ -25,7 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-from floodmark.domain import available_cpus, bounded_map
+from floodmark.domain import bounded_map
 from floodmark.features.engine import (
     PEAK_SCHEMA,
     feature_kernel,
@@ -34,6 +34,7 @@ from floodmark.features.engine import (
 )
 from floodmark.features.families import FeatureParams
 from floodmark.features.prepare import prepare_runs
+from floodmark.machine import available_cpus
 from floodmark.schema import KEY_COLUMNS, LONG_SCHEMA
 from floodmark.store import read_chunk_runs
 

@@ -38,14 +38,6 @@ class Settings:
     https: bool
 
 
-def default_workers() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def settings_for(
     store: Path,
     db: str | None,
