@@ -15,14 +15,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-import numpy as np
 import orjson
 import polars as pl
 
 from floodmark.io.codec import MAX_SERIES_BYTES
 from floodmark.io.read_result import ReadResult
+from floodmark.io.series_blocks import ROW_BYTES, BlockFile, OpenFiles, SeriesBlocks
 from floodmark.store import layout
-from floodmark.store.incoming import ROW_BYTES, IncomingPartition, Runs, runs_of
+from floodmark.store.incoming import IncomingPartition, blocks_of
 from floodmark.store.merge import merge_partition
 from floodmark.store.parquet import read_file
 from floodmark.store.summary import IngestSummary, unchanged_summary
@@ -191,6 +191,8 @@ class _Collector:
     def __init__(self, spill_dir: Path, memory_bytes: int | None = None) -> None:
         self.spill_dir = spill_dir
         self.memory_left = FRAGMENT_MEMORY_BYTES if memory_bytes is None else memory_bytes
+        self.files = OpenFiles()
+        self._spill: BlockFile | None = None
         self.partitions: dict[tuple[str, str], IncomingPartition] = {}
         self.meta: list[pl.DataFrame] = []
         self.quarantine: list[pl.DataFrame] = []
@@ -203,10 +205,13 @@ class _Collector:
         """Take one batch of the ``input_no``-th input."""
         if not isinstance(batch, ReadResult):
             raise TypeError(f"ingest expects ReadResult batches, got {type(batch).__name__}")
-        samples = normalise_samples(batch.samples)
-        if samples.height:
-            self._add_runs(runs_of(samples), self.batches, input_no)
-        self.samples += samples.height
+        if batch.blocks:  # checked by the reader that built them (``checked_blocks``)
+            block_sets = batch.blocks
+        else:
+            samples = normalise_samples(batch.samples)
+            block_sets = (blocks_of(samples),) if samples.height else ()
+        for blocks in block_sets:
+            self._add_blocks(blocks, self.batches, input_no)
         meta = normalise_meta(batch.series)
         if meta.height:
             self.meta.append(meta)
@@ -217,41 +222,42 @@ class _Collector:
         self.repaired += int(batch.repaired_duplicates)
         self.batches += 1
 
-    def _add_runs(self, runs: Runs, seq: int, input_no: int) -> None:
-        by_partition: dict[tuple[str, str], list[int]] = {}
-        for run, (_pid, vector, metric) in enumerate(runs.keys):
-            by_partition.setdefault((vector, metric), []).append(run)
-        starts = np.cumsum(runs.counts) - runs.counts
-        for (vector, metric), mine in by_partition.items():
-            counts = runs.counts[mine]
-            if len(mine) == len(runs.keys):
-                arrays = runs.arrays
+    def _add_blocks(self, blocks: SeriesBlocks, seq: int, input_no: int) -> None:
+        rows = blocks.rows
+        if rows == 0:
+            return
+        self.samples += rows
+        if blocks.arrays is not None:
+            if rows * ROW_BYTES <= self.memory_left:
+                self.memory_left -= rows * ROW_BYTES
             else:
-                rows = np.concatenate(
-                    [np.arange(starts[r], starts[r] + runs.counts[r]) for r in mine]
-                )
-                arrays = tuple(a[rows] for a in runs.arrays)
+                if self._spill is None:
+                    self._spill = BlockFile(self.spill_dir / "blocks.bin")
+                blocks = blocks.written_to(self._spill)
+        by_partition: dict[tuple[str, str], list[int]] = {}
+        for position, ((_pid, vector, metric), n) in enumerate(
+            zip(blocks.keys, blocks.counts.tolist(), strict=True)
+        ):
+            if n:  # a series without samples is only metadata
+                by_partition.setdefault((vector, metric), []).append(position)
+        for (vector, metric), series in by_partition.items():
             partition = self.partitions.get((vector, metric))
             if partition is None:
-                partition = IncomingPartition(layout.partition_dir(self.spill_dir, vector, metric))
+                partition = self.new_partition(vector, metric)
                 self.partitions[(vector, metric)] = partition
-            size = int(counts.sum()) * ROW_BYTES
-            keep = size <= self.memory_left
-            if keep:
-                self.memory_left -= size
-            partition.add(
-                [runs.keys[r][0] for r in mine],
-                counts,
-                arrays,
-                seq=seq,
-                input_no=input_no,
-                keep_in_memory=keep,
-            )
-            partition.in_order &= bool(runs.in_order[mine].all())
+            partition.add(blocks, series, seq=seq, input_no=input_no)
+
+    def new_partition(self, vector: str, metric: str) -> IncomingPartition:
+        return IncomingPartition(
+            layout.partition_dir(self.spill_dir, vector, metric), files=self.files
+        )
 
     def close(self) -> None:
         for partition in self.partitions.values():
             partition.close()
+        if self._spill is not None:
+            self._spill.close()
+        self.files.close()
 
 
 def _batches(inputs: Inputs, counter: list[int]) -> Iterator[ReadResult]:
@@ -366,7 +372,7 @@ def _merge_partitions(
         old_dir = None if old is None else layout.partition_dir(old / layout.SERIES, vector, metric)
         incoming = collector.partitions.pop((vector, metric), None)  # frees its memory after
         if incoming is None:
-            incoming = IncomingPartition(layout.partition_dir(collector.spill_dir, vector, metric))
+            incoming = collector.new_partition(vector, metric)
         result = merge_partition(
             vector,
             metric,
