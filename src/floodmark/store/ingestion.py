@@ -13,17 +13,20 @@ import datetime as dt
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 import polars as pl
 
+from floodmark.errors import FloodmarkError
 from floodmark.io.codec import MAX_SERIES_BYTES
 from floodmark.io.read_result import ReadResult
 from floodmark.io.series_blocks import ROW_BYTES, BlockFile, OpenFiles, SeriesBlocks
 from floodmark.store import layout
 from floodmark.store.incoming import IncomingPartition, blocks_of
-from floodmark.store.merge import merge_partition
+from floodmark.store.merge import PartitionResult, merge_partition
 from floodmark.store.parquet import read_file
 from floodmark.store.summary import IngestSummary, unchanged_summary
 from floodmark.store.tables import (
@@ -47,21 +50,26 @@ from floodmark.store.unchanged import inputs_fingerprint
 ProgressCallback = Callable[[str, int, int | None], None]
 
 Inputs = ReadResult | Iterable[ReadResult] | Iterable[Iterable[ReadResult]]
+#: Or a function of a scratch folder (inside the new version's staging area, removed
+#: with it) that gives the inputs: readers may write their blocks there.
+InputsIn = Callable[[Path], Inputs]
 
 
 def ingest(
     store_dir: str | Path,
-    inputs: Inputs,
+    inputs: Inputs | InputsIn,
     *,
     progress: ProgressCallback | None = None,
     max_file_rows: int = 4_000_000,
     row_group_rows: int = 1_000_000,
     fingerprint: str | None = None,
+    threads: int = 1,
 ) -> IngestSummary:
     """Add ``inputs`` to the store at ``store_dir`` (created when missing).
 
     ``inputs`` is one reader's batches, a list of readers (each an iterable of
-    ``ReadResult``), or a single ``ReadResult``. Later batches are newer: at a
+    ``ReadResult``), a single ``ReadResult``, or a function of a scratch folder
+    giving one of those (see ``InputsIn``). Later batches are newer: at a
     timestamp already stored, the newer sample wins. Re-ingesting the same input
     changes nothing. A reader that raises (``errors="raise"``) aborts the ingest and
     the store stays as it was.
@@ -72,10 +80,17 @@ def ingest(
     inputs that made the current version again changes nothing (the newest sample
     already is theirs at each of their timestamps).
 
+    ``threads`` partitions are written at a time (Parquet encoding runs outside the
+    GIL); the files are the same whatever their number.
+
     >>> from floodmark.store import ingest, open_store
     >>> summary = ingest("fleet-store", open_input("export.parquet"))  # doctest: +SKIP
     >>> open_store("fleet-store").catalog()  # doctest: +SKIP
     """
+    if threads < 1:
+        raise FloodmarkError("threads must be at least 1")
+    options = _Options(progress, max_file_rows, row_group_rows, fingerprint, threads)
+    inputs_in = inputs if callable(inputs) else (lambda _scratch: inputs)
     root = Path(store_dir)
     created = False
     if layout.classify(root) == "missing":
@@ -86,13 +101,20 @@ def ingest(
             pass
     with layout.exclusive_lock(root):
         try:
-            return _ingest_locked(
-                root, inputs, progress, max_file_rows, row_group_rows, fingerprint
-            )
+            return _ingest_locked(root, inputs_in, options)
         except BaseException:
             if created:  # leave no trace of a store that never existed
                 shutil.rmtree(root, ignore_errors=True)
             raise
+
+
+@dataclass(frozen=True)
+class _Options:
+    progress: ProgressCallback | None
+    max_file_rows: int
+    row_group_rows: int
+    fingerprint: str | None
+    threads: int
 
 
 def ingest_files(
@@ -128,7 +150,7 @@ def ingest_files(
         **series_csv_options,
     )
 
-    def readers() -> Iterator[Iterator[ReadResult]]:
+    def readers(scratch: Path) -> Iterator[Iterator[ReadResult]]:
         for path in paths:
             yield open_input(
                 path,
@@ -138,34 +160,28 @@ def ingest_files(
                 batch_rows=batch_rows,
                 workers=workers,
                 max_series_bytes=max_series_bytes,
+                spill_dir=scratch,
                 **series_csv_options,
             )
 
-    return ingest(store_dir, readers(), progress=progress, fingerprint=fingerprint)
+    # As many threads write partitions as processes decode: the same cores, one after the other.
+    return ingest(store_dir, readers, progress=progress, fingerprint=fingerprint, threads=workers)
 
 
-def _ingest_locked(
-    root: Path,
-    inputs: Inputs,
-    progress: ProgressCallback | None,
-    max_file_rows: int,
-    row_group_rows: int,
-    fingerprint: str | None = None,
-) -> IngestSummary:
+def _ingest_locked(root: Path, inputs_in: InputsIn, options: _Options) -> IngestSummary:
     old = layout.current_version(root) if layout.classify(root) == "store" else None
     layout.remove_stale(root, keep=old)
     if old is not None:  # a kill right after a commit may have left a public link missing
         layout.ensure_public_links(root)
         recorded = layout.read_marker(old / layout.MARKER).get("last_ingest") or {}
+        fingerprint = options.fingerprint
         if fingerprint is not None and recorded.get("fingerprint") == fingerprint:
             return unchanged_summary(recorded.get("summary") or {})
     version_id = layout.new_version_id()
     staging = root / layout.VERSIONS / version_id
     staging.mkdir(parents=True)
     try:
-        summary, changed = _build(
-            old, staging, inputs, progress, max_file_rows, row_group_rows, fingerprint
-        )
+        summary, changed = _build(old, staging, inputs_in, options)
         if changed:
             layout.commit(root, staging)
         else:
@@ -282,19 +298,14 @@ def _read_old(old: Path | None, name: str, schema: dict) -> pl.DataFrame:
 
 
 def _build(
-    old: Path | None,
-    staging: Path,
-    inputs: Inputs,
-    progress: ProgressCallback | None,
-    max_file_rows: int,
-    row_group_rows: int,
-    fingerprint: str | None = None,
+    old: Path | None, staging: Path, inputs_in: InputsIn, options: _Options
 ) -> tuple[IngestSummary, bool]:
     """Write the complete next version into ``staging``; return (summary, changed)."""
     collector = _Collector(staging / "_fragments")
     counter = [0]
+    progress = options.progress
     try:
-        for batch in _batches(inputs, counter):
+        for batch in _batches(inputs_in(collector.spill_dir / "decoded"), counter):
             collector.add(batch, counter[0])
             if progress is not None:
                 progress("read", collector.batches, None)
@@ -304,9 +315,7 @@ def _build(
             old_index,
             collector,
             staging / layout.SERIES,
-            progress,
-            max_file_rows,
-            row_group_rows,
+            options,
         )
     finally:
         collector.close()
@@ -340,7 +349,7 @@ def _build(
         or not quarantine.equals(old_quarantine)
     )
     if changed:
-        last_ingest = {"fingerprint": fingerprint, "summary": summary.as_record()}
+        last_ingest = {"fingerprint": options.fingerprint, "summary": summary.as_record()}
         _write_tables(
             old,
             staging,
@@ -358,43 +367,61 @@ def _merge_partitions(
     old_index: pl.DataFrame,
     collector: _Collector,
     series_dir: Path,
-    progress: ProgressCallback | None,
-    max_file_rows: int,
-    row_group_rows: int,
+    options: _Options,
 ) -> tuple[list, list, list, int, int]:
-    """Merge every partition, stored or incoming; (index, stats, changes) parts and counts."""
+    """Merge every partition, stored or incoming; (index, stats, changes) parts and counts.
+
+    Partitions are independent: ``options.threads`` of them are written at a time,
+    their results taken in partition order, so the version is the same whatever the
+    number of threads. Memory holds one partition file per thread.
+    """
     partitions = sorted(
         set(old_index.select("vector", "metric").unique().iter_rows()) | set(collector.partitions)
     )
     series_dir.mkdir()
-    index_parts, stats_parts, change_parts, files_written, repaired = [], [], [], 0, 0
-    for done, (vector, metric) in enumerate(partitions, start=1):
+
+    def merge_one(vector: str, metric: str, incoming: IncomingPartition) -> PartitionResult:
         old_dir = None if old is None else layout.partition_dir(old / layout.SERIES, vector, metric)
-        incoming = collector.partitions.pop((vector, metric), None)  # frees its memory after
-        if incoming is None:
-            incoming = collector.new_partition(vector, metric)
-        result = merge_partition(
-            vector,
-            metric,
-            old_dir=old_dir,
-            old_index=old_index.filter(vector=vector, metric=metric),
-            incoming=incoming,
-            new_dir=layout.partition_dir(series_dir, vector, metric),
-            max_file_rows=max_file_rows,
-            row_group_rows=row_group_rows,
-        )
-        incoming.close()
-        index_parts.append(result.index)
-        stats_parts.append(result.stats)
-        change_parts.append(
-            result.changes.with_columns(vector=pl.lit(vector), metric=pl.lit(metric)).select(
-                CHANGES_SCHEMA.keys()
+        try:
+            return merge_partition(
+                vector,
+                metric,
+                old_dir=old_dir,
+                old_index=old_index.filter(vector=vector, metric=metric),
+                incoming=incoming,
+                new_dir=layout.partition_dir(series_dir, vector, metric),
+                max_file_rows=options.max_file_rows,
+                row_group_rows=options.row_group_rows,
             )
-        )
-        files_written += result.files_written
-        repaired += result.repaired
-        if progress is not None:
-            progress("merge", done, len(partitions))
+        finally:
+            incoming.close()  # frees its blocks held in memory
+
+    index_parts, stats_parts, change_parts, files_written, repaired = [], [], [], 0, 0
+    pool = ThreadPoolExecutor(max_workers=options.threads, thread_name_prefix="floodmark-write")
+    try:
+        futures = []
+        for vector, metric in partitions:
+            incoming = collector.partitions.pop((vector, metric), None)
+            if incoming is None:
+                incoming = collector.new_partition(vector, metric)
+            futures.append(pool.submit(merge_one, vector, metric, incoming))
+        for done, ((vector, metric), future) in enumerate(
+            zip(partitions, futures, strict=True), start=1
+        ):
+            result = future.result()
+            index_parts.append(result.index)
+            stats_parts.append(result.stats)
+            change_parts.append(
+                result.changes.with_columns(vector=pl.lit(vector), metric=pl.lit(metric)).select(
+                    CHANGES_SCHEMA.keys()
+                )
+            )
+            files_written += result.files_written
+            repaired += result.repaired
+            if options.progress is not None:
+                options.progress("merge", done, len(partitions))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return index_parts, stats_parts, change_parts, files_written, repaired
 
 
