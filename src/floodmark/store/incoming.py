@@ -31,7 +31,7 @@ from floodmark.schema import KEY_COLUMNS
 class _Segment:
     """One batch's series of a partition, all in one block set."""
 
-    seq: int  # the batch's number: later batches are newer
+    seq: int  # the block set's number: later ones are newer
     input_no: int
     source: SeriesBlocks
     first_block: int  # its blocks are [first_block, first_block + n_blocks)
@@ -93,11 +93,11 @@ class IncomingPartition:
         """Each batch's rows as a fragment of the general merge (see ``_frame``), in
         arrival order: batches held in files as Parquet files, so memory stays bounded."""
         out: list[pl.DataFrame | Path] = []
-        for segment in self.segments:
+        for number, segment in enumerate(self.segments):
             frame = self._frame(segment)
             if segment.source.arrays is None:
                 self.spill_dir.mkdir(parents=True, exist_ok=True)
-                path = self.spill_dir / f"frag-{segment.seq:08d}.parquet"
+                path = self.spill_dir / f"frag-{number:08d}.parquet"
                 frame.write_parquet(path, compression="lz4", statistics=True)
                 out.append(path)
             else:

@@ -14,6 +14,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,6 +217,7 @@ class _Collector:
         self.samples = 0
         self.repaired = 0
         self.batches = 0
+        self.block_sets = 0
 
     def add(self, batch: ReadResult, input_no: int) -> None:
         """Take one batch of the ``input_no``-th input."""
@@ -227,7 +229,10 @@ class _Collector:
             samples = normalise_samples(batch.samples)
             block_sets = (blocks_of(samples),) if samples.height else ()
         for blocks in block_sets:
-            self._add_blocks(blocks, self.batches, input_no)
+            # Each block set is newer than the ones before, those of its batch included:
+            # the order of a series given twice is the order the reader gave it in.
+            self._add_blocks(blocks, self.block_sets, input_no)
+            self.block_sets += 1
         meta = normalise_meta(batch.series)
         if meta.height:
             self.meta.append(meta)
@@ -396,19 +401,13 @@ def _merge_partitions(
         finally:
             incoming.close()  # frees its blocks held in memory
 
+    jobs = []
+    for vector, metric in partitions:
+        incoming = collector.partitions.pop((vector, metric), None)
+        jobs.append((vector, metric, incoming or collector.new_partition(vector, metric)))
     index_parts, stats_parts, change_parts, files_written, repaired = [], [], [], 0, 0
-    pool = ThreadPoolExecutor(max_workers=options.threads, thread_name_prefix="floodmark-write")
-    try:
-        futures = []
-        for vector, metric in partitions:
-            incoming = collector.partitions.pop((vector, metric), None)
-            if incoming is None:
-                incoming = collector.new_partition(vector, metric)
-            futures.append(pool.submit(merge_one, vector, metric, incoming))
-        for done, ((vector, metric), future) in enumerate(
-            zip(partitions, futures, strict=True), start=1
-        ):
-            result = future.result()
+    with _in_order(merge_one, jobs, options.threads) as results:
+        for done, ((vector, metric, _), result) in enumerate(zip(jobs, results, strict=False), 1):
             index_parts.append(result.index)
             stats_parts.append(result.stats)
             change_parts.append(
@@ -420,9 +419,22 @@ def _merge_partitions(
             repaired += result.repaired
             if options.progress is not None:
                 options.progress("merge", done, len(partitions))
+    return index_parts, stats_parts, change_parts, files_written, repaired
+
+
+@contextmanager
+def _in_order(function: Callable, jobs: list[tuple], threads: int) -> Iterator[Iterator]:
+    """``function(*job)`` of every job, in job order: computed by ``threads`` threads,
+    or one after the other in this thread when ``threads`` is 1."""
+    if threads == 1:
+        yield (function(*job) for job in jobs)
+        return
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="floodmark-write")
+    try:
+        futures = [pool.submit(function, *job) for job in jobs]
+        yield (future.result() for future in futures)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return index_parts, stats_parts, change_parts, files_written, repaired
 
 
 def _count_series(old: pl.DataFrame, new: pl.DataFrame, changes: pl.DataFrame) -> tuple[int, int]:
