@@ -23,8 +23,8 @@ class ReadResult:
     samples: the long table (``floodmark.schema.LONG_SCHEMA``), passed/blocked
         aligned by timestamp, one row per (series, timestamp). A reader may give
         ``blocks`` instead (whole series without a key per sample, see
-        ``series_blocks``): ``samples`` is then built from them when asked for,
-        and a store ingests the blocks as they are.
+        ``series_blocks``, built by ``checked_blocks``): ``samples`` is then built
+        from them when asked for, and a store ingests the blocks as they are.
     series: one row per series read: key columns, ``source`` and any labels
         (``floodmark.schema.LABEL_SCHEMA``; null when the input has none).
     quarantine: one row per rejected series (``QUARANTINE_SCHEMA``).

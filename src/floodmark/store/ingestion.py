@@ -133,9 +133,10 @@ def ingest_files(
 ) -> IngestSummary:
     """Read ``paths`` with ``floodmark.io.open_input`` and ingest them in order.
 
-    ``batch_rows`` series are read at a time: what a batch costs on its way to the
-    store (its long table, the decoded arrays in flight) is most of the memory of
-    an ingest, so batches are small; 64 rows of a day-long export are ~0.5 M samples.
+    ``batch_rows`` series are read at a time (64 rows of a 30-day export are ~0.5 M
+    samples). With ``workers`` above 1, the decoding processes write the samples to
+    block files in the new version's staging area and send back metadata only; then
+    ``workers`` threads write the partitions (``ingest``'s ``threads``).
 
     ``series_csv_options`` (prediction_id, vector, metric, time_column, value_column,
     times_file) are passed to the reader.
@@ -406,7 +407,7 @@ def _merge_partitions(
         incoming = collector.partitions.pop((vector, metric), None)
         jobs.append((vector, metric, incoming or collector.new_partition(vector, metric)))
     index_parts, stats_parts, change_parts, files_written, repaired = [], [], [], 0, 0
-    with _in_order(merge_one, jobs, options.threads) as results:
+    with _results_in_order(merge_one, jobs, options.threads) as results:
         for done, ((vector, metric, _), result) in enumerate(zip(jobs, results, strict=False), 1):
             index_parts.append(result.index)
             stats_parts.append(result.stats)
@@ -423,7 +424,7 @@ def _merge_partitions(
 
 
 @contextmanager
-def _in_order(function: Callable, jobs: list[tuple], threads: int) -> Iterator[Iterator]:
+def _results_in_order(function: Callable, jobs: list[tuple], threads: int) -> Iterator[Iterator]:
     """``function(*job)`` of every job, in job order: computed by ``threads`` threads,
     or one after the other in this thread when ``threads`` is 1."""
     if threads == 1:
