@@ -134,6 +134,27 @@ def test_streams_in_batches_and_workers_agree(tmp_path):
     assert pl.concat([p.samples for p in pooled]).equals(samples)
 
 
+def test_workers_with_a_spill_folder_send_back_metadata_not_samples(tmp_path):
+    rows = []
+    for i in range(7):
+        rows += series_rows(f"{i:02x}", "PT_TCP", "PPS", 20 + i)
+    hostile = {"prediction_id": "zz", "vector": "PT_TCP", "metric": "PPS"}
+    table = pl.read_parquet(write_vendor_export(long_frame(rows), tmp_path / "a.parquet"))
+    bad = pl.DataFrame([{**hostile, "time_series": "%%%"}])
+    path = tmp_path / "v.parquet"
+    pl.concat([table, bad], how="diagonal_relaxed").write_parquet(path)
+    piped = list(iter_vendor_export(path, batch_rows=3, workers=2))
+    spilled = list(iter_vendor_export(path, batch_rows=3, workers=2, spill_dir=tmp_path / "s"))
+    blocks = [b for part in spilled for b in part.blocks]
+    assert blocks and all(b.arrays is None and b.file for b in blocks)  # all in block files
+    assert {os.path.dirname(b.file) for b in blocks} == {str(tmp_path / "s")}
+    for a, b in zip(piped, spilled, strict=True):
+        assert a.samples.equals(b.samples) and a.series.equals(b.series)
+        assert a.quarantine.equals(b.quarantine)
+        assert a.repaired_duplicates == b.repaired_duplicates
+    assert pl.concat([p.quarantine for p in spilled])["reason"].to_list() == ["bad_base64"]
+
+
 # One broken row between two good ones, per defect the reader must catch.
 DEFECTS = {
     "bad_base64": {"time_series": "%%%not base64%%%"},

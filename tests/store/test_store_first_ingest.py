@@ -13,7 +13,11 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from store_builders import T0, batch, regular, series_frame
 
+from floodmark.io.read_result import ReadResult
+from floodmark.io.series_blocks import BlockFile
 from floodmark.store import ingest, ingestion, new_partition, open_store
+from floodmark.store.incoming import blocks_of
+from floodmark.store.tables import normalise_samples
 
 KEYS = [("a", "PT_SYN", "PPS"), ("b", "PT_SYN", "PPS"), ("c", "PT_SYN", "PPS"),
         ("a", "PT_UDP", "BW"), ("dd", "PT_UDP", "BW"), ("é", "PT_UDP", "BW")]  # fmt: skip
@@ -34,12 +38,29 @@ def _frame(key, slots, tidy, seed) -> pl.DataFrame:
     return series_frame(*key, T0 + 300 * np.array(slots), values, values / 3)
 
 
-def _ingest_both(tmp: Path, inputs, max_file_rows: int, memory_bytes: int):
+def _as_blocks(result, file: BlockFile | None):
+    """A reader's batch handed over as blocks (in memory, or in a block file)."""
+    samples = normalise_samples(result.samples)
+    blocks = (blocks_of(samples),) if samples.height else ()
+    if file is not None:
+        blocks = tuple(b.written_to(file) for b in blocks)
+    return ReadResult(
+        series=result.series,
+        quarantine=result.quarantine,
+        repaired_duplicates=result.repaired_duplicates,
+        blocks=blocks,
+    )
+
+
+def _ingest_both(tmp: Path, inputs, max_file_rows: int, memory_bytes: int, handoff: str = "frames"):
     """The same ingest twice: blocks allowed, and the general merge only."""
     out = []
     for allowed in (True, False):
         root = tmp / f"store-{allowed}"
         readers = [[batch(*[_frame(*s) for s in spec]) for spec in reader] for reader in inputs]
+        if allowed and handoff != "frames":
+            file = BlockFile(tmp / "blocks.bin") if handoff == "block file" else None
+            readers = [[_as_blocks(b, file) for b in reader] for reader in readers]
         takes = new_partition.takes if allowed else (lambda *a: False)
         with (
             mock.patch.object(new_partition, "takes", takes),
@@ -64,13 +85,14 @@ def _files(store) -> dict[str, str]:
     ),
     max_file_rows=st.integers(2, 30),
     memory_bytes=st.sampled_from([0, 200, 1 << 30]),  # spilled, partly spilled, in memory
+    handoff=st.sampled_from(["frames", "blocks", "block file"]),  # what the reader gives
 )
 def test_first_ingest_from_blocks_equals_the_general_merge(
-    tmp_path_factory, inputs, max_file_rows, memory_bytes
+    tmp_path_factory, inputs, max_file_rows, memory_bytes, handoff
 ):
     tmp = tmp_path_factory.mktemp("first")
     (fast_root, fast), (general_root, general) = _ingest_both(
-        tmp, inputs, max_file_rows, memory_bytes
+        tmp, inputs, max_file_rows, memory_bytes, handoff
     )
     assert fast == general
     a, b = open_store(fast_root), open_store(general_root)

@@ -51,7 +51,7 @@ quarantine and repairs) and the driver commits the store version:
 
 
 #: Processes decoding vendor series; 1 by default: each more holds a batch in memory.
-Workers = workers_option("processes decoding vendor series", "1")
+Workers = workers_option("processes decoding vendor series, then threads writing partitions", "1")
 
 
 def register(app: typer.Typer) -> None:

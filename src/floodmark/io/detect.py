@@ -89,6 +89,7 @@ def open_input(
     time_column: str | None = None,
     value_column: str | None = None,
     times_file: str | Path | None = None,
+    spill_dir: str | Path | None = None,
 ) -> Iterator[ReadResult]:
     """Read any supported input as a stream of ``ReadResult``s.
 
@@ -96,6 +97,8 @@ def open_input(
     root: the data root of a vendor catalog (ignored by other formats).
     workers: decoding processes for a vendor export (ignored by other formats).
     max_series_bytes: the most one vendor series may inflate to (vendor formats only).
+    spill_dir: where a vendor export's decoding processes may write what they decode
+        (see ``iter_vendor_export``; ignored by other formats).
     prediction_id, vector, metric, time_column, value_column, times_file:
         single-series CSV options; giving one for another format is an error.
     """
@@ -123,6 +126,7 @@ def open_input(
             batch_rows=batch_rows,
             workers=workers,
             max_series_bytes=max_series_bytes,
+            spill_dir=spill_dir,
         )
     if fmt == "vendor-catalog":
         return iter_vendor_catalog(

@@ -14,7 +14,8 @@ import sys
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,6 @@ from floodmark.io._common import (
     Defects,
     check_errors,
     concat_results,
-    epoch_to_datetime,
     key_defect,
     series_frame,
 )
@@ -41,12 +41,12 @@ from floodmark.io.codec import (
     encode_time_series,
 )
 from floodmark.io.read_result import ReadResult
+from floodmark.io.series_blocks import BlockFile, SeriesBlocks, checked_blocks
 from floodmark.schema import (
     KEY_COLUMNS,
     LABEL_SCHEMA,
     LONG_SCHEMA,
     VENDOR_COLUMNS,
-    empty_long,
     series_name,
 )
 
@@ -59,14 +59,13 @@ _BATCHES_AHEAD = 2
 
 @dataclass
 class DecodedBatch:
-    """Decoded rows of one batch: plain arrays, cheap to send between processes."""
+    """Decoded rows of one batch (or of a slice of it): checked series blocks, small
+    metadata, and the defects. Cheap to send between processes once ``blocks`` are
+    written to a block file (see ``spilled``)."""
 
     keys: list[tuple[str, str, str]]
     positions: list[int]  # row positions (within the batch) of the series read
-    counts: np.ndarray  # samples per series read
-    timestamps: np.ndarray  # int64 epoch seconds, all series concatenated
-    passed: np.ndarray
-    blocked: np.ndarray
+    blocks: SeriesBlocks  # the series read, in row order
     # (row, pid, vector, metric, reason, message): plain values, since exceptions
     # with extra constructor arguments do not survive pickling.
     defects: list[tuple]
@@ -82,44 +81,40 @@ class DecodedBatch:
         defects: list[tuple],
         rows: int,
     ) -> DecodedBatch:
-        """Concatenate the decoded series of one batch."""
+        """Concatenate the decoded series of one batch (timestamps to microseconds)."""
 
         def joined(name: str, dtype: type) -> np.ndarray:
             parts = [getattr(d, name) for d in decoded]
             return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
+        counts = np.array([d.timestamps.size for d in decoded], dtype=np.int64)
+        micros = joined("timestamps", np.int64) * 1_000_000
+        arrays = (micros, joined("passed", np.float64), joined("blocked", np.float64))
         return cls(
             keys=keys,
             positions=positions,
-            counts=np.array([d.timestamps.size for d in decoded], dtype=np.int64),
-            timestamps=joined("timestamps", np.int64),
-            passed=joined("passed", np.float64),
-            blocked=joined("blocked", np.float64),
+            blocks=checked_blocks(keys, counts, arrays),
             defects=defects,
             repaired_duplicates=sum(d.repaired_duplicates for d in decoded),
             rows=rows,
         )
 
-    @classmethod
-    def merge(cls, parts: list[DecodedBatch]) -> DecodedBatch:
-        """Consecutive slices of one batch, decoded apart, as one batch."""
-        if len(parts) == 1:
-            return parts[0]
-        positions, offset = [], 0
-        for part in parts:
-            positions += [offset + pos for pos in part.positions]
-            offset += part.rows
-        return cls(
-            keys=[key for part in parts for key in part.keys],
-            positions=positions,
-            counts=np.concatenate([p.counts for p in parts]),
-            timestamps=np.concatenate([p.timestamps for p in parts]),
-            passed=np.concatenate([p.passed for p in parts]),
-            blocked=np.concatenate([p.blocked for p in parts]),
-            defects=[d for part in parts for d in part.defects],
-            repaired_duplicates=sum(p.repaired_duplicates for p in parts),
-            rows=offset,
-        )
+    def spilled(self, file: BlockFile) -> DecodedBatch:
+        """This batch with its samples appended to ``file``: only metadata is left to send."""
+        if self.blocks.rows == 0:
+            return self
+        return replace(self, blocks=self.blocks.written_to(file))
+
+
+def _merged(parts: list[DecodedBatch]) -> tuple[list, list[int], list[tuple], int]:
+    """Keys, row positions, defects and repairs of consecutive slices of one batch."""
+    keys, positions, defects, offset = [], [], [], 0
+    for part in parts:
+        keys += part.keys
+        positions += [offset + pos for pos in part.positions]
+        defects += part.defects
+        offset += part.rows
+    return keys, positions, defects, sum(p.repaired_duplicates for p in parts)
 
 
 def decode_rows(
@@ -159,15 +154,7 @@ def decode_rows(
 
 def samples_frame(decoded: DecodedBatch) -> pl.DataFrame:
     """The long table of the series in ``decoded`` (keys repeated per sample)."""
-    if decoded.timestamps.size == 0:
-        return empty_long()
-    keys = pl.DataFrame(decoded.keys, schema=list(KEY_COLUMNS), orient="row")
-    frame = keys[np.repeat(np.arange(len(decoded.keys)), decoded.counts)]
-    return frame.with_columns(
-        epoch_to_datetime(decoded.timestamps),
-        pl.Series("passed", decoded.passed, dtype=pl.Float64),
-        pl.Series("blocked", decoded.blocked, dtype=pl.Float64),
-    ).select(list(LONG_SCHEMA))
+    return decoded.blocks.frame()
 
 
 def _open(path: Path) -> pq.ParquetFile:
@@ -242,19 +229,22 @@ def _blobs(column: pa.Array) -> list:
     return column.to_pylist()
 
 
-def _assemble(batch: pa.RecordBatch, decoded: DecodedBatch, source: str, errors: str) -> ReadResult:
+def _assemble(
+    batch: pa.RecordBatch, parts: list[DecodedBatch], source: str, errors: str
+) -> ReadResult:
+    keys, positions, defect_rows, repaired = _merged(parts)
     defects = Defects(source, errors)
-    for row, pid, vec, met, reason, message in decoded.defects:
+    for row, pid, vec, met, reason, message in defect_rows:
         defects.add(SeriesDefect(reason, message), row, pid, vec, met)
     label_names = [c for c in LABEL_SCHEMA if c in batch.schema.names]
     labels = None
     if label_names:
-        labels = pl.from_arrow(batch.select(label_names))[decoded.positions]
+        labels = pl.from_arrow(batch.select(label_names))[positions]
     return ReadResult(
-        samples=samples_frame(decoded),
-        series=series_frame(decoded.keys, labels, source),
+        series=series_frame(keys, labels, source),
         quarantine=defects.frame(),
-        repaired_duplicates=decoded.repaired_duplicates,
+        repaired_duplicates=repaired,
+        blocks=tuple(p.blocks for p in parts if p.keys),
     )
 
 
@@ -278,6 +268,7 @@ def iter_vendor_export(
     batch_rows: int = 256,
     workers: int = 1,
     max_series_bytes: int = MAX_SERIES_BYTES,
+    spill_dir: str | Path | None = None,
 ) -> Iterator[ReadResult]:
     """Stream a vendor export as one ``ReadResult`` per batch of ``batch_rows`` series.
 
@@ -288,6 +279,10 @@ def iter_vendor_export(
         in this process.
     max_series_bytes: the most one series' JSON may inflate to; a larger one is
         quarantined as ``too_large`` (default ``codec.MAX_SERIES_BYTES``).
+    spill_dir: with workers, a folder where they write the samples they decode
+        (raw block files, see ``series_blocks``) instead of sending them back
+        through pipes; the batches refer to those files, so the folder must live
+        as long as they are used (a store's ingest gives one and removes it).
 
     >>> n = sum(part.samples.height for part in iter_vendor_export("export.parquet"))
     ... # doctest: +SKIP
@@ -296,7 +291,8 @@ def iter_vendor_export(
     if batch_rows < 1 or workers < 1 or max_series_bytes < 1:
         raise FloodmarkError("batch_rows, workers and max_series_bytes must be at least 1")
     path = Path(path)
-    return _iter_parts(path, _open(path), batch_rows, workers, errors, max_series_bytes)
+    spill = None if spill_dir is None else Path(spill_dir)
+    return _iter_parts(path, _open(path), batch_rows, workers, errors, max_series_bytes, spill)
 
 
 def _iter_parts(
@@ -306,33 +302,44 @@ def _iter_parts(
     workers: int,
     errors: str,
     max_bytes: int,
+    spill_dir: Path | None,
 ) -> Iterator[ReadResult]:
     source = str(path)
     try:
         if workers == 1:
             for batch, first_row in _batches(parquet, batch_rows):
                 decoded = decode_rows(*_decode_args(batch, first_row, max_bytes))
-                yield _assemble(batch, decoded, source, errors)
+                yield _assemble(batch, [decoded], source, errors)
         else:
-            yield from _iter_pool(parquet, batch_rows, workers, source, errors, max_bytes)
+            yield from _iter_pool(
+                parquet, batch_rows, workers, source, errors, max_bytes, spill_dir
+            )
     except (pa.ArrowException, OSError) as exc:
         raise InputFormatError(f"cannot read Parquet data ({exc})", file=path) from None
 
 
 def _iter_pool(
-    parquet: pq.ParquetFile, batch_rows: int, workers: int, source: str, errors: str, max_bytes: int
+    parquet: pq.ParquetFile,
+    batch_rows: int,
+    workers: int,
+    source: str,
+    errors: str,
+    max_bytes: int,
+    spill_dir: Path | None,
 ) -> Iterator[ReadResult]:
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=_pool_context(),
-        initializer=_die_with_parent,
+        initializer=_worker_start,
         initargs=(os.getpid(),),
     )
     pending: deque[tuple[pa.RecordBatch, list[Future]]] = deque()
 
     def finished() -> ReadResult:
         batch, futures = pending.popleft()
-        return _assemble(batch, DecodedBatch.merge([f.result() for f in futures]), source, errors)
+        return _assemble(batch, [f.result() for f in futures], source, errors)
+
+    task = decode_rows if spill_dir is None else partial(_decode_spilled, str(spill_dir))
 
     try:
         for batch, first_row in _batches(parquet, batch_rows):
@@ -340,9 +347,7 @@ def _iter_pool(
             # a single batch keeps every worker busy; the parts are merged back.
             step = -(-batch.num_rows // workers)
             futures = [
-                pool.submit(
-                    decode_rows, *_decode_args(batch.slice(at, step), first_row + at, max_bytes)
-                )
+                pool.submit(task, *_decode_args(batch.slice(at, step), first_row + at, max_bytes))
                 for at in range(0, batch.num_rows, step)
             ]
             pending.append((batch, futures))
@@ -354,7 +359,45 @@ def _iter_pool(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+#: A decoding process's own block file per spill folder (see ``_decode_spilled``).
+_BLOCK_FILES: dict[str, BlockFile] = {}
+
+
+def _decode_spilled(spill_dir: str, *args) -> DecodedBatch:
+    """``decode_rows`` in a worker, its samples written to the worker's own block file
+    in ``spill_dir``: what goes back through the pipe is metadata, not samples."""
+    decoded = decode_rows(*args)
+    file = _BLOCK_FILES.get(spill_dir)
+    if file is None:
+        file = _BLOCK_FILES[spill_dir] = BlockFile(Path(spill_dir) / f"decoded-{os.getpid()}.bin")
+    return decoded.spilled(file)
+
+
 _PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # from <malloc.h>
+
+
+def _worker_start(parent: int) -> None:
+    _die_with_parent(parent)
+    _keep_freed_memory()
+
+
+def _keep_freed_memory() -> None:
+    """Worker start (glibc): take large arrays from the heap and keep what is freed.
+
+    By default each batch's arrays are fresh mappings handed back when freed, so
+    every batch faults its memory in again: at full scale a third of the workers'
+    CPU time was the kernel's. With these limits freed memory serves the next
+    batch; a worker keeps at most what its largest batch needed.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    mallopt(_M_MMAP_THRESHOLD, 64 << 20)
+    mallopt(_M_TRIM_THRESHOLD, 256 << 20)
 
 
 def _die_with_parent(parent: int) -> None:

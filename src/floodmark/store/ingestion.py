@@ -13,17 +13,21 @@ import datetime as dt
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import orjson
 import polars as pl
 
+from floodmark.errors import FloodmarkError
 from floodmark.io.codec import MAX_SERIES_BYTES
 from floodmark.io.read_result import ReadResult
+from floodmark.io.series_blocks import ROW_BYTES, BlockFile, OpenFiles, SeriesBlocks
 from floodmark.store import layout
-from floodmark.store.incoming import ROW_BYTES, IncomingPartition, Runs, runs_of
-from floodmark.store.merge import merge_partition
+from floodmark.store.incoming import IncomingPartition, blocks_of
+from floodmark.store.merge import PartitionResult, merge_partition
 from floodmark.store.parquet import read_file
 from floodmark.store.summary import IngestSummary, unchanged_summary
 from floodmark.store.tables import (
@@ -47,21 +51,26 @@ from floodmark.store.unchanged import inputs_fingerprint
 ProgressCallback = Callable[[str, int, int | None], None]
 
 Inputs = ReadResult | Iterable[ReadResult] | Iterable[Iterable[ReadResult]]
+#: Or a function of a scratch folder (inside the new version's staging area, removed
+#: with it) that gives the inputs: readers may write their blocks there.
+InputsIn = Callable[[Path], Inputs]
 
 
 def ingest(
     store_dir: str | Path,
-    inputs: Inputs,
+    inputs: Inputs | InputsIn,
     *,
     progress: ProgressCallback | None = None,
     max_file_rows: int = 4_000_000,
     row_group_rows: int = 1_000_000,
     fingerprint: str | None = None,
+    threads: int = 1,
 ) -> IngestSummary:
     """Add ``inputs`` to the store at ``store_dir`` (created when missing).
 
     ``inputs`` is one reader's batches, a list of readers (each an iterable of
-    ``ReadResult``), or a single ``ReadResult``. Later batches are newer: at a
+    ``ReadResult``), a single ``ReadResult``, or a function of a scratch folder
+    giving one of those (see ``InputsIn``). Later batches are newer: at a
     timestamp already stored, the newer sample wins. Re-ingesting the same input
     changes nothing. A reader that raises (``errors="raise"``) aborts the ingest and
     the store stays as it was.
@@ -72,10 +81,17 @@ def ingest(
     inputs that made the current version again changes nothing (the newest sample
     already is theirs at each of their timestamps).
 
+    ``threads`` partitions are written at a time (Parquet encoding runs outside the
+    GIL); the files are the same whatever their number.
+
     >>> from floodmark.store import ingest, open_store
     >>> summary = ingest("fleet-store", open_input("export.parquet"))  # doctest: +SKIP
     >>> open_store("fleet-store").catalog()  # doctest: +SKIP
     """
+    if threads < 1:
+        raise FloodmarkError("threads must be at least 1")
+    options = _Options(progress, max_file_rows, row_group_rows, fingerprint, threads)
+    inputs_in = inputs if callable(inputs) else (lambda _scratch: inputs)
     root = Path(store_dir)
     created = False
     if layout.classify(root) == "missing":
@@ -86,13 +102,20 @@ def ingest(
             pass
     with layout.exclusive_lock(root):
         try:
-            return _ingest_locked(
-                root, inputs, progress, max_file_rows, row_group_rows, fingerprint
-            )
+            return _ingest_locked(root, inputs_in, options)
         except BaseException:
             if created:  # leave no trace of a store that never existed
                 shutil.rmtree(root, ignore_errors=True)
             raise
+
+
+@dataclass(frozen=True)
+class _Options:
+    progress: ProgressCallback | None
+    max_file_rows: int
+    row_group_rows: int
+    fingerprint: str | None
+    threads: int
 
 
 def ingest_files(
@@ -110,9 +133,10 @@ def ingest_files(
 ) -> IngestSummary:
     """Read ``paths`` with ``floodmark.io.open_input`` and ingest them in order.
 
-    ``batch_rows`` series are read at a time: what a batch costs on its way to the
-    store (its long table, the decoded arrays in flight) is most of the memory of
-    an ingest, so batches are small; 64 rows of a day-long export are ~0.5 M samples.
+    ``batch_rows`` series are read at a time (64 rows of a 30-day export are ~0.5 M
+    samples). With ``workers`` above 1, the decoding processes write the samples to
+    block files in the new version's staging area and send back metadata only; then
+    ``workers`` threads write the partitions (``ingest``'s ``threads``).
 
     ``series_csv_options`` (prediction_id, vector, metric, time_column, value_column,
     times_file) are passed to the reader.
@@ -128,7 +152,7 @@ def ingest_files(
         **series_csv_options,
     )
 
-    def readers() -> Iterator[Iterator[ReadResult]]:
+    def readers(scratch: Path) -> Iterator[Iterator[ReadResult]]:
         for path in paths:
             yield open_input(
                 path,
@@ -138,34 +162,28 @@ def ingest_files(
                 batch_rows=batch_rows,
                 workers=workers,
                 max_series_bytes=max_series_bytes,
+                spill_dir=scratch,
                 **series_csv_options,
             )
 
-    return ingest(store_dir, readers(), progress=progress, fingerprint=fingerprint)
+    # As many threads write partitions as processes decode: the same cores, one after the other.
+    return ingest(store_dir, readers, progress=progress, fingerprint=fingerprint, threads=workers)
 
 
-def _ingest_locked(
-    root: Path,
-    inputs: Inputs,
-    progress: ProgressCallback | None,
-    max_file_rows: int,
-    row_group_rows: int,
-    fingerprint: str | None = None,
-) -> IngestSummary:
+def _ingest_locked(root: Path, inputs_in: InputsIn, options: _Options) -> IngestSummary:
     old = layout.current_version(root) if layout.classify(root) == "store" else None
     layout.remove_stale(root, keep=old)
     if old is not None:  # a kill right after a commit may have left a public link missing
         layout.ensure_public_links(root)
         recorded = layout.read_marker(old / layout.MARKER).get("last_ingest") or {}
+        fingerprint = options.fingerprint
         if fingerprint is not None and recorded.get("fingerprint") == fingerprint:
             return unchanged_summary(recorded.get("summary") or {})
     version_id = layout.new_version_id()
     staging = root / layout.VERSIONS / version_id
     staging.mkdir(parents=True)
     try:
-        summary, changed = _build(
-            old, staging, inputs, progress, max_file_rows, row_group_rows, fingerprint
-        )
+        summary, changed = _build(old, staging, inputs_in, options)
         if changed:
             layout.commit(root, staging)
         else:
@@ -191,6 +209,8 @@ class _Collector:
     def __init__(self, spill_dir: Path, memory_bytes: int | None = None) -> None:
         self.spill_dir = spill_dir
         self.memory_left = FRAGMENT_MEMORY_BYTES if memory_bytes is None else memory_bytes
+        self.files = OpenFiles()
+        self._spill: BlockFile | None = None
         self.partitions: dict[tuple[str, str], IncomingPartition] = {}
         self.meta: list[pl.DataFrame] = []
         self.quarantine: list[pl.DataFrame] = []
@@ -198,15 +218,22 @@ class _Collector:
         self.samples = 0
         self.repaired = 0
         self.batches = 0
+        self.block_sets = 0
 
     def add(self, batch: ReadResult, input_no: int) -> None:
         """Take one batch of the ``input_no``-th input."""
         if not isinstance(batch, ReadResult):
             raise TypeError(f"ingest expects ReadResult batches, got {type(batch).__name__}")
-        samples = normalise_samples(batch.samples)
-        if samples.height:
-            self._add_runs(runs_of(samples), self.batches, input_no)
-        self.samples += samples.height
+        if batch.blocks:  # checked by the reader that built them (``checked_blocks``)
+            block_sets = batch.blocks
+        else:
+            samples = normalise_samples(batch.samples)
+            block_sets = (blocks_of(samples),) if samples.height else ()
+        for blocks in block_sets:
+            # Each block set is newer than the ones before, those of its batch included:
+            # the order of a series given twice is the order the reader gave it in.
+            self._add_blocks(blocks, self.block_sets, input_no)
+            self.block_sets += 1
         meta = normalise_meta(batch.series)
         if meta.height:
             self.meta.append(meta)
@@ -217,41 +244,42 @@ class _Collector:
         self.repaired += int(batch.repaired_duplicates)
         self.batches += 1
 
-    def _add_runs(self, runs: Runs, seq: int, input_no: int) -> None:
-        by_partition: dict[tuple[str, str], list[int]] = {}
-        for run, (_pid, vector, metric) in enumerate(runs.keys):
-            by_partition.setdefault((vector, metric), []).append(run)
-        starts = np.cumsum(runs.counts) - runs.counts
-        for (vector, metric), mine in by_partition.items():
-            counts = runs.counts[mine]
-            if len(mine) == len(runs.keys):
-                arrays = runs.arrays
+    def _add_blocks(self, blocks: SeriesBlocks, seq: int, input_no: int) -> None:
+        rows = blocks.rows
+        if rows == 0:
+            return
+        self.samples += rows
+        if blocks.arrays is not None:
+            if rows * ROW_BYTES <= self.memory_left:
+                self.memory_left -= rows * ROW_BYTES
             else:
-                rows = np.concatenate(
-                    [np.arange(starts[r], starts[r] + runs.counts[r]) for r in mine]
-                )
-                arrays = tuple(a[rows] for a in runs.arrays)
+                if self._spill is None:
+                    self._spill = BlockFile(self.spill_dir / "blocks.bin")
+                blocks = blocks.written_to(self._spill)
+        by_partition: dict[tuple[str, str], list[int]] = {}
+        for position, ((_pid, vector, metric), n) in enumerate(
+            zip(blocks.keys, blocks.counts.tolist(), strict=True)
+        ):
+            if n:  # a series without samples is only metadata
+                by_partition.setdefault((vector, metric), []).append(position)
+        for (vector, metric), series in by_partition.items():
             partition = self.partitions.get((vector, metric))
             if partition is None:
-                partition = IncomingPartition(layout.partition_dir(self.spill_dir, vector, metric))
+                partition = self.new_partition(vector, metric)
                 self.partitions[(vector, metric)] = partition
-            size = int(counts.sum()) * ROW_BYTES
-            keep = size <= self.memory_left
-            if keep:
-                self.memory_left -= size
-            partition.add(
-                [runs.keys[r][0] for r in mine],
-                counts,
-                arrays,
-                seq=seq,
-                input_no=input_no,
-                keep_in_memory=keep,
-            )
-            partition.in_order &= bool(runs.in_order[mine].all())
+            partition.add(blocks, series, seq=seq, input_no=input_no)
+
+    def new_partition(self, vector: str, metric: str) -> IncomingPartition:
+        return IncomingPartition(
+            layout.partition_dir(self.spill_dir, vector, metric), files=self.files
+        )
 
     def close(self) -> None:
         for partition in self.partitions.values():
             partition.close()
+        if self._spill is not None:
+            self._spill.close()
+        self.files.close()
 
 
 def _batches(inputs: Inputs, counter: list[int]) -> Iterator[ReadResult]:
@@ -276,19 +304,14 @@ def _read_old(old: Path | None, name: str, schema: dict) -> pl.DataFrame:
 
 
 def _build(
-    old: Path | None,
-    staging: Path,
-    inputs: Inputs,
-    progress: ProgressCallback | None,
-    max_file_rows: int,
-    row_group_rows: int,
-    fingerprint: str | None = None,
+    old: Path | None, staging: Path, inputs_in: InputsIn, options: _Options
 ) -> tuple[IngestSummary, bool]:
     """Write the complete next version into ``staging``; return (summary, changed)."""
     collector = _Collector(staging / "_fragments")
     counter = [0]
+    progress = options.progress
     try:
-        for batch in _batches(inputs, counter):
+        for batch in _batches(inputs_in(collector.spill_dir / "decoded"), counter):
             collector.add(batch, counter[0])
             if progress is not None:
                 progress("read", collector.batches, None)
@@ -298,9 +321,7 @@ def _build(
             old_index,
             collector,
             staging / layout.SERIES,
-            progress,
-            max_file_rows,
-            row_group_rows,
+            options,
         )
     finally:
         collector.close()
@@ -334,7 +355,7 @@ def _build(
         or not quarantine.equals(old_quarantine)
     )
     if changed:
-        last_ingest = {"fingerprint": fingerprint, "summary": summary.as_record()}
+        last_ingest = {"fingerprint": options.fingerprint, "summary": summary.as_record()}
         _write_tables(
             old,
             staging,
@@ -352,44 +373,69 @@ def _merge_partitions(
     old_index: pl.DataFrame,
     collector: _Collector,
     series_dir: Path,
-    progress: ProgressCallback | None,
-    max_file_rows: int,
-    row_group_rows: int,
+    options: _Options,
 ) -> tuple[list, list, list, int, int]:
-    """Merge every partition, stored or incoming; (index, stats, changes) parts and counts."""
+    """Merge every partition, stored or incoming; (index, stats, changes) parts and counts.
+
+    Partitions are independent: ``options.threads`` of them are written at a time,
+    their results taken in partition order, so the version is the same whatever the
+    number of threads. Memory holds one partition file per thread.
+    """
     partitions = sorted(
         set(old_index.select("vector", "metric").unique().iter_rows()) | set(collector.partitions)
     )
     series_dir.mkdir()
-    index_parts, stats_parts, change_parts, files_written, repaired = [], [], [], 0, 0
-    for done, (vector, metric) in enumerate(partitions, start=1):
+
+    def merge_one(vector: str, metric: str, incoming: IncomingPartition) -> PartitionResult:
         old_dir = None if old is None else layout.partition_dir(old / layout.SERIES, vector, metric)
-        incoming = collector.partitions.pop((vector, metric), None)  # frees its memory after
-        if incoming is None:
-            incoming = IncomingPartition(layout.partition_dir(collector.spill_dir, vector, metric))
-        result = merge_partition(
-            vector,
-            metric,
-            old_dir=old_dir,
-            old_index=old_index.filter(vector=vector, metric=metric),
-            incoming=incoming,
-            new_dir=layout.partition_dir(series_dir, vector, metric),
-            max_file_rows=max_file_rows,
-            row_group_rows=row_group_rows,
-        )
-        incoming.close()
-        index_parts.append(result.index)
-        stats_parts.append(result.stats)
-        change_parts.append(
-            result.changes.with_columns(vector=pl.lit(vector), metric=pl.lit(metric)).select(
-                CHANGES_SCHEMA.keys()
+        try:
+            return merge_partition(
+                vector,
+                metric,
+                old_dir=old_dir,
+                old_index=old_index.filter(vector=vector, metric=metric),
+                incoming=incoming,
+                new_dir=layout.partition_dir(series_dir, vector, metric),
+                max_file_rows=options.max_file_rows,
+                row_group_rows=options.row_group_rows,
             )
-        )
-        files_written += result.files_written
-        repaired += result.repaired
-        if progress is not None:
-            progress("merge", done, len(partitions))
+        finally:
+            incoming.close()  # frees its blocks held in memory
+
+    jobs = []
+    for vector, metric in partitions:
+        incoming = collector.partitions.pop((vector, metric), None)
+        jobs.append((vector, metric, incoming or collector.new_partition(vector, metric)))
+    index_parts, stats_parts, change_parts, files_written, repaired = [], [], [], 0, 0
+    with _results_in_order(merge_one, jobs, options.threads) as results:
+        for done, ((vector, metric, _), result) in enumerate(zip(jobs, results, strict=False), 1):
+            index_parts.append(result.index)
+            stats_parts.append(result.stats)
+            change_parts.append(
+                result.changes.with_columns(vector=pl.lit(vector), metric=pl.lit(metric)).select(
+                    CHANGES_SCHEMA.keys()
+                )
+            )
+            files_written += result.files_written
+            repaired += result.repaired
+            if options.progress is not None:
+                options.progress("merge", done, len(partitions))
     return index_parts, stats_parts, change_parts, files_written, repaired
+
+
+@contextmanager
+def _results_in_order(function: Callable, jobs: list[tuple], threads: int) -> Iterator[Iterator]:
+    """``function(*job)`` of every job, in job order: computed by ``threads`` threads,
+    or one after the other in this thread when ``threads`` is 1."""
+    if threads == 1:
+        yield (function(*job) for job in jobs)
+        return
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="floodmark-write")
+    try:
+        futures = [pool.submit(function, *job) for job in jobs]
+        yield (future.result() for future in futures)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _count_series(old: pl.DataFrame, new: pl.DataFrame, changes: pl.DataFrame) -> tuple[int, int]:

@@ -1,0 +1,78 @@
+"""Series blocks: whole series without a key per sample, in memory or in a block file."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from floodmark.errors import SchemaError
+from floodmark.io.read_result import ReadResult
+from floodmark.io.series_blocks import BlockFile, OpenFiles, checked_blocks
+
+KEYS = [("a", "PT_SYN", "PPS"), ("b", "PT_SYN", "PPS"), ("c", "PT_UDP", "BW")]
+
+
+def _arrays(ts, passed=None):
+    ts = np.asarray(ts, dtype=np.int64)
+    passed = np.arange(ts.size, dtype=np.float64) if passed is None else np.asarray(passed)
+    return ts, passed, passed / 2
+
+
+def test_blocks_say_which_series_are_in_time_order():
+    ts = [10, 20, 30, 5, 5, 1, 2]  # a: in order; b: a timestamp twice; c: in order
+    blocks = checked_blocks(KEYS, np.array([3, 2, 2]), _arrays(ts))
+    assert blocks.in_order.tolist() == [True, False, True]
+    assert blocks.starts.tolist() == [0, 3, 5] and blocks.rows == 7
+    # A series without samples (empty days) neither breaks nor hides its neighbours' order.
+    ts = [10, 20, 3, 1]
+    blocks = checked_blocks(KEYS, np.array([2, 0, 2]), _arrays(ts))
+    assert blocks.in_order.tolist() == [True, True, False]
+
+
+@pytest.mark.parametrize("bad", [-1.0, np.nan, np.inf])
+def test_blocks_with_a_bad_value_are_refused_naming_the_series(bad):
+    passed = [1.0, 2.0, 3.0, bad, 5.0]
+    with pytest.raises(SchemaError, match="NaN, infinite or negative") as caught:
+        checked_blocks(KEYS[:2], np.array([3, 2]), _arrays([1, 2, 3, 1, 2], passed))
+    assert "series b/PT_SYN/PPS" in str(caught.value)
+
+
+def test_blocks_with_an_unknown_vector_are_refused_naming_the_series():
+    with pytest.raises(SchemaError, match="unknown vector") as caught:
+        checked_blocks([("x", "PT_NOPE", "PPS")], np.array([1]), _arrays([1]))
+    assert "PT_NOPE" in str(caught.value)
+
+
+def test_blocks_written_to_a_file_read_back_the_same(tmp_path):
+    first = checked_blocks(KEYS, np.array([3, 2, 2]), _arrays([10, 20, 30, 5, 6, 1, 2]))
+    second = checked_blocks(KEYS[:1], np.array([4]), _arrays([1, 2, 3, 4], [9.0, 8.0, 7.0, 6.0]))
+    file = BlockFile(tmp_path / "blocks.bin")
+    filed = [first.written_to(file), second.written_to(file)]  # appended one after the other
+    file.close()
+    assert filed[0].arrays is None and filed[1].offset == 7 * 24
+    files = OpenFiles()
+    try:
+        for memory, disk in zip((first, second), filed, strict=True):
+            for got, want in zip(disk.read(files), memory.arrays, strict=True):
+                np.testing.assert_array_equal(got, want)
+        out = tuple(np.empty(2, dtype=d) for d in (np.int64, np.float64, np.float64))
+        filed[0].copy_rows(3, out, files)  # series b alone
+        assert out[0].tolist() == [5, 6] and out[1].tolist() == [3.0, 4.0]
+    finally:
+        files.close()
+    assert_frame_equal(filed[0].frame(), first.frame())
+
+
+def test_a_read_result_of_blocks_gives_its_long_table():
+    blocks = checked_blocks(KEYS, np.array([2, 0, 1]), _arrays([0, 1_000_000, 7_000_000]))
+    result = ReadResult(blocks=(blocks,))
+    samples = result.samples
+    assert samples["prediction_id"].to_list() == ["a", "a", "c"]
+    assert samples["timestamp"].dt.epoch("s").to_list() == [0, 1, 7]
+    assert samples["blocked"].to_list() == [0.0, 0.5, 1.0]
+    assert ReadResult().samples.height == 0 and ReadResult().blocks == ()
+    with pytest.raises(ValueError, match="not both"):
+        ReadResult(samples=samples, blocks=(blocks,))
+    assert_frame_equal(ReadResult(blocks=(blocks, blocks)).samples, pl.concat([samples] * 2))
