@@ -55,7 +55,7 @@ def ingest(
     *,
     progress: ProgressCallback | None = None,
     max_file_rows: int = 4_000_000,
-    row_group_rows: int = 1_000_000,
+    row_group_rows: int = 65_536,  # a series read decodes whole row groups (store.parquet)
     fingerprint: str | None = None,
 ) -> IngestSummary:
     """Add ``inputs`` to the store at ``store_dir`` (created when missing).
