@@ -1,5 +1,6 @@
 """Several server processes: one registry view per process, kept in step with the registry;
-a console session valid on every worker; SIGTERM stops them all."""
+a console session valid on every worker; connections spread over them; SIGTERM stops them
+all."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ from floodmark.registry import approve_set, open_registry, override_threshold
 from floodmark.service import create_app
 
 WORKER = re.compile(r"Started server process \[(\d+)\]")
-#: Fresh connections per check: uvicorn's workers share one socket and the kernel hands
-#: each connection to one of them, so a worker missed by 16 connections is unlikely.
+#: Fresh connections per check: the kernel hands each connection to one worker's socket
+#: by a hash of its addresses, so a worker missed by 16 connections is unlikely.
 CONNECTIONS = 16
 #: A client's pool of keep-alive connections, as bench/serve.py opens it.
 POOL = 32
