@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from service_fleet import OBJECTS, SAMPLES, SERIES, STEP, T0, bearer, samples
 
@@ -24,7 +25,9 @@ from floodmark.store import ingest, open_store
 ROW_GROUP_ROWS = 7
 
 
+@contextmanager
 def serve(store_dir, db) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """A client of an app over ``store_dir``, and a viewer's header."""
     with open_registry(db) as registry:
         key = create_key(registry, name="viewer", role="viewer", by="setup")[1]
         with TestClient(create_app(store_dir, registry, session_secret="s")) as http:
@@ -35,7 +38,8 @@ def serve(store_dir, db) -> Iterator[tuple[TestClient, dict[str, str]]]:
 def small_groups(tmp_path_factory):
     root = tmp_path_factory.mktemp("series")
     ingest(root / "store", ReadResult(samples=samples()), row_group_rows=ROW_GROUP_ROWS)
-    yield from serve(root / "store", str(root / "registry.db"))
+    with serve(root / "store", str(root / "registry.db")) as served:
+        yield served
 
 
 def expected(store_dir, key, start, end, max_points) -> pl.DataFrame:
@@ -57,9 +61,7 @@ def as_frame(body: dict) -> pl.DataFrame:
     )
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=40, deadline=None)
 @given(
     pid=st.sampled_from(list(OBJECTS)),
     series=st.sampled_from(SERIES),
@@ -92,7 +94,7 @@ def test_series_read_by_row_groups_is_the_stores_read(
 def test_a_new_store_version_is_read_at_once(tmp_path):
     store_dir = tmp_path / "store"
     ingest(store_dir, ReadResult(samples=samples()), row_group_rows=ROW_GROUP_ROWS)
-    for http, viewer in serve(store_dir, str(tmp_path / "registry.db")):
+    with serve(store_dir, str(tmp_path / "registry.db")) as (http, viewer):
         path = "/api/v1/objects/bb02/series/PT_UDP/BW"
         before = http.get(path, headers=viewer).json()
         assert before["samples"] == SAMPLES
