@@ -42,13 +42,16 @@ def partition_frame(rows: int, seed: int) -> pl.DataFrame:
     bounds=st.tuples(st.integers(-3, 420), st.integers(-3, 420)),
     columns=st.sampled_from([FILE_COLUMNS, ("timestamp", "passed", "blocked"), ("blocked",)]),
     seed=st.integers(0, 2**16),
+    max_decode_rows=st.sampled_from([RowGroupFile.MAX_DECODE_ROWS, 40]),
 )
-def test_a_row_range_by_row_groups_is_the_polars_read(rows, row_group_rows, bounds, columns, seed):
+def test_a_row_range_by_row_groups_is_the_polars_read(
+    rows, row_group_rows, bounds, columns, seed, max_decode_rows
+):
     start, stop = sorted(bounds)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "part-00000.parquet"
         write_partition_file(partition_frame(rows, seed), path, row_group_rows=row_group_rows)
-        opened = RowGroupFile(path)
+        opened = RowGroupFile(path, max_decode_rows=max_decode_rows)
         for first, last in ((start, stop), (0, rows), (max(start, 0), max(start, 0) + 1)):
             got = pl.from_arrow(opened.read(first, last, columns))
             clipped = min(max(first, 0), rows), min(max(last, 0), rows)
