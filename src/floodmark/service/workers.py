@@ -53,7 +53,8 @@ class OwnSocketSupervisor(Multiprocess):
 
     @property
     def sockets(self) -> list[socket.socket]:
-        """A new socket on the port, each time: uvicorn reads this to start each worker.
+        """A new socket on the port, each time: uvicorn's ``Multiprocess`` reads this
+        attribute whenever it starts a worker (the spread is tested in test_workers).
 
         The worker listens on it; this process keeps its copy until the worker is
         replaced, as it keeps uvicorn's shared socket.
