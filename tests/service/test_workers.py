@@ -8,6 +8,9 @@ import asyncio
 import contextlib
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -197,3 +200,23 @@ def test_connections_opened_at_once_spread_over_the_workers(fleet, tmp_path):
         # Evenly spread, each of the 32 falls on either worker: fewer than 4 on one of
         # them happens once in 400,000 runs.
         assert min(held.values()) >= POOL // 8, held
+
+
+def test_a_second_server_on_the_port_of_a_running_one_refuses_to_start(fleet, tmp_path):
+    """Sockets that share a port must not let a second server take half the connections."""
+    with live_server(fleet.store_dir, fleet.db, tmp_path / "first.log", "--workers", "2") as first:
+        port = first.url.rsplit(":", 1)[1]
+        argv = [sys.executable, "-c", "from floodmark.cli import main; main()", "serve"]
+        argv += ["--store", str(fleet.store_dir), "--db", fleet.db, "--port", port]
+        second = subprocess.Popen(
+            [*argv, "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            output, _ = second.communicate(timeout=120)
+        except subprocess.TimeoutExpired:  # it serves: stop it and its workers
+            second.send_signal(signal.SIGTERM)
+            second.communicate(timeout=60)
+            pytest.fail(f"a second server started on port {port}")
+        assert second.returncode != 0
+        assert "address already in use" in output.lower()
+        assert httpx2.get(f"{first.url}/healthz").status_code == 200

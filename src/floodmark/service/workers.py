@@ -29,10 +29,15 @@ logger = logging.getLogger("uvicorn.error")
 def serve_workers(config: uvicorn.Config) -> None:
     """Serve ``config`` (an app factory's import string) with ``config.workers`` processes."""
     try:
-        # Bound, never listening: it holds the port (a free one for port 0) while the
-        # server runs, and receives no connection (only listening sockets do).
-        holder = reuse_port_socket(config.host, config.port)
-    except OSError as exc:  # as uvicorn answers an address in use
+        # A port in use is refused as uvicorn refuses it, even by a server of ours:
+        # with SO_REUSEPORT alone, a second server would silently take half the
+        # connections of the first.
+        with socket.create_server((config.host, config.port), family=_family(config.host)) as probe:
+            port = probe.getsockname()[1]  # a free one for port 0
+        # Bound, never listening: it holds the port while the server runs, and receives
+        # no connection (only listening sockets do).
+        holder = reuse_port_socket(config.host, port)
+    except OSError as exc:
         logger.error(exc)
         sys.exit(STARTUP_FAILURE)
     with holder:
@@ -70,8 +75,7 @@ class OwnSocketSupervisor(Multiprocess):
 
 def reuse_port_socket(host: str, port: int) -> socket.socket:
     """A TCP socket bound to ``(host, port)`` with SO_REUSEPORT, not yet listening."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock = socket.socket(_family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -80,3 +84,7 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
