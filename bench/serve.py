@@ -14,7 +14,8 @@ requests from ``--concurrency`` concurrent connections (an asyncio client):
 Targets (issue 12): p99 <= 100 ms for object and thresholds, <= 250 ms for series,
 no errors. Prints a table and writes bench/out/serve.json. Loopback only. The server
 runs ``--workers`` processes (default: serve's, one per core); ``server_cpu_ms`` is the
-CPU time its processes used per request, steadier than latencies on a shared machine.
+CPU time its processes used per request, steadier than latencies on a shared machine,
+and ``worker_cpu_shares`` each worker's part of it (how evenly connections spread).
 
 ``--in-process N`` also sends the first N requests of each endpoint one at a time to
 the app in this process (no socket, no other request in flight): the service time
@@ -100,17 +101,17 @@ def start_server(
     raise SystemExit(f"the server did not start:\n{log.read_text()}")
 
 
-def server_cpu_s(pid: int) -> float:
-    """CPU seconds used so far by process ``pid`` and its children (the workers): on a
-    shared machine, steadier than latencies."""
+def process_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds used so far by process ``pid`` and by each of its children (the
+    workers), by process id: on a shared machine, steadier than latencies."""
     pids = [pid]
     for task in Path(f"/proc/{pid}/task").iterdir():
         pids += [int(c) for c in (task / "children").read_text().split()]
-    ticks = 0
+    used = {}
     for one in pids:
         fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+        used[one] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return used
 
 
 def run_async(coroutine):
@@ -253,10 +254,13 @@ def main() -> None:
         run_async(load(url, key, paths["object"][:50], 4))  # warm the caches
         results = {}
         for name, todo in paths.items():
-            cpu = server_cpu_s(proc.pid)
+            before = process_cpu_s(proc.pid)
             results[name] = run_async(load(url, key, todo, args.concurrency))
-            cpu = server_cpu_s(proc.pid) - cpu
-            results[name]["server_cpu_ms"] = round(1000 * cpu / len(todo), 2)
+            used = {p: s - before.get(p, 0.0) for p, s in process_cpu_s(proc.pid).items()}
+            results[name]["server_cpu_ms"] = round(1000 * sum(used.values()) / len(todo), 2)
+            # How evenly the workers shared the load: each one's part of the server's CPU.
+            workers = sorted((s for p, s in used.items() if p != proc.pid), reverse=True)
+            results[name]["worker_cpu_shares"] = [round(s / sum(used.values()), 2) for s in workers]
             results[name]["target_p99_ms"] = TARGETS_MS[name]
             results[name]["in_process_ms"] = in_process.get(name, {}).get("wall_ms")
             results[name]["in_process_cpu_ms"] = in_process.get(name, {}).get("cpu_ms")

@@ -1,11 +1,18 @@
 """Several server processes: one registry view per process, kept in step with the registry;
-a console session valid on every worker; SIGTERM stops them all."""
+a console session valid on every worker; connections spread over them; SIGTERM stops them
+all."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -18,9 +25,11 @@ from floodmark.registry import approve_set, open_registry, override_threshold
 from floodmark.service import create_app
 
 WORKER = re.compile(r"Started server process \[(\d+)\]")
-#: Fresh connections per check: uvicorn's workers share one socket and the kernel hands
-#: each connection to one of them, so a worker missed by 16 connections is unlikely.
+#: Fresh connections per check: the kernel hands each connection to one worker's socket
+#: by a hash of its addresses, so a worker missed by 16 connections is unlikely.
 CONNECTIONS = 16
+#: A client's pool of keep-alive connections, as bench/serve.py opens it.
+POOL = 32
 
 
 def _alive(pid: int) -> bool:
@@ -140,3 +149,74 @@ def test_two_workers_share_sessions_and_writes_and_stop_on_sigterm(fleet, tmp_pa
     text = log.read_text()
     assert text.count("Application shutdown complete") == 2
     assert "Traceback" not in text and "Stopping parent process" in text
+
+
+def _established(port: int) -> set[str]:
+    """Inodes of the established TCP sockets whose local port is ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                found.add(fields[9])
+    return found
+
+
+def _sockets_of(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed since listed
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").is_file(), reason="reads Linux's /proc")
+def test_connections_opened_at_once_spread_over_the_workers(fleet, tmp_path):
+    """A client opening its pool (32 connections at once) keeps every worker busy, not one."""
+    log = tmp_path / "serve.log"
+    with live_server(fleet.store_dir, fleet.db, log, "--workers", "2") as server:
+        for _ in range(600):
+            if log.read_text().count("Application startup complete") == 2:
+                break
+            time.sleep(0.1)
+        workers = [int(pid) for pid in WORKER.findall(log.read_text())]
+        port = int(server.url.rsplit(":", 1)[1])
+
+        async def open_pool() -> dict[int, int]:
+            limits = httpx2.Limits(max_connections=POOL, max_keepalive_connections=POOL)
+            viewer = bearer(fleet.keys["viewer"])
+            async with httpx2.AsyncClient(base_url=server.url, limits=limits) as http:
+                answers = await asyncio.gather(
+                    *(http.get("/api/v1/objects/aa01", headers=viewer) for _ in range(POOL))
+                )
+                assert {a.status_code for a in answers} == {200}
+                held = _established(port)  # the pool's connections, still open
+                return {pid: len(_sockets_of(pid) & held) for pid in workers}
+
+        held = asyncio.run(open_pool())
+        assert sum(held.values()) == POOL
+        # Evenly spread, each of the 32 falls on either worker: fewer than 4 on one of
+        # them happens once in 400,000 runs.
+        assert min(held.values()) >= POOL // 8, held
+
+
+def test_a_second_server_on_the_port_of_a_running_one_refuses_to_start(fleet, tmp_path):
+    """Sockets that share a port must not let a second server take half the connections."""
+    with live_server(fleet.store_dir, fleet.db, tmp_path / "first.log", "--workers", "2") as first:
+        port = first.url.rsplit(":", 1)[1]
+        argv = [sys.executable, "-c", "from floodmark.cli import main; main()", "serve"]
+        argv += ["--store", str(fleet.store_dir), "--db", fleet.db, "--port", port]
+        second = subprocess.Popen(
+            [*argv, "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            output, _ = second.communicate(timeout=120)
+        except subprocess.TimeoutExpired:  # it serves: stop it and its workers
+            second.send_signal(signal.SIGTERM)
+            second.communicate(timeout=60)
+            pytest.fail(f"a second server started on port {port}")
+        assert second.returncode != 0
+        assert "address already in use" in output.lower()
+        assert httpx2.get(f"{first.url}/healthz").status_code == 200

@@ -80,7 +80,8 @@ def serve(
         typer.Option(
             "--workers",
             min=1,
-            help="Server processes answering requests (default: one per core).",
+            help="Server processes answering requests (default: one per core), each "
+            "listening on its own socket of the port, so connections spread evenly.",
         ),
     ] = None,
 ) -> None:

@@ -2,24 +2,27 @@
 
 The store's catalog, index and the features table are read once per store version
 and split by object, so one object's series cost a dictionary lookup and one series'
-samples a read of its rows only. The registry is read through a ``RegistryCache``.
+samples a read of its rows only, from a partition file kept open (a bounded number of
+them per store version). The registry is read through a ``RegistryCache``.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 import polars as pl
+import pyarrow as pa
 
-from floodmark.domain import is_attack
 from floodmark.registry import Registry
 from floodmark.schema import LONG_SCHEMA
 from floodmark.service.registry_view import RegistryCache, RegistryView
 from floodmark.store import Store, layout, open_store
-from floodmark.store.parquet import scan_rows
+from floodmark.store.parquet import RowGroupFile
 
 #: The objects list's columns.
 OBJECTS_SCHEMA: dict[str, pl.DataType] = {
@@ -28,6 +31,13 @@ OBJECTS_SCHEMA: dict[str, pl.DataType] = {
     "networks": pl.List(pl.String()),
     "series": pl.Int64(),
 }
+#: Partition files a server process keeps open per store version (the bench store has
+#: 104; an open file holds its footer and a memory map, no samples).
+OPEN_FILES = 256
+
+
+def _file_cache() -> Callable[[str], RowGroupFile]:
+    return functools.lru_cache(maxsize=OPEN_FILES)(RowGroupFile)
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,8 @@ class Snapshot:
     rows: dict[tuple[str, str, str], tuple[str, int, int]]  # series: (file, first row, rows)
     #: Per object, its series and features as JSON (encoded on first use).
     encoded: dict[str, tuple[orjson.Fragment, orjson.Fragment]] = field(default_factory=dict)
+    #: A partition file of this version by path, opened on first use (least recent closed).
+    open_file: Callable[[str], RowGroupFile] = field(default_factory=_file_cache)
 
 
 class Fleet:
@@ -87,24 +99,22 @@ class Fleet:
         path = self.features_file or features_path(self.store_dir)
         return read_table(path) if path.is_file() else None
 
-    def series_samples(self, prediction_id: str, vector: str, metric: str) -> pl.DataFrame:
-        """One series' samples (``timestamp, passed, blocked, attack``), sorted by time;
-        empty when the store has no such series."""
+    def series_samples(self, prediction_id: str, vector: str, metric: str) -> pa.Table:
+        """One series' samples (``SAMPLE_COLUMNS``), sorted by time; empty when the store
+        has no such series."""
         key = (prediction_id, vector, metric)
         try:
-            return self._read_rows(self.snapshot().rows.get(key))
+            return self._read_rows(self.snapshot(), key)
         except FileNotFoundError:  # an ingest replaced the version between look-up and read
-            return self._read_rows(self.snapshot().rows.get(key))
+            return self._read_rows(self.snapshot(), key)
 
-    def _read_rows(self, where: tuple[str, int, int] | None) -> pl.DataFrame:
-        schema = {c: LONG_SCHEMA[c] for c in SAMPLE_COLUMNS}
+    def _read_rows(self, snap: Snapshot, key: tuple[str, str, str]) -> pa.Table:
+        where = snap.rows.get(key)
         if where is None:
-            samples = pl.LazyFrame(schema=schema)
-        else:  # a file is sorted by (prediction_id, timestamp): the rows are in time order
-            path, start, length = where
-            samples = scan_rows(path, start, start + length, SAMPLE_COLUMNS).cast(schema)
-        # One query: each eager step would be a query of its own (~0.3 ms each).
-        return samples.with_columns(attack=is_attack(self.blocked_threshold)).collect()
+            return pl.DataFrame(schema=SAMPLE_SCHEMA).to_arrow()
+        # A file is sorted by (prediction_id, timestamp): the rows are in time order.
+        path, start, length = where
+        return snap.open_file(path).read(start, start + length, SAMPLE_COLUMNS)
 
     def view(self) -> RegistryView:
         """The registry as it is now (read again only after a write)."""
@@ -152,8 +162,9 @@ class Fleet:
         return self._objects
 
 
-#: The sample columns a series read returns (``attack`` is added).
+#: The sample columns a series read returns.
 SAMPLE_COLUMNS = ("timestamp", "passed", "blocked")
+SAMPLE_SCHEMA = {c: LONG_SCHEMA[c] for c in SAMPLE_COLUMNS}
 
 
 def _row_ranges(store: Store) -> dict[tuple[str, str, str], tuple[str, int, int]]:

@@ -1,11 +1,11 @@
 """Run ``floodmark serve``: uvicorn in this process, or a parent and worker processes.
 
-With several workers, uvicorn's parent binds the socket, starts the workers (new
-interpreters, not forks) and, on SIGTERM or Ctrl-C, passes the signal on and waits
-for every worker to finish its requests. Each worker builds its own app from the
-settings the parent put in its environment: the same store, registry and session
-secret (a random one is drawn once, by the parent, so a console session made by one
-worker is valid on every other).
+With several workers, uvicorn's supervisor starts the workers (new interpreters, not
+forks), each listening on a socket of its own on the one port (``workers``), and, on
+SIGTERM or Ctrl-C, passes the signal on and waits for every worker to finish its
+requests. Each worker builds its own app from the settings the parent put in its
+environment: the same store, registry and session secret (a random one is drawn
+once, by the parent, so a console session made by one worker is valid on every other).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import secrets
+import socket
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -82,7 +83,12 @@ def run(settings: Settings, *, workers: int, **uvicorn_options: object) -> None:
             uvicorn.Server(uvicorn.Config(build_app(settings, registry), **options)).run()
         return
     os.environ[SETTINGS_ENV] = json.dumps(asdict(settings))
-    uvicorn.run(FACTORY, factory=True, workers=workers, **options)
+    if not hasattr(socket, "SO_REUSEPORT"):  # not Linux nor a BSD: one shared socket
+        uvicorn.run(FACTORY, factory=True, workers=workers, **options)
+        return
+    from floodmark.service.workers import serve_workers
+
+    serve_workers(uvicorn.Config(FACTORY, factory=True, workers=workers, **options))
 
 
 def app_from_environment() -> FastAPI:

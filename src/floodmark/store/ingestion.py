@@ -62,7 +62,7 @@ def ingest(
     *,
     progress: ProgressCallback | None = None,
     max_file_rows: int = 4_000_000,
-    row_group_rows: int = 1_000_000,
+    row_group_rows: int = 65_536,  # a series read decodes whole row groups (store.parquet)
     fingerprint: str | None = None,
     threads: int = 1,
 ) -> IngestSummary:
