@@ -339,7 +339,7 @@ def test_the_inputs_of_the_current_version_are_not_read_again(store_dir, tmp_pat
     first = ingest_files(store_dir, [path])
     before = snapshot(store_dir)
     monkeypatch.setattr("floodmark.io.open_input", _never_read)
-    again = ingest_files(store_dir, [path], format="vendor", workers=2)  # same input, same reading
+    again = ingest_files(store_dir, [path], workers=2)  # same input, same reading
     assert again.skipped and not first.skipped
     assert (again.series_added, again.series_updated, again.samples_new) == (0, 0, 0)
     assert again.samples_written == first.samples_written and again.inputs == 1
@@ -370,3 +370,18 @@ def test_changed_bytes_or_reading_options_read_the_input_again(store_dir, tmp_pa
     summary = ingest_files(store_dir, [path])
     assert not summary.skipped and summary.series_updated == 1
     assert ingest_files(store_dir, [path]).skipped
+
+
+def test_inputs_that_add_nothing_are_recorded_and_not_read_a_second_time(store_dir, tmp_path):
+    path = write_vendor_export(pl.concat(_fleet()), tmp_path / "export.parquet")
+    ingest_files(store_dir, [path])
+    first = path.read_bytes()
+    # the same export in other bytes (downloaded again, compressed otherwise)
+    pl.read_parquet(path).write_parquet(path, compression="gzip")
+    assert path.read_bytes() != first
+    before = open_store(store_dir).read_series()
+    summary = ingest_files(store_dir, [path])
+    assert not summary.skipped and (summary.series_added, summary.series_updated) == (0, 0)
+    assert ingest_files(store_dir, [path]).skipped  # recorded, though it added nothing
+    assert_frame_equal(open_store(store_dir).read_series(), before)
+    assert not ingest_files(store_dir, [path], format="vendor").skipped  # another reading

@@ -353,6 +353,7 @@ def _build(
         or files_written > 0
         or not catalog.equals(old_catalog)
         or not quarantine.equals(old_quarantine)
+        or _new_inputs(old, options.fingerprint)
     )
     if changed:
         last_ingest = {"fingerprint": options.fingerprint, "summary": summary.as_record()}
@@ -366,6 +367,16 @@ def _build(
             last_ingest=last_ingest,
         )
     return summary, changed
+
+
+def _new_inputs(old: Path, fingerprint: str | None) -> bool:
+    """Whether the inputs (``fingerprint``) are not those the current version records:
+    then a version is committed even when they add nothing (unchanged files are hard
+    links), so that the next ingest of these same inputs is not read again."""
+    if fingerprint is None:
+        return False
+    recorded = layout.read_marker(old / layout.MARKER).get("last_ingest") or {}
+    return recorded.get("fingerprint") != fingerprint
 
 
 def _merge_partitions(

@@ -58,9 +58,10 @@ class RowGroupFile:
 
     For many small reads of one file (the server's series requests): the file's
     footer is parsed once, and a read decodes only the row groups holding its rows
-    and columns (Polars only the pages, where those row groups are large). Files of any
-    row-group size read alike: the sizes come from the file's metadata. The store never changes a file it wrote, so a mapped file stays
-    valid after a newer store version has replaced it. Thread-safe.
+    and columns (Polars only the pages, where those row groups are large). Files of
+    any row-group size read alike: the sizes come from the file's metadata. The store
+    never changes a file it wrote, so a mapped file stays valid after a newer store
+    version has replaced it. Thread-safe.
     """
 
     #: Above this many rows to decode, Polars' slice of the pages reads faster (row groups
