@@ -13,6 +13,10 @@ solved so that the expected false alarms meet the budget. Without learned attack
 the value of a level is how far it sits below the others (``−log`` of the multiple),
 so the budget goes where lowering a level costs the fewest alarms.
 
+The fit is one for the whole fleet: a store read chunk by chunk is measured chunk by
+chunk (``measure``: the curves and attack sizes, small per series) and fitted once on
+all the measurements (``fit_measured``), so the chunk size never changes a threshold.
+
 With ``horizon_days`` the curves price a trend: a series whose typical daily peak grew
 over the learning days is read at the peak it grows to over the next days (off by
 default: on generated fleets it lowered false alarms and detections alike, see
@@ -27,16 +31,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Self
 
 import numpy as np
 import polars as pl
 
-from floodmark.errors import FloodmarkError
-from floodmark.schema import LEVELS
-from floodmark.thresholds.base import KEYS, ThresholdMethod, assemble, fmt
+from floodmark.errors import FloodmarkError, InsufficientDataError
+from floodmark.schema import LEVELS, empty_long
+from floodmark.thresholds.base import KEYS, ThresholdMethod, assemble, check_features, fmt
 from floodmark.thresholds.facurves import GRID, Curves, measure
 from floodmark.thresholds.floors import Floors
 from floodmark.thresholds.rules import RuleMax
+from floodmark.thresholds.samples import check_samples
 
 #: False alarms per object per week at ss, sc, nw, rl (docs/backtest.md: chosen on a
 #: generated fleet so the default raised fewer false alarms than rule-max at every level).
@@ -84,6 +90,7 @@ class Budget(ThresholdMethod):
         "floors",
     )
     required_features = ("daily_max_1",)  # the rule-max fallback
+    pools_series = True  # one budget and one price λ for every series fitted together
 
     def __init__(
         self,
@@ -118,16 +125,39 @@ class Budget(ThresholdMethod):
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise FloodmarkError(f"budget: {name} must be >= 0, got {value!r}")
 
-    def _fit(self, features: pl.DataFrame, samples: pl.DataFrame | None) -> None:
-        self.floors_ = Floors.default() if self.floors is None else self.floors
-        self.fallback_ = RuleMax(floors=self.floors_).fit(features)
-        targets = np.asarray(check_targets(self.target_fa))
-        curves = measure(
-            samples if samples is not None else _no_samples(),
-            features.select(KEYS),
+    def measure(self, series: pl.DataFrame, samples: pl.DataFrame) -> Curves:
+        """The false-alarm curves and learned attacks of ``series`` (keys), from their
+        learning ``samples``: what ``fit_measured`` pools, small per series."""
+        self._check_params()
+        return measure(
+            check_samples(samples),
+            series,
             blocked_threshold=self.blocked_threshold,
             min_duration=self.min_duration,
         )
+
+    def fit_measured(self, features: pl.DataFrame, measured: Sequence[Curves]) -> Self:
+        """One fit over the series of ``features`` from every chunk's ``measure``: the
+        same thresholds as ``fit`` on all their samples at once, whatever the chunks."""
+        self._check_params()
+        features = check_features(features, self.required_columns())
+        if features.height == 0:
+            raise InsufficientDataError(f"{self.name}: no series to fit on")
+        self._fit_curves(features, Curves.concat(measured))
+        return self
+
+    def _fit(self, features: pl.DataFrame, samples: pl.DataFrame | None) -> None:
+        samples = samples if samples is not None else empty_long()
+        self._fit_curves(features, self.measure(features.select(KEYS), samples))
+
+    def _fit_curves(self, features: pl.DataFrame, measured: Curves) -> None:
+        # series in key order: the price λ is solved on sums over them, which must not
+        # depend on the order (or the chunks) the series came in
+        features = features.sort(KEYS)
+        self.floors_ = Floors.default() if self.floors is None else self.floors
+        self.fallback_ = RuleMax(floors=self.floors_).fit(features)
+        targets = np.asarray(check_targets(self.target_fa))
+        curves = measured.select(features.select(KEYS))
         usable = (curves.days >= max(self.min_days, 1)) & (curves.peak > 0)
         fa = curves.false_alarms(self.prior_days, self.horizon_days)
         value = detection_value(curves, self.prior_days)
@@ -260,9 +290,3 @@ def _object_series(features: pl.DataFrame) -> np.ndarray:
             return given.to_numpy()
     counts = features.select(pl.len().over("prediction_id")).to_series()
     return counts.cast(pl.Float64).to_numpy()
-
-
-def _no_samples() -> pl.DataFrame:
-    from floodmark.schema import empty_long
-
-    return empty_long()

@@ -23,13 +23,14 @@ sample ends a run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 from floodmark.domain import epoch_us, is_attack, utc_day, with_series_ids
-from floodmark.schema import KEY_COLUMNS
+from floodmark.schema import KEY_COLUMNS, empty_long
 
 KEYS = list(KEY_COLUMNS)
 
@@ -51,6 +52,7 @@ class Curves:
         half's ``M``, and the second half's days (0 with fewer than 2 days).
     attacks: learned attack episodes per series.
     attack_sizes: every learned attack episode's peak total over its series' ``M``.
+    attack_rows: the row of each of ``attack_sizes``' episodes (its series).
     growth: log growth per day of the typical peak (second half against first, >= 0).
     span: days from the first to the last learning day with a baseline sample.
     """
@@ -65,6 +67,49 @@ class Curves:
     attack_sizes: np.ndarray
     growth: np.ndarray
     span: np.ndarray
+    attack_rows: np.ndarray
+
+    #: the per-series arrays, one row per series
+    ROWS = ("peak", "days", "own", "future_count", "future_days", "attacks", "growth", "span")
+
+    @classmethod
+    def concat(cls, parts: Sequence[Curves]) -> Curves:
+        """The curves of several fits' series together (each series measured once)."""
+        if not parts:
+            return measure(empty_long(), pl.DataFrame(schema=dict.fromkeys(KEYS, pl.String)))
+        offsets = np.cumsum([0, *(p.keys.height for p in parts)])
+        return cls(
+            keys=pl.concat([p.keys for p in parts]),
+            attack_sizes=np.concatenate([p.attack_sizes for p in parts]),
+            attack_rows=np.concatenate(
+                [p.attack_rows + o for p, o in zip(parts, offsets, strict=False)]
+            ),
+            **{f: np.concatenate([getattr(p, f) for p in parts]) for f in cls.ROWS},
+        )
+
+    def select(self, series: pl.DataFrame) -> Curves:
+        """The curves of ``series`` (keys), in that order: a series that was not measured
+        has no days, no peak and no attacks, like one without learning samples."""
+        keys = series.select(pl.col(k).cast(pl.String) for k in KEYS)
+        order = keys.join(
+            self.keys.with_row_index("row"), on=KEYS, how="left", maintain_order="left"
+        )["row"]
+        rows = order.fill_null(0).to_numpy().astype(np.int64)
+        known = order.is_not_null().to_numpy()
+        # each measured row's new position (-1: not selected), to keep its attacks
+        position = np.full(self.keys.height, -1, dtype=np.int64)
+        position[rows[known]] = np.flatnonzero(known)
+        moved = position[self.attack_rows]
+        kept = moved >= 0
+        return Curves(
+            keys=keys,
+            attack_sizes=self.attack_sizes[kept],
+            attack_rows=moved[kept],
+            **{
+                f: _reorder(getattr(self, f), rows, known, np.nan if f == "peak" else 0.0)
+                for f in self.ROWS
+            },
+        )
 
     def false_alarms(self, prior_days: float, horizon_days: float = 0.0) -> np.ndarray:
         """``(n, len(GRID))`` expected alarm episodes per day at ``GRID × M``.
@@ -165,7 +210,7 @@ def measure(
         future[:, k] = _episodes(later, first, index, n, min_duration)
     own = own / np.maximum(days, 1.0)[:, None]
     future[future_days == 0] = 0.0
-    attacks, sizes = _attack_sizes(df, per, peak)
+    attacks, sizes, owners = _attack_sizes(df, per, peak)
     # the grid is monotone: a higher level never alarms more
     own = np.maximum.accumulate(own, axis=1)
     future = np.maximum.accumulate(future, axis=1)
@@ -174,6 +219,9 @@ def measure(
     )["row"]
     rows = order.fill_null(0).to_numpy()
     known = order.is_not_null().to_numpy()
+    # every measured series was asked for (the samples were cut to ``series``)
+    position = np.zeros(n, dtype=np.int64)
+    position[rows[known]] = np.flatnonzero(known)
     return Curves(
         keys=keys,
         peak=_reorder(peak, rows, known, np.nan),
@@ -185,6 +233,7 @@ def measure(
         attack_sizes=sizes,
         growth=_reorder(growth, rows, known),
         span=_reorder(span, rows, known),
+        attack_rows=position[owners],
     )
 
 
@@ -231,8 +280,9 @@ def _episodes(
 
 def _attack_sizes(
     df: pl.DataFrame, per: pl.DataFrame, peak: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Learned attack episodes per series, and each one's peak total over its series' ``M``."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Learned attack episodes per series, each usable one's peak total over its series'
+    ``M``, and the series (row of ``per``) of each size."""
     runs = (
         df.with_columns(run=pl.struct("sid", "attack").rle_id())
         .filter(pl.col("attack"))
@@ -244,4 +294,4 @@ def _attack_sizes(
     top = peak[index]
     total = runs["total"].to_numpy()
     usable = np.isfinite(top) & (top > 0) & np.isfinite(total) & (total > 0)
-    return counts, total[usable] / top[usable]
+    return counts, total[usable] / top[usable], index[usable]
