@@ -129,3 +129,57 @@ def test_a_series_without_learning_samples_falls_back_to_rule_max():
     assert fell["expected_fa_per_day_ss"].is_null().all()
     kept = table.filter(pl.col("vector") == samples["vector"][0])
     assert kept["fallback"].is_null().all() and kept["expected_fa_per_day_ss"].is_not_null().all()
+
+
+def _two_kinds_of_attack(seed: int) -> pl.DataFrame:
+    """12 objects, each with a UDP series whose attacks are about 3 × its typical traffic
+    and a SYN series whose attacks are 200 ×, 3 attacks each in 14 days; heavy-tailed
+    spikes make every low level cost false alarms."""
+    rng = np.random.default_rng(seed)
+    n = 14 * DAY
+    t = np.arange(n) / DAY
+    frames = []
+    for o in range(12):
+        for vector, size in (("PT_UDP", 3.0), ("PT_SYN", 200.0)):
+            level = float(rng.lognormal(4, 1))
+            spikes = np.where(rng.random(n) < 0.02, 1 + rng.pareto(1.5, n), 1.0)
+            cycle = 1 + 0.3 * np.sin(2 * np.pi * t)
+            values = level * cycle * rng.lognormal(0, 0.1, n) * spikes
+            blocked = np.zeros(n)
+            for day in rng.choice(14, 3, replace=False):
+                start = int(day * DAY + rng.integers(0, DAY - 10))
+                blocked[start : start + 6] = 4 * size * level
+            frames.append(series(values, prediction_id=f"o{o}", vector=vector, blocked=blocked))
+    return pl.concat(frames)
+
+
+def test_a_class_of_small_attacks_gets_the_budget_that_catches_them():
+    samples = _two_kinds_of_attack(seed=2)
+    features = simple_features(samples)
+    keys = ["prediction_id", "vector", "metric"]
+    # each series' smallest learned attack (one a day at most): a lower level catches all
+    attacks = (
+        samples.filter(pl.col("blocked") > 0)
+        .group_by(*keys, pl.col("timestamp").dt.date())
+        .agg(peak=(pl.col("passed") + pl.col("blocked")).max())
+        .group_by(keys)
+        .agg(attack=pl.col("peak").min())
+    )
+
+    def fitted(**params: float) -> pl.DataFrame:
+        budget = Budget(target_fa=(2, 1, 0.5, 0.25), floors=NO_FLOORS, **params)
+        table = budget.fit(features, samples).predict(features).join(attacks, on=keys)
+        return table.group_by("vector").agg(
+            caught=(pl.col("ss") < pl.col("attack")).mean(),
+            alarms=pl.col("expected_fa_per_day_ss").sum(),
+        )
+
+    fleet, by_class = (
+        dict(zip(t["vector"], t.iter_rows(named=True), strict=True))
+        for t in (fitted(), fitted(class_prior=2.0))
+    )
+    # priced by the fleet's attack sizes, half the budget goes to lowering SYN levels
+    # where no SYN attack is that small; priced by their own class, UDP gets it
+    assert by_class["PT_UDP"]["caught"] > fleet["PT_UDP"]["caught"]
+    assert by_class["PT_SYN"]["alarms"] < fleet["PT_SYN"]["alarms"]
+    assert by_class["PT_SYN"]["caught"] == fleet["PT_SYN"]["caught"] == 1.0

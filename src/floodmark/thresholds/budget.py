@@ -52,6 +52,8 @@ DEFAULT_TARGETS: tuple[float, ...] = (7.0, 3.0, 1.8, 1.2)
 HORIZON_DAYS = 0.0
 #: Fewer pooled attack episodes than this say too little about attack sizes.
 MIN_ATTACKS = 10
+#: Weight, in attack episodes, of the fleet's attack sizes in each class's (inf: the fleet's only).
+CLASS_PRIOR = math.inf
 #: Bisection steps on log(λ).
 BISECTIONS = 60
 #: Column giving each series' object size (series per object), when the store knows it.
@@ -66,6 +68,10 @@ class Budget(ThresholdMethod):
     target_fa: false alarms per object per week at ss, sc, nw, rl (non-increasing).
     min_duration: samples a level must be exceeded in a row before it alarms (the
         curves count such runs only).
+    class_prior: weight, in attack episodes, of the fleet's attack sizes against those of
+        a series' class (its vector and metric): attacks on one kind of traffic are
+        priced by the attacks learned on that kind, shrunk towards the fleet's (``inf``:
+        one distribution of sizes for the fleet).
     prior_days: weight, in days, of the pooled curves and attack rate against a
         series' own (shrinkage for short or quiet series).
     horizon_days: days the thresholds will serve; a series whose typical peak grew
@@ -84,6 +90,7 @@ class Budget(ThresholdMethod):
         "target_fa",
         "min_duration",
         "prior_days",
+        "class_prior",
         "horizon_days",
         "min_days",
         "blocked_threshold",
@@ -97,6 +104,7 @@ class Budget(ThresholdMethod):
         target_fa: Sequence[float] = DEFAULT_TARGETS,
         min_duration: int = 1,
         prior_days: float = 7.0,
+        class_prior: float = CLASS_PRIOR,
         horizon_days: float = HORIZON_DAYS,
         min_days: float = 3,
         blocked_threshold: float = 0.0,
@@ -105,6 +113,7 @@ class Budget(ThresholdMethod):
         self.target_fa = target_fa
         self.min_duration = min_duration
         self.prior_days = prior_days
+        self.class_prior = class_prior
         self.horizon_days = horizon_days
         self.min_days = min_days
         self.blocked_threshold = blocked_threshold
@@ -120,9 +129,11 @@ class Budget(ThresholdMethod):
             raise FloodmarkError(
                 f"budget: min_duration must be a whole number >= 1, got {self.min_duration!r}"
             )
-        for name in ("prior_days", "horizon_days", "min_days"):
+        for name in ("prior_days", "horizon_days", "min_days", "class_prior"):
             value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            # class_prior may be inf (the fleet's sizes only); nothing may be NaN or negative
+            finite = math.isfinite(value) or name == "class_prior"
+            if not (isinstance(value, int | float) and finite and value >= 0):
                 raise FloodmarkError(f"budget: {name} must be >= 0, got {value!r}")
 
     def measure(self, series: pl.DataFrame, samples: pl.DataFrame) -> Curves:
@@ -160,7 +171,7 @@ class Budget(ThresholdMethod):
         curves = measured.select(features.select(KEYS))
         usable = (curves.days >= max(self.min_days, 1)) & (curves.peak > 0)
         fa = curves.false_alarms(self.prior_days, self.horizon_days)
-        value = detection_value(curves, self.prior_days)
+        value = detection_value(curves, self.prior_days, self.class_prior)
         # the budget of the fitted series: their share of each object, per day
         share = 1.0 / _object_series(features)
         choice = np.zeros((features.height, len(LEVELS)), dtype=np.int64)
@@ -229,20 +240,41 @@ def check_targets(values: Sequence[float]) -> tuple[float, ...]:
     return targets
 
 
-def detection_value(curves: Curves, prior_days: float) -> np.ndarray:
+def detection_value(
+    curves: Curves, prior_days: float, class_prior: float = CLASS_PRIOR
+) -> np.ndarray:
     """``(n, len(GRID))``: expected attacks per day a level at ``GRID × M`` catches.
 
-    Attack sizes are pooled over the fitted series; each series' attack rate is its
-    own, shrunk towards the pooled rate. Too few learned attacks: ``−log`` of the
-    multiple (every series alike).
+    Attack sizes are pooled over the series of a class (vector and metric), shrunk
+    towards the fleet's with the weight of ``class_prior`` attacks; each series' attack
+    rate is its own, shrunk towards the pooled rate. Too few learned attacks: ``−log``
+    of the multiple (every series alike).
     """
     n = len(curves.peak)
     if len(curves.attack_sizes) < MIN_ATTACKS:
         return np.broadcast_to(-np.log(GRID), (n, len(GRID))).copy()
-    caught = (curves.attack_sizes[None, :] > GRID[:, None]).mean(axis=1)
+    above = curves.attack_sizes[None, :] > GRID[:, None]
+    fleet = above.mean(axis=1)
+    if math.isinf(class_prior):
+        caught = np.broadcast_to(fleet, (n, len(GRID)))
+    else:
+        kind = series_class(curves.keys)
+        of_attack = kind[curves.attack_rows]
+        classes = np.arange(int(kind.max()) + 1 if n else 0)
+        hits = np.stack([above[:, of_attack == g].sum(axis=1) for g in classes], axis=1)
+        count = np.bincount(of_attack, minlength=len(classes))
+        by_class = (hits + class_prior * fleet[:, None]) / (count + class_prior)
+        caught = by_class[:, kind].T
     pooled = curves.attacks.sum() / max(float(curves.days.sum()), 1.0)
     rate = (curves.attacks + prior_days * pooled) / (curves.days + prior_days)
-    return rate[:, None] * caught[None, :]
+    return rate[:, None] * caught
+
+
+def series_class(keys: pl.DataFrame) -> np.ndarray:
+    """Each series' class, a dense number for its vector and metric (the same kind of
+    traffic on every object)."""
+    kind = keys.select(pl.concat_str("vector", "metric", separator="/").rank("dense") - 1)
+    return kind.to_series().cast(pl.Int64).to_numpy()
 
 
 def allocate(value: np.ndarray, fa: np.ndarray, budget: float) -> np.ndarray:
