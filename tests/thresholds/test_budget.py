@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
 import pytest
@@ -176,7 +178,7 @@ def test_a_class_of_small_attacks_gets_the_budget_that_catches_them():
 
     fleet, by_class = (
         dict(zip(t["vector"], t.iter_rows(named=True), strict=True))
-        for t in (fitted(), fitted(class_prior=2.0))
+        for t in (fitted(class_prior=math.inf), fitted())
     )
     # priced by the fleet's attack sizes, half the budget goes to lowering SYN levels
     # where no SYN attack is that small; priced by their own class, UDP gets it
