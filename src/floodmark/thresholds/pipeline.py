@@ -116,7 +116,8 @@ def fit_predict(
 ) -> Iterator[tuple[Window, list[pl.DataFrame]]]:
     """Fit → predict stage: per window, a fresh clone of every method fitted on the
     features and learning samples of the window's series, then predicted for them; a
-    method already fitted (on the whole fleet: ``fit_pooled``) only predicts.
+    method pooling series that is already fitted (on the whole fleet: ``fit_pooled``)
+    only predicts.
 
     Yields each window with one thresholds table per method (none when no series of
     the window has features).
@@ -129,7 +130,7 @@ def fit_predict(
         yield (
             window,
             [
-                (m if m.is_fitted() else m.clone().fit(part, window.learn)).predict(part)
+                (m if _fitted_once(m) else m.clone().fit(part, window.learn)).predict(part)
                 for m in methods
             ],
         )
@@ -166,3 +167,8 @@ def fit_pooled(
         if progress is not None:
             progress(window)
     return method.clone().fit_measured(features, measured[method.name])
+
+
+def _fitted_once(method: ThresholdMethod) -> bool:
+    """A method pooling series, already fitted over every window."""
+    return method.pools_series and method.is_fitted()
