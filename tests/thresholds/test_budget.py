@@ -185,3 +185,23 @@ def test_a_class_of_small_attacks_gets_the_budget_that_catches_them():
     assert by_class["PT_UDP"]["caught"] > fleet["PT_UDP"]["caught"]
     assert by_class["PT_SYN"]["alarms"] < fleet["PT_SYN"]["alarms"]
     assert by_class["PT_SYN"]["caught"] == fleet["PT_SYN"]["caught"] == 1.0
+
+
+def test_curves_measured_series_by_series_fit_through_a_table_as_one_fit():
+    from floodmark.thresholds.facurves import CURVES_SCHEMA, Curves
+
+    samples = _two_kinds_of_attack(seed=2)
+    features = simple_features(samples)
+    keys = ["prediction_id", "vector", "metric"]
+    budget = Budget(floors=NO_FLOORS)
+    # as an engine measuring where the data is does: one table of every series' curves,
+    # its rows in any order, read back into one measurement
+    rows = pl.concat(
+        budget.measure(part.select(keys).unique(), part).to_frame()
+        for _, part in samples.group_by(keys)
+    ).reverse()
+    assert rows.schema == CURVES_SCHEMA and rows.height == features.height
+    assert rows["attack_sizes"].list.len().sum() > 10  # the attack sizes travel too
+    pooled = Budget(floors=NO_FLOORS).fit_measured(features, [Curves.from_frame(rows)])
+    whole = budget.fit(features, samples)
+    assert pooled.predict(features).equals(whole.predict(features))

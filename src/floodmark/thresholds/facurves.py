@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from floodmark.domain import epoch_us, is_attack, utc_day, with_series_ids
 from floodmark.schema import KEY_COLUMNS, empty_long
@@ -38,6 +39,13 @@ KEYS = list(KEY_COLUMNS)
 GRID = np.geomspace(300.0, 0.5, 80)
 #: log of the ratio between neighbouring grid multiples.
 GRID_LOG_STEP = float(np.log(GRID[0] / GRID[1]))
+#: ``Curves`` as a table, one row per series (``Curves.to_frame``): what an engine
+#: measuring series where the data is (Spark) sends back to be fitted at once.
+CURVES_SCHEMA: dict[str, pl.DataType] = {
+    **{k: pl.String() for k in KEYS},
+    **{f: pl.Float64() for f in ("peak", "days", "future_days", "attacks", "growth", "span")},
+    **{f: pl.List(pl.Float64()) for f in ("own", "future_count", "attack_sizes")},
+}
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,50 @@ class Curves:
                 [p.attack_rows + o for p, o in zip(parts, offsets, strict=False)]
             ),
             **{f: np.concatenate([getattr(p, f) for p in parts]) for f in cls.ROWS},
+        )
+
+    def to_frame(self) -> pl.DataFrame:
+        """The curves as a table (``CURVES_SCHEMA``): one row per series, its grid
+        curves and its attack sizes as lists."""
+        n = self.keys.height
+        order = np.argsort(self.attack_rows, kind="stable")
+        ends = np.cumsum(np.bincount(self.attack_rows, minlength=n))
+        sizes = pa.ListArray.from_arrays(
+            np.r_[0, ends].astype(np.int32), pa.array(self.attack_sizes[order], pa.float64())
+        )
+        width = len(GRID)
+        grids = {
+            f: pa.ListArray.from_arrays(
+                np.arange(0, (n + 1) * width, width, dtype=np.int32),
+                pa.array(getattr(self, f).reshape(-1), pa.float64()),
+            )
+            for f in ("own", "future_count")
+        }
+        columns = {f: getattr(self, f) for f in self.ROWS if f not in grids}
+        frame = self.keys.with_columns(
+            *(pl.Series(f, v, pl.Float64) for f, v in columns.items()),
+            *(pl.Series(f, v) for f, v in grids.items()),
+            pl.Series("attack_sizes", sizes),
+        )
+        return frame.select(CURVES_SCHEMA.keys()).cast(CURVES_SCHEMA)
+
+    @classmethod
+    def from_frame(cls, frame: pl.DataFrame) -> Curves:
+        """The curves ``to_frame`` wrote (rows in any order: each carries its series)."""
+        frame = frame.select(CURVES_SCHEMA.keys()).cast(CURVES_SCHEMA)
+        n = frame.height
+        counts = frame["attack_sizes"].list.len().to_numpy()
+        sizes = frame["attack_sizes"].to_arrow().flatten().to_numpy(zero_copy_only=False)
+        return cls(
+            keys=frame.select(KEYS),
+            attack_sizes=np.asarray(sizes, dtype=np.float64),
+            attack_rows=np.repeat(np.arange(n, dtype=np.int64), counts),
+            **{
+                f: _grid_rows(frame[f], n)
+                if f in ("own", "future_count")
+                else frame[f].to_numpy().astype(np.float64)
+                for f in cls.ROWS
+            },
         )
 
     def select(self, series: pl.DataFrame) -> Curves:
@@ -251,6 +303,12 @@ def _grown(
     at = np.minimum(np.arange(k)[None, None, :] + steps[:, :, None], k - 1)
     shifted = np.take_along_axis(curve[:, None, :], at, axis=2).mean(axis=1)
     return np.maximum(curve, shifted)
+
+
+def _grid_rows(column: pl.Series, n: int) -> np.ndarray:
+    """A list column of grid curves as an ``(n, len(GRID))`` array."""
+    values = column.to_arrow().flatten().to_numpy(zero_copy_only=False)
+    return np.asarray(values, dtype=np.float64).reshape(n, len(GRID))
 
 
 def _reorder(a: np.ndarray, rows: np.ndarray, known: np.ndarray, fill: float = 0.0) -> np.ndarray:
