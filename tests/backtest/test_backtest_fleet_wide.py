@@ -97,22 +97,3 @@ def test_library_and_commands_read_the_store_in_the_same_chunks():
     for function in (run_backtest, recommend_thresholds, recommend_by_name):
         default = inspect.signature(function).parameters["chunk_rows"].default
         assert default == CHUNK_ROWS == FEATURE_CHUNK_ROWS, function.__name__
-
-
-def test_an_engine_fitting_series_one_at_a_time_refuses_the_fleet_wide_fit(store):
-    from floodmark.backtest.runner import plan_run
-    from floodmark.errors import FloodmarkError
-
-    options = dict(
-        learn_days=7,
-        learn_fraction=None,
-        windows=None,
-        blocked_threshold=0.0,
-        method_params=None,
-        progress=None,
-    )
-    # Spark reads by series (no chunks): a budget per series would differ from the local one
-    with pytest.raises(FloodmarkError, match="'default' fits the whole fleet at once"):
-        plan_run(store, ["rule-max", "default"], chunk_rows=None, **options)
-    run, _, _ = plan_run(store, ["rule-max"], chunk_rows=None, **options)
-    assert run.methods == ["rule-max"]

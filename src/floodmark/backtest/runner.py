@@ -146,8 +146,7 @@ def plan_run(
     injection: InjectSpec | None = None,
 ) -> tuple[_Run, pl.DataFrame | None, list[str]]:
     """Check a backtest's arguments; return what its stages read, the normalised
-    windows and the methods to cross-fit (shared with the Spark engine, which passes
-    ``chunk_rows=None`` as it fits series one at a time: methods pooling series refused)."""
+    windows and the methods to cross-fit (shared with the Spark engine)."""
     # Imported here: the store and the methods pull in heavy dependencies, and the
     # episode kernels must stay importable on their own.
     from floodmark.store import open_store
@@ -189,12 +188,6 @@ def plan_run(
         min_durations=min_durations,
         injection=injection,
     )
-    pooled = [m for m in methods if METHODS[resolved[m]].pools_series]
-    if chunk_rows is None and pooled:
-        # the caller fits each series on its own (Spark), which a fleet's budget cannot be
-        raise FloodmarkError(
-            f"method {pooled[0]!r} fits the whole fleet at once: run it on the local engine"
-        )
     crossed = [m for m in methods if METHODS[resolved[m]].learns_across_series]
     if crossed and not has_expert_labels(run.labels):
         raise InsufficientDataError(

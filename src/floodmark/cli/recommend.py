@@ -57,7 +57,8 @@ HELP = (
     "floodmark recommend --store fleet-store --features features.parquet --method model "
     "--model model/ --floors floors.csv --out thresholds.csv\n\n"
     "With --engine spark every series is fitted on Spark executors (a trained model's text "
-    "files are shipped to them; budget, experts and default run on the local engine)."
+    "files are shipped to them; budget and default are measured there and fitted once over "
+    "the fleet on the driver; experts runs on the local engine)."
 )
 
 
@@ -160,7 +161,7 @@ def recommend(
 
     floor_table = None if floors is None else Floors.from_file(floors)
     if use_spark(engine, spark_master, spark_conf):
-        if method in ("budget", "experts"):
+        if method == "experts":
             raise typer.BadParameter(
                 f"{method} runs on the local engine only", param_hint="--engine"
             )
