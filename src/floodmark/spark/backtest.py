@@ -89,10 +89,10 @@ def _scorer(split, make, direct: list[str], blocked_threshold: float):
             stepped = part.drop(CROSSED)
             estimators = [make(m) for m in direct]
             for _, predicted in fit_predict(stepped, estimators, [window]):
-                # each table under the name the method was asked by
+                # each table under the name the method was asked by (none: no test part)
                 tables = [
                     t.with_columns(method=pl.lit(m, pl.String))
-                    for t, m in zip(predicted, direct, strict=True)
+                    for t, m in zip(predicted, direct, strict=False)
                 ]
         steps = part.select(*KEYS, "median_step_s") if part.height else None
         thresholds = pl.concat([runner._long_thresholds(tables), crossed])
