@@ -205,3 +205,38 @@ def test_curves_measured_series_by_series_fit_through_a_table_as_one_fit():
     pooled = Budget(floors=NO_FLOORS).fit_measured(features, [Curves.from_frame(rows)])
     whole = budget.fit(features, samples)
     assert pooled.predict(features).equals(whole.predict(features))
+
+
+def test_a_series_measures_the_same_alone_as_among_the_fleet():
+    import datetime as dt
+
+    from floodmark.schema import LONG_SCHEMA
+    from floodmark.thresholds.facurves import measure
+
+    # Spark measures each series alone, the local engine a chunk of many: the typical
+    # peak of a series silent on most days (a mean of daily maxima) must not depend on it
+    rng = np.random.default_rng(5)
+    t0, days, step = dt.datetime(2024, 1, 1, tzinfo=dt.UTC), 30, 288
+    frames = []
+    for i in range(40):
+        passed = np.zeros(days * step)
+        for day in rng.choice(days, 12, replace=False):
+            passed[day * step + 5] = rng.lognormal(0, 3)
+        frames.append(
+            pl.DataFrame(
+                {
+                    "prediction_id": f"o{i}",
+                    "vector": "PT_TCP",
+                    "metric": "PPS",
+                    "timestamp": [t0 + dt.timedelta(minutes=5 * k) for k in range(days * step)],
+                    "passed": passed,
+                    "blocked": 0.0,
+                },
+                schema=LONG_SCHEMA,
+            )
+        )
+    keys = pl.concat(f.select("prediction_id", "vector", "metric").head(1) for f in frames)
+    fleet = measure(pl.concat(frames), keys)
+    alone = [measure(frame, keys[i]).peak[0] for i, frame in enumerate(frames)]
+    assert (fleet.peak > 0).all()
+    assert alone == fleet.peak.tolist()

@@ -214,10 +214,12 @@ def measure(
     df = df.join(per.select("sid", "mid"), on="sid", how="left")
     # the unit: a typical day's peak (median of daily maxima), which one outlying day
     # (a flash crowd) cannot move, unlike the maximum
+    # days in order: the mean below sums them in that order, the same on every engine
     daily = (
         df.filter(pl.col("base"))
         .group_by("sid", "day")
         .agg(top=pl.col("passed").max(), early=(pl.col("day") < pl.col("mid")).first())
+        .sort("sid", "day")
     )
     # a series silent on most days: the mean daily maximum (positive if it ever carried traffic)
     top, early_top = pl.col("top"), pl.col("top").filter(pl.col("early"))
