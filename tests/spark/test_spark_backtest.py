@@ -12,7 +12,8 @@ import floodmark as fm
 
 pytestmark = [*SPARK, pytest.mark.slow]
 
-METHODS = ["rule-max", "rule-daily", "evt", "model"]
+#: default and budget: fitted once over the fleet, as locally (not series by series)
+METHODS = ["rule-max", "rule-daily", "evt", "model", "default", "budget"]
 PARAMS = {"model": {"n_estimators": 30, "min_child_samples": 5}}
 
 

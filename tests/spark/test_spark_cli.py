@@ -34,7 +34,7 @@ def test_the_flow_on_spark_writes_what_the_local_engine_writes(spark, tmp_path, 
         _run("features", "--store", store, "--out", features, *extra)
         _run("train", "--store", store, "--features", features, "--out", str(folder / "model"),
              "--folds", "0")  # fmt: skip
-        for method in ("rule-daily", "model"):
+        for method in ("rule-daily", "model", "default"):
             model = ["--model", str(folder / "model")] if method == "model" else []
             _run("recommend", "--store", store, "--features", features, "--method", method,
                  *model, "--out", str(folder / f"{method}.csv"), *extra)  # fmt: skip
@@ -47,7 +47,7 @@ def test_the_flow_on_spark_writes_what_the_local_engine_writes(spark, tmp_path, 
         assert_frame_equal(
             pl.read_parquet(out["spark"] / name), pl.read_parquet(out["local"] / name)
         )
-    for method in ("rule-daily", "model"):
+    for method in ("rule-daily", "model", "default"):
         assert_frame_equal(
             pl.read_csv(out["spark"] / f"{method}.csv"), pl.read_csv(out["local"] / f"{method}.csv")
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 from spark_helpers import SPARK, collected
@@ -29,6 +30,7 @@ def stored(request, tmp_path_factory):
         ("rule-daily", {"variant": "p95"}),
         ("rule-p95", {}),
         ("evt", {}),
+        ("budget", {}),  # fitted once over the fleet, as locally
     ],
 )
 def test_per_series_methods_equal_the_single_machine_ones(spark, stored, method, params):
@@ -63,3 +65,19 @@ def test_a_trained_model_predicts_on_the_executors_as_locally(spark, tmp_path, f
         spark.createDataFrame(features.to_arrow()), "model", model_dir=tmp_path / "model"
     )
     assert_frame_equal(collected(got), expected.sort(list(fm.schema.KEY_COLUMNS)))
+
+
+@pytest.mark.parametrize("stored", ["fleet_export"], indirect=True)
+def test_the_default_of_a_store_is_fitted_over_the_fleet_as_locally(spark, stored, tmp_path):
+    from floodmark.spark.recommend import recommend_store
+    from floodmark.thresholds import resolve_method
+
+    store, features = stored
+    features.write_parquet(tmp_path / "features.parquet")
+    default = resolve_method("default", store.catalog())
+    expected = recommend_by_name(store, features, default, chunk_rows=5_000)
+    out = tmp_path / "thresholds.parquet"
+    assert recommend_store(spark, store, tmp_path / "features.parquet", "default", out) > 0
+    got = pl.read_parquet(out).sort(list(fm.schema.KEY_COLUMNS))
+    assert_frame_equal(got, expected.sort(list(fm.schema.KEY_COLUMNS)))
+    assert got["method"].unique().to_list() == [default]

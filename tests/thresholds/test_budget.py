@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
 import pytest
@@ -129,3 +131,112 @@ def test_a_series_without_learning_samples_falls_back_to_rule_max():
     assert fell["expected_fa_per_day_ss"].is_null().all()
     kept = table.filter(pl.col("vector") == samples["vector"][0])
     assert kept["fallback"].is_null().all() and kept["expected_fa_per_day_ss"].is_not_null().all()
+
+
+def _two_kinds_of_attack(seed: int) -> pl.DataFrame:
+    """12 objects, each with a UDP series whose attacks are about 3 × its typical traffic
+    and a SYN series whose attacks are 200 ×, 3 attacks each in 14 days; heavy-tailed
+    spikes make every low level cost false alarms."""
+    rng = np.random.default_rng(seed)
+    n = 14 * DAY
+    t = np.arange(n) / DAY
+    frames = []
+    for o in range(12):
+        for vector, size in (("PT_UDP", 3.0), ("PT_SYN", 200.0)):
+            level = float(rng.lognormal(4, 1))
+            spikes = np.where(rng.random(n) < 0.02, 1 + rng.pareto(1.5, n), 1.0)
+            cycle = 1 + 0.3 * np.sin(2 * np.pi * t)
+            values = level * cycle * rng.lognormal(0, 0.1, n) * spikes
+            blocked = np.zeros(n)
+            for day in rng.choice(14, 3, replace=False):
+                start = int(day * DAY + rng.integers(0, DAY - 10))
+                blocked[start : start + 6] = 4 * size * level
+            frames.append(series(values, prediction_id=f"o{o}", vector=vector, blocked=blocked))
+    return pl.concat(frames)
+
+
+def test_a_class_of_small_attacks_gets_the_budget_that_catches_them():
+    samples = _two_kinds_of_attack(seed=2)
+    features = simple_features(samples)
+    keys = ["prediction_id", "vector", "metric"]
+    # each series' smallest learned attack (one a day at most): a lower level catches all
+    attacks = (
+        samples.filter(pl.col("blocked") > 0)
+        .group_by(*keys, pl.col("timestamp").dt.date())
+        .agg(peak=(pl.col("passed") + pl.col("blocked")).max())
+        .group_by(keys)
+        .agg(attack=pl.col("peak").min())
+    )
+
+    def fitted(**params: float) -> pl.DataFrame:
+        budget = Budget(target_fa=(2, 1, 0.5, 0.25), floors=NO_FLOORS, **params)
+        table = budget.fit(features, samples).predict(features).join(attacks, on=keys)
+        return table.group_by("vector").agg(
+            caught=(pl.col("ss") < pl.col("attack")).mean(),
+            alarms=pl.col("expected_fa_per_day_ss").sum(),
+        )
+
+    fleet, by_class = (
+        dict(zip(t["vector"], t.iter_rows(named=True), strict=True))
+        for t in (fitted(class_prior=math.inf), fitted())
+    )
+    # priced by the fleet's attack sizes, half the budget goes to lowering SYN levels
+    # where no SYN attack is that small; priced by their own class, UDP gets it
+    assert by_class["PT_UDP"]["caught"] > fleet["PT_UDP"]["caught"]
+    assert by_class["PT_SYN"]["alarms"] < fleet["PT_SYN"]["alarms"]
+    assert by_class["PT_SYN"]["caught"] == fleet["PT_SYN"]["caught"] == 1.0
+
+
+def test_curves_measured_series_by_series_fit_through_a_table_as_one_fit():
+    from floodmark.thresholds.facurves import CURVES_SCHEMA, Curves
+
+    samples = _two_kinds_of_attack(seed=2)
+    features = simple_features(samples)
+    keys = ["prediction_id", "vector", "metric"]
+    budget = Budget(floors=NO_FLOORS)
+    # as an engine measuring where the data is does: one table of every series' curves,
+    # its rows in any order, read back into one measurement
+    rows = pl.concat(
+        budget.measure(part.select(keys).unique(), part).to_frame()
+        for _, part in samples.group_by(keys)
+    ).reverse()
+    assert rows.schema == CURVES_SCHEMA and rows.height == features.height
+    assert rows["attack_sizes"].list.len().sum() > 10  # the attack sizes travel too
+    pooled = Budget(floors=NO_FLOORS).fit_measured(features, [Curves.from_frame(rows)])
+    whole = budget.fit(features, samples)
+    assert pooled.predict(features).equals(whole.predict(features))
+
+
+def test_a_series_measures_the_same_alone_as_among_the_fleet():
+    import datetime as dt
+
+    from floodmark.schema import LONG_SCHEMA
+    from floodmark.thresholds.facurves import measure
+
+    # Spark measures each series alone, the local engine a chunk of many: the typical
+    # peak of a series silent on most days (a mean of daily maxima) must not depend on it
+    rng = np.random.default_rng(5)
+    t0, days, step = dt.datetime(2024, 1, 1, tzinfo=dt.UTC), 30, 288
+    frames = []
+    for i in range(40):
+        passed = np.zeros(days * step)
+        for day in rng.choice(days, 12, replace=False):
+            passed[day * step + 5] = rng.lognormal(0, 3)
+        frames.append(
+            pl.DataFrame(
+                {
+                    "prediction_id": f"o{i}",
+                    "vector": "PT_TCP",
+                    "metric": "PPS",
+                    "timestamp": [t0 + dt.timedelta(minutes=5 * k) for k in range(days * step)],
+                    "passed": passed,
+                    "blocked": 0.0,
+                },
+                schema=LONG_SCHEMA,
+            )
+        )
+    keys = pl.concat(f.select("prediction_id", "vector", "metric").head(1) for f in frames)
+    fleet = measure(pl.concat(frames), keys)
+    alone = [measure(frame, keys[i]).peak[0] for i, frame in enumerate(frames)]
+    assert (fleet.peak > 0).all()
+    assert alone == fleet.peak.tolist()

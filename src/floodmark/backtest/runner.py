@@ -38,6 +38,7 @@ from floodmark.backtest.summary import object_days, summarise
 from floodmark.backtest.windows import mark_windows, normalise_windows
 from floodmark.domain import DAY_S, with_series_ids
 from floodmark.errors import FloodmarkError, InsufficientDataError
+from floodmark.features.chunked import CHUNK_ROWS
 from floodmark.schema import KEY_COLUMNS, LEVELS, LONG_SCHEMA
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def run_backtest(
     method_params: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Progress | None = None,
     model_folds: int = 5,
-    chunk_rows: int = 2_000_000,
+    chunk_rows: int = CHUNK_ROWS,
     min_durations: Sequence[int] = (1,),
     injection: InjectSpec | None = None,
 ) -> BacktestResult:
@@ -83,7 +84,8 @@ def run_backtest(
     method_params: ``{method: {parameter: value}}`` passed to ``make_method``.
     progress: optional ``progress(stage, done, total)`` callback.
     model_folds: GroupKFold folds (by prediction_id) for cross-fitted methods.
-    chunk_rows: rows per chunk read from the store (bounds memory).
+    chunk_rows: rows per chunk read from the store (bounds memory; the thresholds do
+        not depend on it).
     min_durations: score every threshold once per value N: an alarm only when the
         condition holds on N consecutive samples (``episodes``); the table has one
         row per method × min_duration × level.
@@ -111,10 +113,10 @@ def run_backtest(
     )
     methods = run.methods
 
-    features = _learning_features(run)
-    predicted = [_cross_fitted(run, features, m, model_folds) for m in crossed]
     direct = [m for m in methods if m not in crossed]
-    scored = _fit_predict_score(run, features, direct, _long_thresholds(predicted))
+    features, measured = _learning_features(run, direct)
+    predicted = [_cross_fitted(run, features, m, model_folds) for m in crossed]
+    scored = _fit_predict_score(run, features, direct, _long_thresholds(predicted), measured)
     return backtest_result(
         run,
         scored.scores,
@@ -320,16 +322,18 @@ def _split_window(
     return Window(learn=learn, series=series_of(test), test=test, n_series=n_series)
 
 
-def _learning_features(run: _Run) -> pl.DataFrame:
-    """Features stage (pass 1): learning-part features of every series, with expert labels."""
-    from floodmark.thresholds.pipeline import window_features
+def _learning_features(run: _Run, direct: list[str]) -> tuple[pl.DataFrame, dict[str, list[Any]]]:
+    """Features stage (pass 1): learning-part features of every series, with expert
+    labels; the methods among ``direct`` that pool series measure the same windows."""
+    from floodmark.thresholds.pipeline import measure_windows, window_features
 
-    features = window_features(
-        run.windows(), run.blocked_threshold, run.counter("learning features")
-    )
+    estimators = {m: run.method(m) for m in direct}
+    pooled = {m: e for m, e in estimators.items() if e.pools_series}
+    windows, measured = measure_windows(pooled, run.windows())
+    features = window_features(windows, run.blocked_threshold, run.counter("learning features"))
     if features.is_empty():
         raise InsufficientDataError("no series has a learning sample", file=run.store.path)
-    return features.join(run.labels, on=KEYS, how="left", maintain_order="left")
+    return features.join(run.labels, on=KEYS, how="left", maintain_order="left"), measured
 
 
 def _cross_fitted(run: _Run, features: pl.DataFrame, name: str, folds: int) -> pl.DataFrame:
@@ -345,10 +349,15 @@ def _cross_fitted(run: _Run, features: pl.DataFrame, name: str, folds: int) -> p
 
 
 def _fit_predict_score(
-    run: _Run, features: pl.DataFrame, direct: list[str], crossed: pl.DataFrame
+    run: _Run,
+    features: pl.DataFrame,
+    direct: list[str],
+    crossed: pl.DataFrame,
+    measured: Mapping[str, list[Any]],
 ) -> _Scored:
     """Pass 2: per-series methods fitted and predicted window by window (the pipeline's
-    fit → predict stage), then every method's thresholds scored on the test part."""
+    fit → predict stage; a method pooling series is fitted once, on what it ``measured``
+    in pass 1, and only predicts), then every method's thresholds scored on the test part."""
     from floodmark.thresholds.pipeline import fit_predict, with_store_steps
 
     steps = run.catalog.select(*KEYS, "median_step_s")
@@ -358,8 +367,11 @@ def _fit_predict_score(
     predicted: list[pl.DataFrame] = []
     injected: list[pl.DataFrame] = []
     tick = run.counter("fit and score")
-    estimators = [run.method(m) for m in direct]
     stepped = with_store_steps(features, run.catalog)
+    estimators = [
+        run.method(m).fit_measured(stepped, measured[m]) if m in measured else run.method(m)
+        for m in direct
+    ]
     for window, fitted in fit_predict(stepped, estimators, run.windows()):
         # each table under the name the method was asked by ("default" included)
         tables = (

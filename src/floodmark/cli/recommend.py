@@ -39,8 +39,9 @@ HELP = (
     "the last 7 learning days.\n\n"
     "- experts: the store's own ip_* labels (to compare with).\n\n"
     "- budget (the default; --method default): --target-fa false alarms per object per "
-    "week at each level (default 7,3,1.8,1.2), spent series by series where the learned "
-    "attacks say it buys the most detection; expected_fa_per_day_* is each series' share.\n\n"
+    "week at each level (default 3.5,1.5,1.2,0.9), spent series by series where the "
+    "attacks learned on the same kind of traffic say it buys the most detection; "
+    "expected_fa_per_day_* is each series' share.\n\n"
     "Methods that read samples (evt, rule-daily p95) leave attack samples (blocked > "
     "--blocked-threshold) out of what they learn; the others read the features, computed "
     "with `floodmark features --blocked-threshold`.\n\n"
@@ -56,7 +57,8 @@ HELP = (
     "floodmark recommend --store fleet-store --features features.parquet --method model "
     "--model model/ --floors floors.csv --out thresholds.csv\n\n"
     "With --engine spark every series is fitted on Spark executors (a trained model's text "
-    "files are shipped to them; budget, experts and default run on the local engine)."
+    "files are shipped to them; budget and default are measured there and fitted once over "
+    "the fleet on the driver; experts runs on the local engine)."
 )
 
 
@@ -159,7 +161,7 @@ def recommend(
 
     floor_table = None if floors is None else Floors.from_file(floors)
     if use_spark(engine, spark_master, spark_conf):
-        if method in ("budget", "experts"):
+        if method == "experts":
             raise typer.BadParameter(
                 f"{method} runs on the local engine only", param_hint="--engine"
             )

@@ -3,8 +3,10 @@
 Pass 1 (``applyInArrow`` by series) splits each series with the backtest's split and
 runs the feature kernel on its learning part; pass 2 (by object) finishes them. The
 learning features, one row per series, come to the driver, where the methods that
-learn across series (``model``) are cross-fitted by object exactly as locally. Pass 3
-co-groups every series' samples with its features and cross-fitted thresholds: the
+learn across series (``model``) are cross-fitted by object exactly as locally, and the
+methods pooling series (``budget``, ``default``) fitted once over the fleet on every
+series' learning part, measured on the executors (``spark.pooled``). Pass 3 co-groups
+every series' samples with its features and the thresholds fitted on the driver: the
 per-series methods are fitted and predicted and every threshold is scored on the
 held-out part, with the runner's functions. The per-series scores are written by the
 executors and read back (never collected), then summarised as ``run_backtest`` does.
@@ -87,7 +89,11 @@ def _scorer(split, make, direct: list[str], blocked_threshold: float):
             stepped = part.drop(CROSSED)
             estimators = [make(m) for m in direct]
             for _, predicted in fit_predict(stepped, estimators, [window]):
-                tables = predicted
+                # each table under the name the method was asked by (none: no test part)
+                tables = [
+                    t.with_columns(method=pl.lit(m, pl.String))
+                    for t, m in zip(predicted, direct, strict=False)
+                ]
         steps = part.select(*KEYS, "median_step_s") if part.height else None
         thresholds = pl.concat([runner._long_thresholds(tables), crossed])
         labelled = label_samples(
@@ -120,7 +126,7 @@ def spark_backtest(
     scratch_dir: str | Path | None = None,
 ) -> BacktestResult:
     """``floodmark.run_backtest`` on Spark (same parameters, same result)."""
-    from floodmark.thresholds import make_method
+    from floodmark.thresholds import METHODS, make_method
 
     run, windows, crossed_names = runner.plan_run(
         store_dir,
@@ -151,11 +157,20 @@ def spark_backtest(
     direct = [m for m in run.methods if m not in crossed_names]
     from floodmark.thresholds.pipeline import with_store_steps
 
-    long = runner._long_thresholds(predicted)
+    pooled = [m for m in direct if METHODS[run.resolved[m]].pools_series]
+    direct = [m for m in direct if m not in pooled]
+    stepped = with_store_steps(features, catalog)
+    fleet_wide = _fitted_over_the_fleet(run, samples, stepped, pooled)
+    # thresholds from the driver travel with each series' features, as the cross-fitted do
+    long = runner._long_thresholds(predicted + fleet_wide)
     nested = long.group_by(KEYS).agg(pl.struct("method", "level", "threshold").alias(CROSSED))
-    shipped = with_store_steps(features, catalog).join(nested, on=KEYS, how="left")
+    shipped = stepped.join(nested, on=KEYS, how="left")
+    resolved = run.resolved  # the closure travels to the executors: not the whole run
     scorer = _scorer(
-        split, lambda m: make_method(m, **params.get(m, {})), direct, blocked_threshold
+        split,
+        lambda m: make_method(resolved[m], **params.get(m, {})),
+        direct,
+        blocked_threshold,
     )
     results_ddl = ", ".join(f"{name} binary" for name in _RESULTS)
     # Beside the store by default: on a cluster, a folder executors and driver share.
@@ -178,17 +193,41 @@ def spark_backtest(
         pl.concat([pl.DataFrame(schema=s), *parts[n]], how="vertical_relaxed").cast(s)
         for n, s in (("scores", SCORE_SCHEMA), ("delays", DELAY_SCHEMA), ("spans", SPAN_SCHEMA))
     )
+    # what the local engine predicts: the series with a test part (and features)
+    tested = [t.join(spans.select(KEYS), on=KEYS, how="semi") for t in fleet_wide]
     return runner.backtest_result(
         run,
         scores,
         delays,
         spans,
-        predicted + parts["predicted"],
+        predicted + tested + parts["predicted"],
         windows=windows,
         learn_days=learn_days,
         learn_fraction=learn_fraction,
         model_folds=model_folds if crossed_names else None,
     )
+
+
+def _fitted_over_the_fleet(
+    run: runner._Run, samples, features: pl.DataFrame, pooled: list[str]
+) -> list[pl.DataFrame]:
+    """The thresholds of every method pooling series (``pooled``), each fitted once on
+    every series' learning part as measured by the executors, for every series of
+    ``features``, under the name it was asked by."""
+    from floodmark.spark.pooled import measure_by_series
+
+    if not pooled:
+        return []
+    methods = {m: (run.resolved[m], run.params.get(m, {})) for m in pooled}
+    split = run.split
+    curves = measure_by_series(samples, methods, lambda series: split(series).learn)
+    return [
+        run.method(m)
+        .fit_measured(features, [curves[m]])
+        .predict(features)
+        .with_columns(method=pl.lit(m, pl.String))
+        for m in pooled
+    ]
 
 
 def _read_results(folder: Path) -> dict[str, list[pl.DataFrame]]:

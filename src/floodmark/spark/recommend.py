@@ -8,6 +8,8 @@
   feature batch (``mapInArrow``): each series' thresholds depend on its row alone.
 - Per-series methods reading samples (``evt``, ``rule-daily`` p95): samples and
   features co-grouped by series (``cogroup().applyInArrow``): one series at a time.
+- Methods pooling series (``budget``): every series measured on the executors, the
+  method fitted once over the fleet and predicted on the driver (``spark.pooled``).
 """
 
 from __future__ import annotations
@@ -100,7 +102,9 @@ def spark_recommend(
 
     ``samples`` (a Spark long table, ``store_samples``) and ``steps`` (keys and
     ``median_step_s``, the store's catalog) are needed by the methods that read
-    samples. Parameters as ``floodmark.thresholds.recommend_by_name``.
+    samples. Parameters as ``floodmark.thresholds.recommend_by_name``. A method pooling
+    series (``budget``) is fitted once over the fleet, as locally: its samples are
+    measured when this is called, and the features collected to the driver.
     """
     from floodmark.thresholds.recommend import method_params
 
@@ -124,6 +128,8 @@ def spark_recommend(
             return features.mapInArrow(_feature_method(method, params), ddl)
     if samples is None or steps is None:
         raise FloodmarkError(f"{method} reads samples: give the store they are in")
+    if estimator.pools_series:
+        return _fitted_over_the_fleet(features, method, params, samples, steps)
     stepped = features.drop("median_step_s").join(steps, on=KEYS, how="left")
     with arrow_udfs():
         return (
@@ -133,13 +139,27 @@ def spark_recommend(
         )
 
 
+def _fitted_over_the_fleet(features, method: str, params: Mapping[str, Any], samples, steps):
+    """A method pooling series, measured series by series on the executors and fitted
+    and predicted once on the driver: the thresholds as a Spark DataFrame."""
+    from floodmark.spark.pooled import measure_by_series
+    from floodmark.thresholds.pipeline import with_store_steps
+
+    curves = measure_by_series(samples, {method: (method, params)})[method]
+    catalog = pl.from_arrow(steps.toArrow())
+    local = with_store_steps(pl.from_arrow(features.toArrow()), catalog)
+    table = make_method(method, **params).fit_measured(local, [curves]).predict(local)
+    return features.sparkSession.createDataFrame(to_arrow(table, THRESHOLD_SCHEMA))
+
+
 def recommend_store(
     spark, store, features_path: str | Path, method: str, out: str | Path, **options: Any
 ) -> int:
     """``spark_recommend`` over a store and a features file, written to ``out`` (atomically).
 
     A Parquet features file is read by the executors; ``.csv``/``.json`` ones by the
-    driver. ``options`` as ``spark_recommend``. Returns the number of rows written.
+    driver. ``method`` may be ``default``: the store's default method. ``options`` as
+    ``spark_recommend``. Returns the number of rows written.
     """
     from floodmark.io.atomic import read_table
     from floodmark.spark.frames import store_samples
@@ -150,10 +170,13 @@ def recommend_store(
         features = spark.read.parquet(str(features_path))
     else:
         features = spark.createDataFrame(read_table(features_path).to_arrow())
-    steps = store.catalog().select(*KEYS, "median_step_s")
+    from floodmark.thresholds import resolve_method
+
+    catalog = store.catalog()
+    steps = catalog.select(*KEYS, "median_step_s")
     table = spark_recommend(
         features,
-        method,
+        resolve_method(method, catalog),
         samples=store_samples(spark, store.path),
         steps=spark.createDataFrame(steps.to_arrow()),
         **options,

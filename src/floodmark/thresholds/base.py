@@ -58,6 +58,11 @@ class ThresholdMethod:
     #: Whether ``fit`` learns one model across series (from expert labels), so that a
     #: backtest must cross-fit it; otherwise every series is fitted on its own.
     learns_across_series: ClassVar[bool] = False
+    #: Whether ``fit`` pools what it learns over the series it is given (``budget``: one
+    #: false-alarm budget for the fleet), so that fitting chunk by chunk would change the
+    #: thresholds. Such a method measures each chunk's samples (``measure``: small
+    #: per-series summaries) and is fitted once on them all (``fit_measured``).
+    pools_series: ClassVar[bool] = False
 
     @property
     def needs_samples(self) -> bool:
@@ -105,6 +110,16 @@ class ThresholdMethod:
         if features.height == 0:
             return empty_thresholds()
         return self._predict(features)
+
+    def measure(self, series: pl.DataFrame, samples: pl.DataFrame) -> Any:
+        """Per-series summaries of ``series`` (keys) from their ``samples``, for
+        ``fit_measured`` (methods that pool series only)."""
+        raise NotImplementedError(f"{self.name} fits series one by one: call fit()")
+
+    def fit_measured(self, features: pl.DataFrame, measured: Sequence[Any]) -> Self:
+        """``fit`` from the summaries ``measure`` returned for every chunk of the series
+        in ``features`` (methods that pool series only): one fit over all of them."""
+        raise NotImplementedError(f"{self.name} fits series one by one: call fit()")
 
     def required_columns(self) -> tuple[str, ...]:
         """Feature columns ``fit`` and ``predict`` need besides the keys."""

@@ -23,13 +23,15 @@ sample ends a run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from floodmark.domain import epoch_us, is_attack, utc_day, with_series_ids
-from floodmark.schema import KEY_COLUMNS
+from floodmark.schema import KEY_COLUMNS, empty_long
 
 KEYS = list(KEY_COLUMNS)
 
@@ -37,6 +39,13 @@ KEYS = list(KEY_COLUMNS)
 GRID = np.geomspace(300.0, 0.5, 80)
 #: log of the ratio between neighbouring grid multiples.
 GRID_LOG_STEP = float(np.log(GRID[0] / GRID[1]))
+#: ``Curves`` as a table, one row per series (``Curves.to_frame``): what an engine
+#: measuring series where the data is (Spark) sends back to be fitted at once.
+CURVES_SCHEMA: dict[str, pl.DataType] = {
+    **{k: pl.String() for k in KEYS},
+    **{f: pl.Float64() for f in ("peak", "days", "future_days", "attacks", "growth", "span")},
+    **{f: pl.List(pl.Float64()) for f in ("own", "future_count", "attack_sizes")},
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,7 @@ class Curves:
         half's ``M``, and the second half's days (0 with fewer than 2 days).
     attacks: learned attack episodes per series.
     attack_sizes: every learned attack episode's peak total over its series' ``M``.
+    attack_rows: the row of each of ``attack_sizes``' episodes (its series).
     growth: log growth per day of the typical peak (second half against first, >= 0).
     span: days from the first to the last learning day with a baseline sample.
     """
@@ -65,6 +75,93 @@ class Curves:
     attack_sizes: np.ndarray
     growth: np.ndarray
     span: np.ndarray
+    attack_rows: np.ndarray
+
+    #: the per-series arrays, one row per series
+    ROWS = ("peak", "days", "own", "future_count", "future_days", "attacks", "growth", "span")
+
+    @classmethod
+    def concat(cls, parts: Sequence[Curves]) -> Curves:
+        """The curves of several fits' series together (each series measured once)."""
+        if not parts:
+            return measure(empty_long(), pl.DataFrame(schema=dict.fromkeys(KEYS, pl.String)))
+        offsets = np.cumsum([0, *(p.keys.height for p in parts)])
+        return cls(
+            keys=pl.concat([p.keys for p in parts]),
+            attack_sizes=np.concatenate([p.attack_sizes for p in parts]),
+            attack_rows=np.concatenate(
+                [p.attack_rows + o for p, o in zip(parts, offsets, strict=False)]
+            ),
+            **{f: np.concatenate([getattr(p, f) for p in parts]) for f in cls.ROWS},
+        )
+
+    def to_frame(self) -> pl.DataFrame:
+        """The curves as a table (``CURVES_SCHEMA``): one row per series, its grid
+        curves and its attack sizes as lists."""
+        n = self.keys.height
+        order = np.argsort(self.attack_rows, kind="stable")
+        ends = np.cumsum(np.bincount(self.attack_rows, minlength=n))
+        sizes = pa.ListArray.from_arrays(
+            np.r_[0, ends].astype(np.int32), pa.array(self.attack_sizes[order], pa.float64())
+        )
+        width = len(GRID)
+        grids = {
+            f: pa.ListArray.from_arrays(
+                np.arange(0, (n + 1) * width, width, dtype=np.int32),
+                pa.array(getattr(self, f).reshape(-1), pa.float64()),
+            )
+            for f in ("own", "future_count")
+        }
+        columns = {f: getattr(self, f) for f in self.ROWS if f not in grids}
+        frame = self.keys.with_columns(
+            *(pl.Series(f, v, pl.Float64) for f, v in columns.items()),
+            *(pl.Series(f, v) for f, v in grids.items()),
+            pl.Series("attack_sizes", sizes),
+        )
+        return frame.select(CURVES_SCHEMA.keys()).cast(CURVES_SCHEMA)
+
+    @classmethod
+    def from_frame(cls, frame: pl.DataFrame) -> Curves:
+        """The curves ``to_frame`` wrote (rows in any order: each carries its series)."""
+        frame = frame.select(CURVES_SCHEMA.keys()).cast(CURVES_SCHEMA)
+        n = frame.height
+        counts = frame["attack_sizes"].list.len().to_numpy()
+        sizes = frame["attack_sizes"].to_arrow().flatten().to_numpy(zero_copy_only=False)
+        return cls(
+            keys=frame.select(KEYS),
+            attack_sizes=np.asarray(sizes, dtype=np.float64),
+            attack_rows=np.repeat(np.arange(n, dtype=np.int64), counts),
+            **{
+                f: _grid_rows(frame[f], n)
+                if f in ("own", "future_count")
+                else frame[f].to_numpy().astype(np.float64)
+                for f in cls.ROWS
+            },
+        )
+
+    def select(self, series: pl.DataFrame) -> Curves:
+        """The curves of ``series`` (keys), in that order: a series that was not measured
+        has no days, no peak and no attacks, like one without learning samples."""
+        keys = series.select(pl.col(k).cast(pl.String) for k in KEYS)
+        order = keys.join(
+            self.keys.with_row_index("row"), on=KEYS, how="left", maintain_order="left"
+        )["row"]
+        rows = order.fill_null(0).to_numpy().astype(np.int64)
+        known = order.is_not_null().to_numpy()
+        # each measured row's new position (-1: not selected), to keep its attacks
+        position = np.full(self.keys.height, -1, dtype=np.int64)
+        position[rows[known]] = np.flatnonzero(known)
+        moved = position[self.attack_rows]
+        kept = moved >= 0
+        return Curves(
+            keys=keys,
+            attack_sizes=self.attack_sizes[kept],
+            attack_rows=moved[kept],
+            **{
+                f: _reorder(getattr(self, f), rows, known, np.nan if f == "peak" else 0.0)
+                for f in self.ROWS
+            },
+        )
 
     def false_alarms(self, prior_days: float, horizon_days: float = 0.0) -> np.ndarray:
         """``(n, len(GRID))`` expected alarm episodes per day at ``GRID × M``.
@@ -117,10 +214,12 @@ def measure(
     df = df.join(per.select("sid", "mid"), on="sid", how="left")
     # the unit: a typical day's peak (median of daily maxima), which one outlying day
     # (a flash crowd) cannot move, unlike the maximum
+    # days in order: the mean below sums them in that order, the same on every engine
     daily = (
         df.filter(pl.col("base"))
         .group_by("sid", "day")
         .agg(top=pl.col("passed").max(), early=(pl.col("day") < pl.col("mid")).first())
+        .sort("sid", "day")
     )
     # a series silent on most days: the mean daily maximum (positive if it ever carried traffic)
     top, early_top = pl.col("top"), pl.col("top").filter(pl.col("early"))
@@ -165,7 +264,7 @@ def measure(
         future[:, k] = _episodes(later, first, index, n, min_duration)
     own = own / np.maximum(days, 1.0)[:, None]
     future[future_days == 0] = 0.0
-    attacks, sizes = _attack_sizes(df, per, peak)
+    attacks, sizes, owners = _attack_sizes(df, per, peak)
     # the grid is monotone: a higher level never alarms more
     own = np.maximum.accumulate(own, axis=1)
     future = np.maximum.accumulate(future, axis=1)
@@ -174,6 +273,9 @@ def measure(
     )["row"]
     rows = order.fill_null(0).to_numpy()
     known = order.is_not_null().to_numpy()
+    # every measured series was asked for (the samples were cut to ``series``)
+    position = np.zeros(n, dtype=np.int64)
+    position[rows[known]] = np.flatnonzero(known)
     return Curves(
         keys=keys,
         peak=_reorder(peak, rows, known, np.nan),
@@ -185,6 +287,7 @@ def measure(
         attack_sizes=sizes,
         growth=_reorder(growth, rows, known),
         span=_reorder(span, rows, known),
+        attack_rows=position[owners],
     )
 
 
@@ -202,6 +305,12 @@ def _grown(
     at = np.minimum(np.arange(k)[None, None, :] + steps[:, :, None], k - 1)
     shifted = np.take_along_axis(curve[:, None, :], at, axis=2).mean(axis=1)
     return np.maximum(curve, shifted)
+
+
+def _grid_rows(column: pl.Series, n: int) -> np.ndarray:
+    """A list column of grid curves as an ``(n, len(GRID))`` array."""
+    values = column.to_arrow().flatten().to_numpy(zero_copy_only=False)
+    return np.asarray(values, dtype=np.float64).reshape(n, len(GRID))
 
 
 def _reorder(a: np.ndarray, rows: np.ndarray, known: np.ndarray, fill: float = 0.0) -> np.ndarray:
@@ -231,8 +340,9 @@ def _episodes(
 
 def _attack_sizes(
     df: pl.DataFrame, per: pl.DataFrame, peak: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Learned attack episodes per series, and each one's peak total over its series' ``M``."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Learned attack episodes per series, each usable one's peak total over its series'
+    ``M``, and the series (row of ``per``) of each size."""
     runs = (
         df.with_columns(run=pl.struct("sid", "attack").rle_id())
         .filter(pl.col("attack"))
@@ -244,4 +354,4 @@ def _attack_sizes(
     top = peak[index]
     total = runs["total"].to_numpy()
     usable = np.isfinite(top) & (top > 0) & np.isfinite(total) & (total > 0)
-    return counts, total[usable] / top[usable]
+    return counts, total[usable] / top[usable], index[usable]

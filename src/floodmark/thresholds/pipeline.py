@@ -11,14 +11,17 @@ Each stage is a function, so ``recommend`` and the backtest run the same code:
   window's features and samples, and its thresholds predicted for that window.
 
 Methods that learn across series (``learns_across_series``) are fitted once on
-all features, outside the loop; the backtest cross-fits them.
+all features, outside the loop; the backtest cross-fits them. Methods that pool
+the series' samples (``pools_series``: ``budget``) are measured window by window and
+fitted once on all the measurements (``fit_pooled``), so the chunk size, which only
+bounds memory, never changes their thresholds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -112,7 +115,9 @@ def fit_predict(
     windows: Iterable[Window],
 ) -> Iterator[tuple[Window, list[pl.DataFrame]]]:
     """Fit → predict stage: per window, a fresh clone of every method fitted on the
-    features and learning samples of the window's series, then predicted for them.
+    features and learning samples of the window's series, then predicted for them; a
+    method pooling series that is already fitted (on the whole fleet: ``fit_pooled``)
+    only predicts.
 
     Yields each window with one thresholds table per method (none when no series of
     the window has features).
@@ -122,4 +127,48 @@ def fit_predict(
         if part.is_empty():
             yield window, []
             continue
-        yield window, [m.clone().fit(part, window.learn).predict(part) for m in methods]
+        yield (
+            window,
+            [
+                (m if _fitted_once(m) else m.clone().fit(part, window.learn)).predict(part)
+                for m in methods
+            ],
+        )
+
+
+def measure_windows(
+    methods: Mapping[str, ThresholdMethod], windows: Iterable[Window]
+) -> tuple[Iterator[Window], dict[str, list[Any]]]:
+    """The windows, passed through, and what every method pooling series measures on
+    each window's learning samples as they pass (filled while the windows are read)."""
+    measured: dict[str, list[Any]] = {name: [] for name in methods}
+
+    def passing() -> Iterator[Window]:
+        for window in windows:
+            if methods and not window.learn.is_empty():
+                series = series_of(window.learn)
+                for name, method in methods.items():
+                    measured[name].append(method.measure(series, window.learn))
+            yield window
+
+    return passing(), measured
+
+
+def fit_pooled(
+    method: ThresholdMethod,
+    features: pl.DataFrame,
+    windows: Iterable[Window],
+    progress: Callable[[Window], None] | None = None,
+) -> ThresholdMethod:
+    """Fit stage of a method pooling series: every window measured (memory holds one
+    window and the small per-series summaries), then one fit over all series."""
+    passing, measured = measure_windows({method.name: method}, windows)
+    for window in passing:
+        if progress is not None:
+            progress(window)
+    return method.clone().fit_measured(features, measured[method.name])
+
+
+def _fitted_once(method: ThresholdMethod) -> bool:
+    """A method pooling series, already fitted over every window."""
+    return method.pools_series and method.is_fitted()

@@ -17,10 +17,17 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from floodmark.errors import FloodmarkError, InsufficientDataError
+from floodmark.features.chunked import CHUNK_ROWS
 from floodmark.schema import empty_long
 from floodmark.thresholds.base import KEYS, ThresholdMethod, check_features, empty_thresholds
 from floodmark.thresholds.floors import Floors, floor_thresholds
-from floodmark.thresholds.pipeline import fit_predict, store_windows, with_store_steps
+from floodmark.thresholds.pipeline import (
+    Window,
+    fit_pooled,
+    fit_predict,
+    store_windows,
+    with_store_steps,
+)
 
 if TYPE_CHECKING:
     from floodmark.store import Store
@@ -31,16 +38,18 @@ def recommend_thresholds(
     method: ThresholdMethod,
     *,
     store: Store | None = None,
-    chunk_rows: int = 2_000_000,
+    chunk_rows: int = CHUNK_ROWS,
     progress: Callable[[int, int], None] | None = None,
 ) -> pl.DataFrame:
     """Fit ``method`` and return its thresholds table for every row of ``features``.
 
     Methods that read samples (``method.needs_samples``) get them from ``store`` one
     chunk of complete series at a time (``floodmark.thresholds.pipeline``), so memory
-    holds about one chunk; each chunk is fitted by a fresh clone of ``method``. Series
-    with features but no samples in the store are fitted last, without samples (their
-    rows then say why in ``fallback``). ``progress(done, total)`` counts series.
+    holds about one chunk; each chunk is fitted by a fresh clone of ``method``, except
+    for a method pooling series (``budget``), measured chunk by chunk and fitted once
+    on all series (its thresholds do not depend on ``chunk_rows``). Series with
+    features but no samples in the store are fitted without samples (their rows then
+    say why in ``fallback``). ``progress(done, total)`` counts series.
     The result is in the order of ``features``.
     """
     features = check_features(features, ())
@@ -49,8 +58,18 @@ def recommend_thresholds(
     if store is None:
         raise InsufficientDataError(f"{method.name} reads samples: give the store they are in")
     total, done = features.height, 0
-    parts: list[pl.DataFrame] = [empty_thresholds()]
     stepped = with_store_steps(features, store.catalog())
+    if method.pools_series:
+
+        def measured(window: Window) -> None:
+            nonlocal done
+            done = min(done + window.n_series, total)
+            if progress is not None:
+                progress(done, total)
+
+        fitted = fit_pooled(method, stepped, store_windows(store, chunk_rows), measured)
+        return fitted.predict(stepped)
+    parts: list[pl.DataFrame] = [empty_thresholds()]
     for _, tables in fit_predict(stepped, [method], store_windows(store, chunk_rows)):
         if not tables:
             continue
@@ -76,7 +95,7 @@ def recommend_by_name(
     model_dir: str | Path | None = None,
     floors: Floors | None = None,
     blocked_threshold: float = 0.0,
-    chunk_rows: int = 2_000_000,
+    chunk_rows: int = CHUNK_ROWS,
     progress: Callable[[int, int], None] | None = None,
 ) -> pl.DataFrame:
     """The thresholds table of one method by name, for every row of ``features``.
