@@ -26,7 +26,7 @@ from floodmark.io._common import (
 )
 from floodmark.io.codec import MAX_SERIES_BYTES, decode_time_series
 from floodmark.io.read_result import ReadResult
-from floodmark.io.vendor import DecodedBatch, samples_frame
+from floodmark.io.vendor import DecodedBatch
 from floodmark.schema import KEY_COLUMNS, LABEL_SCHEMA
 
 PATH_COLUMNS: tuple[str, ...] = ("file", "ts_name")
@@ -167,10 +167,10 @@ def _read_chunk(
         pl.Series("source", files, dtype=pl.String)
     )
     return ReadResult(
-        samples=samples_frame(batch),
         series=series,
         quarantine=defects.frame(),
         repaired_duplicates=batch.repaired_duplicates,
+        blocks=(batch.blocks,) if batch.keys else (),
     )
 
 

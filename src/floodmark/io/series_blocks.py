@@ -81,17 +81,15 @@ class SeriesBlocks:
         """The same blocks, their columns appended to ``file`` (held in memory no more)."""
         return replace(self, arrays=None, file=str(file.path), offset=file.append(self.arrays))
 
-    def frame(self, files: OpenFiles | None = None) -> pl.DataFrame:
+    def frame(self) -> pl.DataFrame:
         """The long table (``LONG_SCHEMA``) of these series: their keys repeated per sample."""
         if not self.keys:
             return empty_long()
-        owned = files is None
-        files = OpenFiles() if files is None else files
+        files = OpenFiles()
         try:
             ts, passed, blocked = self.read(files)
         finally:
-            if owned:
-                files.close()
+            files.close()
         keys = pl.DataFrame(self.keys, schema=list(KEY_COLUMNS), orient="row")
         frame = keys[np.repeat(np.arange(len(self.keys)), self.counts)]
         return frame.with_columns(

@@ -152,11 +152,6 @@ def decode_rows(
     return DecodedBatch.of(keys, positions, decoded, defects, len(gzipped))
 
 
-def samples_frame(decoded: DecodedBatch) -> pl.DataFrame:
-    """The long table of the series in ``decoded`` (keys repeated per sample)."""
-    return decoded.blocks.frame()
-
-
 def _open(path: Path) -> pq.ParquetFile:
     if not path.is_file():
         raise InputFormatError("file not found", file=path)

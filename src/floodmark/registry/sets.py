@@ -35,30 +35,46 @@ SETS_SCHEMA: dict[str, pl.DataType] = {
 _THRESHOLD_COLUMNS = [getattr(Threshold, name) for name in THRESHOLD_SCHEMA]
 
 
+#: Why ``latest`` or ``approved`` names no set, and a numbered set that is missing.
+NO_SET_YET = "no set yet (floodmark publish --thresholds FILE)"
+NO_APPROVED_SET = "no set is approved yet (floodmark approve SET --by NAME)"
+
+
+def no_such_set(set_id: int) -> RegistryError:
+    return RegistryError(f"no set {set_id} (floodmark sets lists them)")
+
+
+def set_reference(ref: int | str) -> str | int:
+    """``LATEST``, ``APPROVED`` or the set id ``ref`` names (RegistryError otherwise)."""
+    name = ref.strip().lower() if isinstance(ref, str) else None
+    if name in (LATEST, APPROVED):
+        return name
+    try:
+        return int(ref)
+    except (TypeError, ValueError):
+        raise RegistryError(f"{ref!r} is not a set id, {APPROVED!r} or {LATEST!r}") from None
+
+
 def resolve_set(session: Session, ref: int | str) -> ThresholdSet:
     """The set ``ref`` names: its id (an int or digits), ``"approved"`` or ``"latest"``."""
-    name = ref.strip().lower() if isinstance(ref, str) else None
-    if name == LATEST:
+    which = set_reference(ref)
+    if which == LATEST:
         found = session.scalars(
             sa.select(ThresholdSet).order_by(ThresholdSet.id.desc()).limit(1)
         ).one_or_none()
         if found is None:
-            raise RegistryError("no set yet (floodmark publish --thresholds FILE)")
+            raise RegistryError(NO_SET_YET)
         return found
-    if name == APPROVED:
+    if which == APPROVED:
         found = session.scalars(
             sa.select(ThresholdSet).where(ThresholdSet.state == APPROVED)
         ).one_or_none()
         if found is None:
-            raise RegistryError("no set is approved yet (floodmark approve SET --by NAME)")
+            raise RegistryError(NO_APPROVED_SET)
         return found
-    try:
-        set_id = int(ref)
-    except (TypeError, ValueError):
-        raise RegistryError(f"{ref!r} is not a set id, {APPROVED!r} or {LATEST!r}") from None
-    found = session.get(ThresholdSet, set_id)
+    found = session.get(ThresholdSet, which)
     if found is None:
-        raise RegistryError(f"no set {set_id} (floodmark sets lists them)")
+        raise no_such_set(which)
     return found
 
 

@@ -36,8 +36,6 @@ Viewer = Annotated[KeyInfo, Depends(require("viewer"))]
 Reviewer = Annotated[KeyInfo, Depends(require("reviewer"))]
 Admin = Annotated[KeyInfo, Depends(require("admin"))]
 Limit = Annotated[int, Query(ge=1, le=10_000, description="Rows per page.")]
-#: The registry's ids are 32-bit integers (PostgreSQL's ``integer``).
-MAX_ID = queries.MAX_ID
 Cursor = Annotated[
     str | None, Query(pattern=r"^[0-9]{1,12}$", description="next_cursor of the last page.")
 ]
@@ -189,7 +187,7 @@ def get_audit(
     _key: Viewer,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before: Annotated[
-        int | None, Query(ge=1, le=MAX_ID, description="Rows older than this id.")
+        int | None, Query(ge=1, le=queries.MAX_ID, description="Rows older than this id.")
     ] = None,
 ):
     """The audit log, newest first."""
@@ -214,6 +212,6 @@ def create_key(fleet: FleetDep, key: Admin, body: KeyRequest):
 
 
 @router.post("/keys/{key_id}/revoke", response_model=Revoked, tags=["keys"], responses=Conflict)
-def revoke_key(fleet: FleetDep, key: Admin, key_id: Annotated[int, Path(ge=1, le=MAX_ID)]):
+def revoke_key(fleet: FleetDep, key: Admin, key_id: Annotated[int, Path(ge=1, le=queries.MAX_ID)]):
     """Revoke a key (not the one making the request); audited."""
     return queries.revoke(fleet, key_id, key)

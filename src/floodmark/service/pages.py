@@ -218,14 +218,14 @@ def review_page(
     everything: Annotated[bool, Query(alias="all")] = False,
 ) -> HTMLResponse:
     fleet = _fleet(request)
-    with fleet.registry.sessions() as session:
-        target = queries.resolve(session, set_id)
-        state, set_id = target.state, str(target.id)
-        try:
-            queries.resolve(session, against)
-            has_base = True
-        except ApiError:
-            has_base = False
+    view = fleet.view()
+    number, state = queries.resolve(view, set_id)
+    set_id = str(number)
+    try:
+        queries.resolve(view, against)
+        has_base = True
+    except ApiError:
+        has_base = False
     diff = summary = None
     if has_base:
         _, against_id, frame = queries.diff_frame(fleet, set_id, against)

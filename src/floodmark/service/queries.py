@@ -16,7 +16,6 @@ import numpy as np
 import orjson
 import polars as pl
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
 from floodmark.errors import FloodmarkError
 from floodmark.registry import (
@@ -28,8 +27,7 @@ from floodmark.registry import (
     review_summary,
 )
 from floodmark.registry.keys import KeyInfo
-from floodmark.registry.models import ThresholdSet
-from floodmark.registry.sets import APPROVED, LATEST, resolve_set
+from floodmark.registry.sets import APPROVED, LATEST
 from floodmark.schema import IP_LABELS, KEY_COLUMNS, RANGE_LABELS, series_name
 from floodmark.service.errors import ApiError
 from floodmark.service.fleet import Fleet, Snapshot
@@ -209,16 +207,6 @@ def _utc64(value: dt.datetime) -> np.datetime64:
 
 
 # -- sets -------------------------------------------------------------------------
-def resolve(session: Session, ref: str) -> ThresholdSet:
-    """Set ``ref`` (an id, ``approved`` or ``latest``), or 404."""
-    if ref.strip().isdigit() and int(ref) > MAX_ID:  # no such set: the database cannot hold it
-        raise ApiError(404, f"no set {ref.strip()} (floodmark sets lists them)")
-    try:
-        return resolve_set(session, ref)
-    except RegistryError as exc:
-        raise ApiError(404, str(exc)) from None
-
-
 def set_page(
     fleet: Fleet,
     ref: str,
@@ -230,7 +218,7 @@ def set_page(
     """A set's effective thresholds, filtered by series, ``limit`` rows from ``cursor``."""
     offset = _offset(cursor)
     view = view or fleet.view()
-    set_id, state = _resolve(view, ref)
+    set_id, state = resolve(view, ref)
     found = fleet.cache.set_rows(view, set_id)
     pid, vector, metric = (filters.get(k) for k in KEY_COLUMNS)
     rows = found.table if pid is None else found.of_object(pid)
@@ -255,7 +243,7 @@ def set_page(
 def diff_frame(fleet: Fleet, ref: str, against: str) -> tuple[int, int, pl.DataFrame]:
     """``(set id, against id, diff)`` of set ``ref`` against ``against``."""
     view = fleet.view()
-    (new, _), (old, _) = _resolve(view, ref), _resolve(view, against)
+    (new, _), (old, _) = resolve(view, ref), resolve(view, against)
     new_rows, old_rows = (fleet.cache.set_rows(view, i).table for i in (new, old))
     return new, old, diff_thresholds(old_rows, new_rows)
 
@@ -277,7 +265,7 @@ def diff_page(
     }
 
 
-def _resolve(view: RegistryView, ref: str) -> tuple[int, str]:
+def resolve(view: RegistryView, ref: str) -> tuple[int, str]:
     """``(id, state)`` of set ``ref`` as of ``view``, or 404."""
     try:
         return view.resolve(ref)
@@ -295,8 +283,7 @@ def _offset(cursor: str | None) -> int:
 
 # -- writes -----------------------------------------------------------------------
 def approve(fleet: Fleet, ref: str, reason: str, key: KeyInfo) -> dict:
-    with fleet.registry.sessions() as session:
-        set_id = resolve(session, ref).id
+    set_id, _ = resolve(fleet.view(), ref)
     try:
         done = approve_set(fleet.registry, set_id, by=key.name, reason=reason)
     except RegistryError as exc:
@@ -305,8 +292,7 @@ def approve(fleet: Fleet, ref: str, reason: str, key: KeyInfo) -> dict:
 
 
 def override(fleet: Fleet, ref: str, body: dict, key: KeyInfo) -> dict:
-    with fleet.registry.sessions() as session:
-        set_id = resolve(session, ref).id
+    set_id, _ = resolve(fleet.view(), ref)
     try:
         done = override_threshold(fleet.registry, set_id, **body, by=key.name)
     except RegistryError as exc:
@@ -344,7 +330,7 @@ def export(fleet: Fleet, ref: str, fmt: str, level: str | None, bw_unit: str) ->
     if fmt.startswith("fastnetmon") and level is None:
         raise ApiError(422, f"format {fmt} exports one level: give level=ss|sc|nw|rl")
     view = fleet.view()
-    set_id, _ = _resolve(view, ref)
+    set_id, _ = resolve(view, ref)
     rows, objects = fleet.cache.set_rows(view, set_id).table, view.objects
     stem = f"floodmark-set{set_id}-{fmt}" + (f"-{level}" if level else "")
     suffix = EXPORT_MEDIA[fmt][1]

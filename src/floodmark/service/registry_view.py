@@ -11,7 +11,6 @@ taken before commit, so a lower id may commit after a higher one.)
 
 from __future__ import annotations
 
-import hmac
 import threading
 from dataclasses import dataclass, field
 
@@ -22,7 +21,15 @@ import sqlalchemy as sa
 from floodmark.registry import Registry, RegistryError, read_objects
 from floodmark.registry.keys import SECRET_PREFIX, KeyInfo, digest
 from floodmark.registry.models import ApiKey, AuditEntry, ThresholdSet
-from floodmark.registry.sets import APPROVED, LATEST, set_thresholds
+from floodmark.registry.sets import (
+    APPROVED,
+    LATEST,
+    NO_APPROVED_SET,
+    NO_SET_YET,
+    no_such_set,
+    set_reference,
+    set_thresholds,
+)
 from floodmark.service.models import encode_json
 
 _MARKER = sa.select(sa.func.count()).select_from(AuditEntry)
@@ -64,35 +71,28 @@ class RegistryView:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def key_for_secret(self, secret: str) -> KeyInfo | None:
-        """The active key whose secret this is, or None (digests compared in constant time)."""
+        """The active key whose secret this is, or None (as ``registry.keys.find_key``:
+        looked up by the secret's digest, which tells nothing of the secret)."""
         if not secret.startswith(SECRET_PREFIX):
             return None
-        wanted = digest(secret)
-        for stored, key in self.keys_by_digest.items():
-            if hmac.compare_digest(stored, wanted):
-                return key
-        return None
+        return self.keys_by_digest.get(digest(secret))
 
     def resolve(self, ref: int | str) -> tuple[int, str]:
         """``(id, state)`` of the set ``ref`` names, as ``resolve_set`` (RegistryError)."""
-        name = ref.strip().lower() if isinstance(ref, str) else None
-        if name == LATEST:
+        which = set_reference(ref)
+        if which == LATEST:
             if not self.set_states:
-                raise RegistryError("no set yet (floodmark publish --thresholds FILE)")
+                raise RegistryError(NO_SET_YET)
             newest = max(self.set_states)
             return newest, self.set_states[newest]
-        if name == APPROVED:
+        if which == APPROVED:
             for set_id, state in self.set_states.items():
                 if state == APPROVED:
                     return set_id, state
-            raise RegistryError("no set is approved yet (floodmark approve SET --by NAME)")
-        try:
-            set_id = int(ref)
-        except (TypeError, ValueError):
-            raise RegistryError(f"{ref!r} is not a set id, {APPROVED!r} or {LATEST!r}") from None
-        if set_id not in self.set_states:
-            raise RegistryError(f"no set {set_id} (floodmark sets lists them)")
-        return set_id, self.set_states[set_id]
+            raise RegistryError(NO_APPROVED_SET)
+        if which not in self.set_states:
+            raise no_such_set(which)
+        return which, self.set_states[which]
 
 
 class RegistryCache:

@@ -13,14 +13,13 @@ import datetime as dt
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 import polars as pl
 
+from floodmark.domain import bounded_map
 from floodmark.errors import FloodmarkError
 from floodmark.io.codec import MAX_SERIES_BYTES
 from floodmark.io.read_result import ReadResult
@@ -173,6 +172,7 @@ def ingest_files(
 def _ingest_locked(root: Path, inputs_in: InputsIn, options: _Options) -> IngestSummary:
     old = layout.current_version(root) if layout.classify(root) == "store" else None
     layout.remove_stale(root, keep=old)
+    recorded: dict = {}  # what the current version records of the ingest that made it
     if old is not None:  # a kill right after a commit may have left a public link missing
         layout.ensure_public_links(root)
         recorded = layout.read_marker(old / layout.MARKER).get("last_ingest") or {}
@@ -183,7 +183,7 @@ def _ingest_locked(root: Path, inputs_in: InputsIn, options: _Options) -> Ingest
     staging = root / layout.VERSIONS / version_id
     staging.mkdir(parents=True)
     try:
-        summary, changed = _build(old, staging, inputs_in, options)
+        summary, changed = _build(old, staging, inputs_in, options, recorded.get("fingerprint"))
         if changed:
             layout.commit(root, staging)
         else:
@@ -304,7 +304,11 @@ def _read_old(old: Path | None, name: str, schema: dict) -> pl.DataFrame:
 
 
 def _build(
-    old: Path | None, staging: Path, inputs_in: InputsIn, options: _Options
+    old: Path | None,
+    staging: Path,
+    inputs_in: InputsIn,
+    options: _Options,
+    recorded_fingerprint: str | None,
 ) -> tuple[IngestSummary, bool]:
     """Write the complete next version into ``staging``; return (summary, changed)."""
     collector = _Collector(staging / "_fragments")
@@ -353,7 +357,9 @@ def _build(
         or files_written > 0
         or not catalog.equals(old_catalog)
         or not quarantine.equals(old_quarantine)
-        or _new_inputs(old, options.fingerprint)
+        # Inputs the current version does not record are recorded even when they add
+        # nothing (a version of hard links): the next ingest of them is not read again.
+        or (options.fingerprint is not None and options.fingerprint != recorded_fingerprint)
     )
     if changed:
         last_ingest = {"fingerprint": options.fingerprint, "summary": summary.as_record()}
@@ -367,16 +373,6 @@ def _build(
             last_ingest=last_ingest,
         )
     return summary, changed
-
-
-def _new_inputs(old: Path, fingerprint: str | None) -> bool:
-    """Whether the inputs (``fingerprint``) are not those the current version records:
-    then a version is committed even when they add nothing (unchanged files are hard
-    links), so that the next ingest of these same inputs is not read again."""
-    if fingerprint is None:
-        return False
-    recorded = layout.read_marker(old / layout.MARKER).get("last_ingest") or {}
-    return recorded.get("fingerprint") != fingerprint
 
 
 def _merge_partitions(
@@ -418,35 +414,23 @@ def _merge_partitions(
         incoming = collector.partitions.pop((vector, metric), None)
         jobs.append((vector, metric, incoming or collector.new_partition(vector, metric)))
     index_parts, stats_parts, change_parts, files_written, repaired = [], [], [], 0, 0
-    with _results_in_order(merge_one, jobs, options.threads) as results:
-        for done, ((vector, metric, _), result) in enumerate(zip(jobs, results, strict=False), 1):
-            index_parts.append(result.index)
-            stats_parts.append(result.stats)
-            change_parts.append(
-                result.changes.with_columns(vector=pl.lit(vector), metric=pl.lit(metric)).select(
-                    CHANGES_SCHEMA.keys()
-                )
+    # every job submitted at once: a thread that finishes early takes the next partition
+    results = bounded_map(
+        lambda job: merge_one(*job), jobs, workers=options.threads, in_flight=len(jobs)
+    )
+    for done, ((vector, metric, _), result) in enumerate(zip(jobs, results, strict=True), 1):
+        index_parts.append(result.index)
+        stats_parts.append(result.stats)
+        change_parts.append(
+            result.changes.with_columns(vector=pl.lit(vector), metric=pl.lit(metric)).select(
+                CHANGES_SCHEMA.keys()
             )
-            files_written += result.files_written
-            repaired += result.repaired
-            if options.progress is not None:
-                options.progress("merge", done, len(partitions))
+        )
+        files_written += result.files_written
+        repaired += result.repaired
+        if options.progress is not None:
+            options.progress("merge", done, len(partitions))
     return index_parts, stats_parts, change_parts, files_written, repaired
-
-
-@contextmanager
-def _results_in_order(function: Callable, jobs: list[tuple], threads: int) -> Iterator[Iterator]:
-    """``function(*job)`` of every job, in job order: computed by ``threads`` threads,
-    or one after the other in this thread when ``threads`` is 1."""
-    if threads == 1:
-        yield (function(*job) for job in jobs)
-        return
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="floodmark-write")
-    try:
-        futures = [pool.submit(function, *job) for job in jobs]
-        yield (future.result() for future in futures)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _count_series(old: pl.DataFrame, new: pl.DataFrame, changes: pl.DataFrame) -> tuple[int, int]:

@@ -268,27 +268,21 @@ def measure(
     # the grid is monotone: a higher level never alarms more
     own = np.maximum.accumulate(own, axis=1)
     future = np.maximum.accumulate(future, axis=1)
-    order = keys.join(
-        per.select(*KEYS, "sid").with_row_index("row"), on=KEYS, how="left", maintain_order="left"
-    )["row"]
-    rows = order.fill_null(0).to_numpy()
-    known = order.is_not_null().to_numpy()
-    # every measured series was asked for (the samples were cut to ``series``)
-    position = np.zeros(n, dtype=np.int64)
-    position[rows[known]] = np.flatnonzero(known)
+    # measured in ``per``'s order, then put in the order asked for (every measured
+    # series was asked for: the samples were cut to ``series``)
     return Curves(
-        keys=keys,
-        peak=_reorder(peak, rows, known, np.nan),
-        days=_reorder(days, rows, known),
-        own=_reorder(own, rows, known),
-        future_count=_reorder(future, rows, known),
-        future_days=_reorder(future_days, rows, known),
-        attacks=_reorder(attacks, rows, known),
+        keys=per.select(KEYS),
+        peak=peak,
+        days=days,
+        own=own,
+        future_count=future,
+        future_days=future_days,
+        attacks=attacks,
         attack_sizes=sizes,
-        growth=_reorder(growth, rows, known),
-        span=_reorder(span, rows, known),
-        attack_rows=position[owners],
-    )
+        growth=growth,
+        span=span,
+        attack_rows=owners,
+    ).select(keys)
 
 
 def _grown(
