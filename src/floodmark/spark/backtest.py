@@ -212,22 +212,20 @@ def _fitted_over_the_fleet(
     run: runner._Run, samples, features: pl.DataFrame, pooled: list[str]
 ) -> list[pl.DataFrame]:
     """The thresholds of every method pooling series (``pooled``), each fitted once on
-    every series' learning part as measured by the executors, for every series of
-    ``features``, under the name it was asked by."""
-    from floodmark.spark.pooled import measure_by_series
+    every series' learning part, for every series of ``features``, under the name it
+    was asked by."""
+    from floodmark.spark.pooled import fitted_over_the_fleet
 
     if not pooled:
         return []
-    methods = {m: (run.resolved[m], run.params.get(m, {})) for m in pooled}
     split = run.split
-    curves = measure_by_series(samples, methods, lambda series: split(series).learn)
-    return [
-        run.method(m)
-        .fit_measured(features, [curves[m]])
-        .predict(features)
-        .with_columns(method=pl.lit(m, pl.String))
-        for m in pooled
-    ]
+    tables = fitted_over_the_fleet(
+        samples,
+        features,
+        {m: (run.resolved[m], run.params.get(m, {})) for m in pooled},
+        lambda series: split(series).learn,
+    )
+    return [t.with_columns(method=pl.lit(m, pl.String)) for m, t in tables.items()]
 
 
 def _read_results(folder: Path) -> dict[str, list[pl.DataFrame]]:

@@ -63,3 +63,23 @@ def measure_by_series(
         name: Curves.from_frame(rows.filter(pl.col("method") == name).drop("method"))
         for name in methods
     }
+
+
+def fitted_over_the_fleet(
+    samples,
+    features: pl.DataFrame,
+    methods: Mapping[str, tuple[str, Mapping[str, Any]]],
+    learning: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+) -> dict[str, pl.DataFrame]:
+    """The thresholds of each pooling method (name as asked → registry name and
+    parameters) for every series of ``features``: measured by the executors
+    (``measure_by_series``), then fitted once and predicted on the driver."""
+    from floodmark.thresholds import make_method
+
+    curves = measure_by_series(samples, methods, learning)
+    return {
+        name: make_method(registry, **params)
+        .fit_measured(features, [curves[name]])
+        .predict(features)
+        for name, (registry, params) in methods.items()
+    }

@@ -140,15 +140,13 @@ def spark_recommend(
 
 
 def _fitted_over_the_fleet(features, method: str, params: Mapping[str, Any], samples, steps):
-    """A method pooling series, measured series by series on the executors and fitted
-    and predicted once on the driver: the thresholds as a Spark DataFrame."""
-    from floodmark.spark.pooled import measure_by_series
+    """A method pooling series, fitted once over the fleet: the thresholds as a Spark
+    DataFrame."""
+    from floodmark.spark.pooled import fitted_over_the_fleet
     from floodmark.thresholds.pipeline import with_store_steps
 
-    curves = measure_by_series(samples, {method: (method, params)})[method]
-    catalog = pl.from_arrow(steps.toArrow())
-    local = with_store_steps(pl.from_arrow(features.toArrow()), catalog)
-    table = make_method(method, **params).fit_measured(local, [curves]).predict(local)
+    local = with_store_steps(pl.from_arrow(features.toArrow()), pl.from_arrow(steps.toArrow()))
+    table = fitted_over_the_fleet(samples, local, {method: (method, params)})[method]
     return features.sparkSession.createDataFrame(to_arrow(table, THRESHOLD_SCHEMA))
 
 
