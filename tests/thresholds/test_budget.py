@@ -12,7 +12,8 @@ from threshold_data import fleet_samples, series, simple_features
 from floodmark.errors import FloodmarkError
 from floodmark.schema import LEVELS
 from floodmark.thresholds import Budget, Floors
-from floodmark.thresholds.budget import allocate
+from floodmark.thresholds.budget import allocate, curve_at
+from floodmark.thresholds.facurves import GRID
 
 NO_FLOORS = Floors.from_mapping({("*", "*"): (0, 0, 0, 0)})
 DAY = 288
@@ -240,3 +241,18 @@ def test_a_series_measures_the_same_alone_as_among_the_fleet():
     alone = [measure(frame, keys[i]).peak[0] for i, frame in enumerate(frames)]
     assert (fleet.peak > 0).all()
     assert alone == fleet.peak.tolist()
+
+
+def test_a_level_is_priced_at_its_own_multiple_not_the_grid_step_below():
+    # a level on a grid multiple reads that multiple's rate, however ``level / peak``
+    # rounds (it used to read the next step down, a higher rate, for ~5 % of peaks);
+    # a level between two multiples reads between their rates
+    curve = np.linspace(0.0, 1.0, len(GRID))  # GRID is descending: rates grow along it
+    misread = 0
+    for peak in np.geomspace(0.37, 3.7e9, 400):
+        for k in (5, 30, 60):
+            misread += curve_at(curve, GRID[k] * peak / peak) != pytest.approx(curve[k])
+    assert misread == 0
+    between = math.sqrt(GRID[30] * GRID[31])
+    assert curve[30] < curve_at(curve, between) < curve[31]
+    assert curve_at(curve, 1e6) == curve[0] and curve_at(curve, 1e-6) == curve[-1]

@@ -309,12 +309,18 @@ def allocate(value: np.ndarray, fa: np.ndarray, budget: float) -> np.ndarray:
 
 
 def curve_at(curve: np.ndarray, multiple: float) -> float:
-    """A false-alarm curve read at a multiple of the learned maximum (step, conservative)."""
+    """A false-alarm curve read at a multiple of the typical peak: log-linear between the
+    grid's multiples (a level on a multiple reads its own rate, whatever the rounding of
+    ``level / peak``), the end rates beyond the grid."""
     if not np.isfinite(multiple):
         return float("nan")
-    # GRID is descending: the first grid level at or below the multiple alarms at least as often
-    at = np.flatnonzero(multiple >= GRID)
-    return float(curve[at[0]]) if len(at) else float(curve[-1])
+    if multiple <= 0:
+        return float(curve[-1])
+    return float(np.interp(math.log(multiple), _LOG_GRID, curve[::-1]))
+
+
+#: log of the grid's multiples, ascending (``np.interp`` reads curves reversed to match)
+_LOG_GRID = np.log(GRID[::-1])
 
 
 def _object_series(features: pl.DataFrame) -> np.ndarray:
