@@ -13,7 +13,7 @@ from floodmark.errors import FloodmarkError
 from floodmark.schema import LEVELS
 from floodmark.thresholds import Budget, Floors
 from floodmark.thresholds.budget import allocate, curve_at
-from floodmark.thresholds.facurves import GRID
+from floodmark.thresholds.facurves import GRID, measure
 
 NO_FLOORS = Floors.from_mapping({("*", "*"): (0, 0, 0, 0)})
 DAY = 288
@@ -256,3 +256,20 @@ def test_a_level_is_priced_at_its_own_multiple_not_the_grid_step_below():
     between = math.sqrt(GRID[30] * GRID[31])
     assert curve[30] < curve_at(curve, between) < curve[31]
     assert curve_at(curve, 1e6) == curve[0] and curve_at(curve, 1e-6) == curve[-1]
+
+
+def test_attacks_are_sized_by_what_they_hold_for_min_duration_samples():
+    # a one-sample spike of 50 × the typical peak and a plateau of 10 × held for 6
+    # samples: alarming after 3 samples, only the plateau can be caught, at 10 ×
+    values = np.full(3 * DAY, 100.0)
+    blocked = np.zeros(3 * DAY)
+    blocked[DAY + 10] = 5_000.0
+    blocked[2 * DAY + 10 : 2 * DAY + 16] = 1_000.0
+    blocked[2 * DAY + 12] = 3_000.0  # a peak inside the plateau, held for 1 sample only
+    samples = series(values, blocked=blocked)
+    keys = samples.select("prediction_id", "vector", "metric").unique()
+    at_once = measure(samples, keys, min_duration=1)
+    held = measure(samples, keys, min_duration=3)
+    assert at_once.attacks.tolist() == held.attacks.tolist() == [2.0]
+    assert sorted(at_once.attack_sizes.tolist()) == pytest.approx([31.0, 51.0])
+    assert sorted(held.attack_sizes.tolist()) == pytest.approx([0.0, 11.0])
