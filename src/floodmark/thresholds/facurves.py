@@ -163,19 +163,33 @@ class Curves:
             },
         )
 
-    def false_alarms(self, prior_days: float, horizon_days: float = 0.0) -> np.ndarray:
+    def false_alarms(
+        self,
+        prior_days: float,
+        horizon_days: float = 0.0,
+        kind: np.ndarray | None = None,
+        class_days: float = 100.0,
+    ) -> np.ndarray:
         """``(n, len(GRID))`` expected alarm episodes per day at ``GRID × M``.
 
-        The second-half rate of each series, shrunk towards the pooled rate of all
-        series with the weight of ``prior_days`` days, and never below what the
-        learning days themselves show. With ``horizon_days``, a growing series'
+        The second-half rate of each series, shrunk towards the pooled rate with the
+        weight of ``prior_days`` days, and never below what the learning days
+        themselves show. The pooled rate is the fleet's, or with ``kind`` (each series'
+        class) its class's, itself shrunk towards the fleet's with the weight of
+        ``class_days`` series-days. With ``horizon_days``, a growing series'
         curve is averaged over the next ``horizon_days`` days, each read at the
         multiple its typical peak will have grown to by then (its ``growth`` from the
         middle of the learning days, shrunk like the rates).
         """
         days = self.future_days[:, None]
         pooled = self.future_count.sum(axis=0) / max(float(self.future_days.sum()), 1.0)
-        future = (self.future_count + prior_days * pooled[None, :]) / (days + prior_days)
+        prior = np.broadcast_to(pooled, self.future_count.shape)
+        if kind is not None and len(kind):
+            classes = int(kind.max()) + 1
+            counts = np.stack([np.bincount(kind, c, classes) for c in self.future_count.T], 1)
+            spent = np.bincount(kind, self.future_days, classes)[:, None]
+            prior = ((counts + class_days * pooled[None, :]) / (spent + class_days))[kind]
+        future = (self.future_count + prior_days * prior) / (days + prior_days)
         curve = np.maximum(self.own, future)
         if horizon_days <= 0:
             return curve
