@@ -23,7 +23,10 @@ over the learning days is read at the peak it grows to over the next days (off b
 default: on generated fleets it lowered false alarms and detections alike, see
 ``docs/backtest.md``).
 
-``expected_fa_per_day_*`` is the curve at the final (floored, ordered) level. Series
+``expected_fa_per_day_*`` (the promise) is the curve at the final (floored, ordered)
+level, with the later days' rates pooled over the series' class instead of the fleet:
+the fleet's pool keeps the choice of levels cautious, the class's is the better estimate
+of what the chosen level raises (``docs/backtest.md``, "Calibration"). Series
 with fewer than ``min_days`` learning days or no baseline traffic fall back to
 ``rule-max`` and say so in ``fallback``.
 """
