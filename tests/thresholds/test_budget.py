@@ -12,7 +12,8 @@ from threshold_data import fleet_samples, series, simple_features
 from floodmark.errors import FloodmarkError
 from floodmark.schema import LEVELS
 from floodmark.thresholds import Budget, Floors
-from floodmark.thresholds.budget import allocate
+from floodmark.thresholds.budget import allocate, curve_at, series_class
+from floodmark.thresholds.facurves import GRID, measure
 
 NO_FLOORS = Floors.from_mapping({("*", "*"): (0, 0, 0, 0)})
 DAY = 288
@@ -240,3 +241,69 @@ def test_a_series_measures_the_same_alone_as_among_the_fleet():
     alone = [measure(frame, keys[i]).peak[0] for i, frame in enumerate(frames)]
     assert (fleet.peak > 0).all()
     assert alone == fleet.peak.tolist()
+
+
+def test_a_level_is_priced_at_its_own_multiple_not_the_grid_step_below():
+    # a level on a grid multiple reads that multiple's rate, however ``level / peak``
+    # rounds (it used to read the next step down, a higher rate, for ~5 % of peaks);
+    # a level between two multiples reads between their rates
+    curve = np.linspace(0.0, 1.0, len(GRID))  # GRID is descending: rates grow along it
+    misread = 0
+    for peak in np.geomspace(0.37, 3.7e9, 400):
+        for k in (5, 30, 60):
+            misread += curve_at(curve, GRID[k] * peak / peak) != pytest.approx(curve[k])
+    assert misread == 0
+    between = math.sqrt(GRID[30] * GRID[31])
+    assert curve[30] < curve_at(curve, between) < curve[31]
+    assert curve_at(curve, 1e6) == curve[0] and curve_at(curve, 1e-6) == curve[-1]
+
+
+def test_attacks_are_sized_by_what_they_hold_for_min_duration_samples():
+    # a one-sample spike of 50 × the typical peak and a plateau of 10 × held for 6
+    # samples: alarming after 3 samples, only the plateau can be caught, at 10 ×
+    values = np.full(3 * DAY, 100.0)
+    blocked = np.zeros(3 * DAY)
+    blocked[DAY + 10] = 5_000.0
+    blocked[2 * DAY + 10 : 2 * DAY + 16] = 1_000.0
+    blocked[2 * DAY + 12] = 3_000.0  # a peak inside the plateau, held for 1 sample only
+    samples = series(values, blocked=blocked)
+    keys = samples.select("prediction_id", "vector", "metric").unique()
+    at_once = measure(samples, keys, min_duration=1)
+    held = measure(samples, keys, min_duration=3)
+    assert at_once.attacks.tolist() == held.attacks.tolist() == [2.0]
+    assert sorted(at_once.attack_sizes.tolist()) == pytest.approx([31.0, 51.0])
+    assert sorted(held.attack_sizes.tolist()) == pytest.approx([0.0, 11.0])
+
+
+def test_a_class_is_not_promised_the_excursions_of_another():
+    # 20 objects × 2 series: a bursty vector whose later learning days cross 20-60 × its
+    # typical peak, and a steady one that never does. The levels are chosen on the
+    # fleet's curve; the promise is read on the class's, which must not carry the
+    # bursty class's excursions into the steady series
+    rng = np.random.default_rng(3)
+    days = 14
+    frames = []
+    for i in range(20):
+        steady = 100 * rng.lognormal(0, 0.1, days * DAY)
+        bursty = 100 * rng.lognormal(0, 0.1, days * DAY)
+        for start in rng.choice(np.arange(8 * DAY, days * DAY - 2), size=3, replace=False):
+            bursty[start] *= rng.uniform(20, 60)
+        frames.append(series(steady, prediction_id=f"o{i}", vector="V_STEADY"))
+        frames.append(series(bursty, prediction_id=f"o{i}", vector="V_BURSTY"))
+    samples = pl.concat(frames)
+    features = simple_features(samples)
+    method = Budget(target_fa=(7, 3.5, 1.4, 0.7), floors=NO_FLOORS).fit(features, samples)
+    curves = measure(samples, method.keys_)
+    fleet = curves.false_alarms(method.prior_days)
+    by_class = curves.false_alarms(method.prior_days, kind=series_class(method.keys_))
+    steady = (method.keys_["vector"] == "V_STEADY").to_numpy()
+    above = (GRID >= 5) & (GRID <= 15)  # above every steady sample, below the bursts
+    assert (fleet[steady][:, above] > 0).all()
+    assert (by_class[steady][:, above] < 0.6 * fleet[steady][:, above]).all()
+    assert (by_class[~steady][:, above] >= fleet[~steady][:, above]).all()
+    # the promise is the class's curve at each final level
+    table = method.predict(features.sort("prediction_id", "vector", "metric"))
+    for lv in LEVELS:
+        promised = table[f"expected_fa_per_day_{lv}"].to_numpy()
+        read = [curve_at(by_class[i], v / method.peak_[i]) for i, v in enumerate(table[lv])]
+        assert promised == pytest.approx(read), lv

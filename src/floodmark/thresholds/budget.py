@@ -23,7 +23,10 @@ over the learning days is read at the peak it grows to over the next days (off b
 default: on generated fleets it lowered false alarms and detections alike, see
 ``docs/backtest.md``).
 
-``expected_fa_per_day_*`` is the curve at the final (floored, ordered) level. Series
+``expected_fa_per_day_*`` (the promise) is the curve at the final (floored, ordered)
+level, with the later days' rates pooled over the series' class instead of the fleet:
+the fleet's pool keeps the choice of levels cautious, the class's is the better estimate
+of what the chosen level raises (``docs/backtest.md``, "Calibration"). Series
 with fewer than ``min_days`` learning days or no baseline traffic fall back to
 ``rule-max`` and say so in ``fallback``.
 """
@@ -56,6 +59,9 @@ MIN_ATTACKS = 10
 #: Weight, in attack episodes, of the fleet's attack sizes in each class's (inf: the fleet's
 #: only). 10 caught more attacks at the same false alarms on three generated fleets.
 CLASS_PRIOR = 10.0
+#: Weight, in series-days, of the fleet's false-alarm curve in each class's, for the
+#: promise (``expected_fa_per_day_*``; the levels are chosen on the fleet's curve).
+CLASS_DAYS = 100.0
 #: Bisection steps on log(λ).
 BISECTIONS = 60
 #: Column giving each series' object size (series per object), when the store knows it.
@@ -174,6 +180,10 @@ class Budget(ThresholdMethod):
         curves = measured.select(features.select(KEYS))
         usable = (curves.days >= max(self.min_days, 1)) & (curves.peak > 0)
         fa = curves.false_alarms(self.prior_days, self.horizon_days)
+        # the promise: the same curves, but pooled by class (docs/backtest.md)
+        promise = curves.false_alarms(
+            self.prior_days, self.horizon_days, series_class(curves.keys), CLASS_DAYS
+        )
         value = detection_value(curves, self.prior_days, self.class_prior)
         # the budget of the fitted series: their share of each object, per day
         share = 1.0 / _object_series(features)
@@ -184,7 +194,7 @@ class Budget(ThresholdMethod):
         self.keys_ = curves.keys
         self.peak_ = curves.peak
         self.usable_ = usable
-        self.curves_ = fa
+        self.curves_ = promise
         self.choice_ = choice
         self.pooled_attacks_ = int(len(curves.attack_sizes))
 
@@ -309,12 +319,18 @@ def allocate(value: np.ndarray, fa: np.ndarray, budget: float) -> np.ndarray:
 
 
 def curve_at(curve: np.ndarray, multiple: float) -> float:
-    """A false-alarm curve read at a multiple of the learned maximum (step, conservative)."""
+    """A false-alarm curve read at a multiple of the typical peak: log-linear between the
+    grid's multiples (a level on a multiple reads its own rate, whatever the rounding of
+    ``level / peak``), the end rates beyond the grid."""
     if not np.isfinite(multiple):
         return float("nan")
-    # GRID is descending: the first grid level at or below the multiple alarms at least as often
-    at = np.flatnonzero(multiple >= GRID)
-    return float(curve[at[0]]) if len(at) else float(curve[-1])
+    if multiple <= 0:
+        return float(curve[-1])
+    return float(np.interp(math.log(multiple), _LOG_GRID, curve[::-1]))
+
+
+#: log of the grid's multiples, ascending (``np.interp`` reads curves reversed to match)
+_LOG_GRID = np.log(GRID[::-1])
 
 
 def _object_series(features: pl.DataFrame) -> np.ndarray:

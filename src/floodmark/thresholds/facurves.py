@@ -163,19 +163,33 @@ class Curves:
             },
         )
 
-    def false_alarms(self, prior_days: float, horizon_days: float = 0.0) -> np.ndarray:
+    def false_alarms(
+        self,
+        prior_days: float,
+        horizon_days: float = 0.0,
+        kind: np.ndarray | None = None,
+        class_days: float = 100.0,
+    ) -> np.ndarray:
         """``(n, len(GRID))`` expected alarm episodes per day at ``GRID × M``.
 
-        The second-half rate of each series, shrunk towards the pooled rate of all
-        series with the weight of ``prior_days`` days, and never below what the
-        learning days themselves show. With ``horizon_days``, a growing series'
+        The second-half rate of each series, shrunk towards the pooled rate with the
+        weight of ``prior_days`` days, and never below what the learning days
+        themselves show. The pooled rate is the fleet's, or with ``kind`` (each series'
+        class) its class's, itself shrunk towards the fleet's with the weight of
+        ``class_days`` series-days. With ``horizon_days``, a growing series'
         curve is averaged over the next ``horizon_days`` days, each read at the
         multiple its typical peak will have grown to by then (its ``growth`` from the
         middle of the learning days, shrunk like the rates).
         """
         days = self.future_days[:, None]
         pooled = self.future_count.sum(axis=0) / max(float(self.future_days.sum()), 1.0)
-        future = (self.future_count + prior_days * pooled[None, :]) / (days + prior_days)
+        prior = np.broadcast_to(pooled, self.future_count.shape)
+        if kind is not None and len(kind):
+            classes = int(kind.max()) + 1
+            counts = np.stack([np.bincount(kind, c, classes) for c in self.future_count.T], 1)
+            spent = np.bincount(kind, self.future_days, classes)[:, None]
+            prior = ((counts + class_days * pooled[None, :]) / (spent + class_days))[kind]
+        future = (self.future_count + prior_days * prior) / (days + prior_days)
         curve = np.maximum(self.own, future)
         if horizon_days <= 0:
             return curve
@@ -264,7 +278,7 @@ def measure(
         future[:, k] = _episodes(later, first, index, n, min_duration)
     own = own / np.maximum(days, 1.0)[:, None]
     future[future_days == 0] = 0.0
-    attacks, sizes, owners = _attack_sizes(df, per, peak)
+    attacks, sizes, owners = _attack_sizes(df, per, peak, min_duration)
     # the grid is monotone: a higher level never alarms more
     own = np.maximum.accumulate(own, axis=1)
     future = np.maximum.accumulate(future, axis=1)
@@ -333,19 +347,27 @@ def _episodes(
 
 
 def _attack_sizes(
-    df: pl.DataFrame, per: pl.DataFrame, peak: np.ndarray
+    df: pl.DataFrame, per: pl.DataFrame, peak: np.ndarray, min_duration: int = 1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Learned attack episodes per series, each usable one's peak total over its series'
-    ``M``, and the series (row of ``per``) of each size."""
+    """Learned attack episodes per series, each usable one's size over its series' ``M``,
+    and the series (row of ``per``) of each size.
+
+    The size is the highest ``passed + blocked`` the episode holds for ``min_duration``
+    samples in a row (its peak for 1): a level alarming after N samples catches an
+    attack only if it stays above it that long, so an episode shorter than N has size 0.
+    """
+    total = pl.col("passed").fill_null(0.0) + pl.col("blocked").fill_nan(0.0)
+    held = total if min_duration == 1 else total.rolling_min(min_duration).over("run")
     runs = (
         df.with_columns(run=pl.struct("sid", "attack").rle_id())
+        .with_columns(held=held)
         .filter(pl.col("attack"))
         .group_by("sid", "run")
-        .agg(total=(pl.col("passed").fill_null(0.0) + pl.col("blocked").fill_nan(0.0)).max())
+        .agg(total=pl.col("held").max().fill_null(0.0))
     )
     index = np.searchsorted(per["sid"].to_numpy(), runs["sid"].to_numpy())
     counts = np.bincount(index, minlength=per.height).astype(np.float64)
     top = peak[index]
-    total = runs["total"].to_numpy()
-    usable = np.isfinite(top) & (top > 0) & np.isfinite(total) & (total > 0)
-    return counts, total[usable] / top[usable], index[usable]
+    total_of = runs["total"].to_numpy()
+    usable = np.isfinite(top) & (top > 0) & np.isfinite(total_of) & (total_of >= 0)
+    return counts, total_of[usable] / top[usable], index[usable]
