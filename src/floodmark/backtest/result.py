@@ -10,7 +10,7 @@ import orjson
 import polars as pl
 
 from floodmark.backtest.episodes import SCORE_SCHEMA
-from floodmark.backtest.inject import INJECTED_SCHEMA
+from floodmark.backtest.inject import INJECTED_OBJECT_SCHEMA, INJECTED_SCHEMA
 from floodmark.errors import InputFormatError
 from floodmark.io.atomic import write_json
 
@@ -114,12 +114,14 @@ class BacktestResult:
     per_series: one row per series × method × level (``BACKTEST_PER_SERIES_SCHEMA``).
     meta: how it was measured (``BacktestMeta``).
     injected: detection of inserted attacks by size (``INJECTED_SCHEMA``), or None.
+    injected_by_object: the same per object (``INJECTED_OBJECT_SCHEMA``), or None.
     """
 
     table: pl.DataFrame
     per_series: pl.DataFrame
     meta: BacktestMeta = field(default_factory=BacktestMeta)
     injected: pl.DataFrame | None = None
+    injected_by_object: pl.DataFrame | None = None
 
     def to_json(self, path: str | Path) -> Path:
         """Write ``{"meta", "table", "per_series"}`` atomically (NaN becomes null)."""
@@ -130,6 +132,8 @@ class BacktestResult:
         }
         if self.injected is not None:
             doc["injected"] = _records(self.injected)
+        if self.injected_by_object is not None:
+            doc["injected_by_object"] = _records(self.injected_by_object)
         return write_json(doc, path)
 
     @classmethod
@@ -150,16 +154,24 @@ class BacktestResult:
             table = _frame(doc["table"], BACKTEST_TABLE_SCHEMA)
             per_series = _frame(doc["per_series"], BACKTEST_PER_SERIES_SCHEMA)
             meta = BacktestMeta.from_dict(doc["meta"])
-            injected = (
-                _frame(doc["injected"], INJECTED_SCHEMA)
-                if doc.get("injected") is not None
-                else None
+            injected, by_object = (
+                _frame(doc[key], schema) if doc.get(key) is not None else None
+                for key, schema in (
+                    ("injected", INJECTED_SCHEMA),
+                    ("injected_by_object", INJECTED_OBJECT_SCHEMA),
+                )
             )
         except (pl.exceptions.PolarsError, TypeError, ValueError, AttributeError) as exc:
             raise InputFormatError(
                 f"backtest does not match the schema ({exc})", file=path
             ) from None
-        return cls(table=table, per_series=per_series, meta=meta, injected=injected)
+        return cls(
+            table=table,
+            per_series=per_series,
+            meta=meta,
+            injected=injected,
+            injected_by_object=by_object,
+        )
 
 
 def _records(df: pl.DataFrame) -> list[dict[str, Any]]:

@@ -241,8 +241,14 @@ def backtest_result(
             inject=None if run.injection is None else run.injection.text(),
         ),
     )
-    summary = summarise_injected(injected) if run.injection is not None else None
-    return BacktestResult(table=table, per_series=per_series, meta=meta, injected=summary)
+    inserted = run.injection is not None
+    return BacktestResult(
+        table=table,
+        per_series=per_series,
+        meta=meta,
+        injected=summarise_injected(injected) if inserted else None,
+        injected_by_object=summarise_injected(injected, by_object=True) if inserted else None,
+    )
 
 
 @dataclass(frozen=True)

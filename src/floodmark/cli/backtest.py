@@ -149,12 +149,13 @@ def backtest(
         str | None,
         typer.Option(
             "--inject",
-            metavar="SHAPE:DURATION:SIZES",
+            metavar="SHAPE:DURATION:SIZES[:REPEAT]",
             help=(
                 "Insert synthetic attacks into every series' test part and measure detection "
-                "by size: SHAPE plateau, ramp or pulse; DURATION in samples; SIZES in "
-                "multiples of the series' p99 of normal learning traffic, e.g. "
-                "plateau:12:0.5,1,2,4,8 (one episode per size and series)."
+                "by size, over the fleet and per object: SHAPE plateau, ramp or pulse; "
+                "DURATION in samples; SIZES in multiples of the series' p99 of normal learning "
+                "traffic; REPEAT episodes per size and series (default 1), e.g. "
+                "plateau:12:0.5,1,2,4,8 or plateau:12:0.5,1,2,4,8:4."
             ),
         ),
     ] = None,
