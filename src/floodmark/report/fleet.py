@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from floodmark.store import Store
 
 DEFAULT_TITLE = "floodmark fleet report"
+#: Most objects whose own detection-by-size curves the report draws (a few public traces).
+MAX_OBJECT_CURVES = 12
 
 
 def build_report(
@@ -323,14 +325,33 @@ def _injected(backtest: Any) -> str:
         return ""
     first = injected.filter(pl.col("min_duration") == pl.col("min_duration").min())
     spec = backtest.meta.parameters.inject or ""
-    return (
-        f"<h3>Inserted attacks: detection by size ({escape(spec)})</h3>"
-        + html.note(
-            "Synthetic attacks inserted into every series' test part (one per size), sized "
-            "in multiples of the series' own p99 of normal learning traffic."
+    parts = [
+        f"<h3>Inserted attacks: detection by size ({escape(spec)})</h3>",
+        html.note(
+            "Synthetic attacks inserted into every series' test part (one per size, or "
+            "REPEAT per size), sized in multiples of the series' own p99 of normal learning "
+            "traffic. Alarms at once (the smallest minimum duration)."
+        ),
+        html.figure(injected_figure(first), "fig-injected"),
+    ]
+    by_object = getattr(backtest, "injected_by_object", None)
+    n_objects = 0 if by_object is None else by_object["prediction_id"].n_unique()
+    if 1 < n_objects <= MAX_OBJECT_CURVES:
+        # a store of a few traces: one row of curves per trace
+        first = by_object.filter(pl.col("min_duration") == pl.col("min_duration").min())
+        parts += [
+            "<h3>By object</h3>",
+            html.note(f"The same for each of the {n_objects} objects."),
+            html.figure(injected_figure(first), "fig-injected-objects"),
+        ]
+    elif n_objects > MAX_OBJECT_CURVES:
+        parts.append(
+            html.note(
+                f"{n_objects:,} objects: per-object curves are drawn for at most "
+                f"{MAX_OBJECT_CURVES} (the backtest file keeps them all, injected_by_object)."
+            )
         )
-        + html.figure(injected_figure(first), "fig-injected")
-    )
+    return "".join(parts)
 
 
 def _worst(store, catalog, features, thresholds, super_peaks, n: int, blocked: float) -> str:

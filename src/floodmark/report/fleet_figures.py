@@ -244,43 +244,58 @@ def backtest_figure(table: pl.DataFrame, promised: dict | None = None) -> go.Fig
 def injected_figure(injected: pl.DataFrame) -> go.Figure:
     """Detection of inserted attacks against their size, one panel per level, a line per method.
 
-    ``injected`` is the backtest's ``injected`` table at one minimum duration.
+    ``injected`` is the backtest's ``injected`` table at one minimum duration; with a
+    ``prediction_id`` column (``injected_by_object``) there is one row of panels per object.
     """
     levels = [lv for lv in LEVELS if lv in injected["level"].unique().to_list()]
+    objects = (
+        sorted(injected["prediction_id"].unique().to_list())
+        if "prediction_id" in injected.columns
+        else [None]
+    )
     fig = make_subplots(
-        rows=1,
+        rows=len(objects),
         cols=len(levels),
         shared_yaxes=True,
         horizontal_spacing=0.04,
-        subplot_titles=[LEVEL_NAMES.get(lv, lv) for lv in levels],
+        vertical_spacing=min(0.12, 0.5 / len(objects)),
+        subplot_titles=[
+            LEVEL_NAMES.get(lv, lv) if obj is None else f"{obj} · {lv}"
+            for obj in objects
+            for lv in levels
+        ],
     )
     methods = sorted(injected["method"].unique().to_list())
-    for col, level in enumerate(levels, start=1):
-        for method in methods:
-            rows = injected.filter((pl.col("method") == method) & (pl.col("level") == level)).sort(
-                "size"
-            )
-            fig.add_scatter(
-                x=rows["size"].to_list(),
-                y=rows["detection_rate"].to_list(),
-                mode="lines+markers",
-                name=method,
-                legendgroup=method,
-                showlegend=col == 1,
-                line={"color": method_color(methods, method)},
-                hovertemplate=(
-                    f"{method} {level}: size %{{x:.3g}} × p99 → %{{y:.0%}} detected<extra></extra>"
-                ),
-                row=1,
-                col=col,
-            )
-    fig.update_xaxes(type="log", title_text="size (× p99 of normal traffic)")
+    for row, obj in enumerate(objects, start=1):
+        rows_of = injected if obj is None else injected.filter(pl.col("prediction_id") == obj)
+        for col, level in enumerate(levels, start=1):
+            for method in methods:
+                rows = rows_of.filter(
+                    (pl.col("method") == method) & (pl.col("level") == level)
+                ).sort("size")
+                where = f"{method} {level}" if obj is None else f"{obj} {method} {level}"
+                fig.add_scatter(
+                    x=rows["size"].to_list(),
+                    y=rows["detection_rate"].to_list(),
+                    mode="lines+markers",
+                    name=method,
+                    legendgroup=method,
+                    showlegend=row == 1 and col == 1,
+                    line={"color": method_color(methods, method)},
+                    hovertemplate=(
+                        f"{where}: size %{{x:.3g}} × p99 → %{{y:.0%}} detected<extra></extra>"
+                    ),
+                    row=row,
+                    col=col,
+                )
+    fig.update_xaxes(type="log")
+    fig.update_xaxes(title_text="size (× p99 of normal traffic)", row=len(objects))
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
-    fig.update_yaxes(title_text="inserted attacks detected", row=1, col=1)
+    fig.update_yaxes(title_text="inserted attacks detected", col=1)
     fig.update_layout(
         template=TEMPLATE,
-        height=380,
+        height=300 * len(objects) + 80,
         margin={"l": 70, "r": 20, "t": 40, "b": 60},
-        legend={"orientation": "h", "y": -0.25},
+        legend={"orientation": "h", "y": -0.25 / len(objects)},
     )
     return fig
