@@ -49,6 +49,7 @@ class BacktestParameters:
     chunk_rows: int | None = None
     min_durations: tuple[int, ...] = (1,)
     inject: str | None = None  # the --inject spec, when attacks were inserted
+    refit_every: float | None = None  # days between refits of a rolling backtest
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,19 @@ class BacktestMeta:
     expected_false_alarms_per_object_day: dict[str, dict[str, float]] = field(default_factory=dict)
     default_method: str | None = None  # what "default" ran, when it was asked for
     parameters: BacktestParameters = field(default_factory=BacktestParameters)
+    n_steps: int = 1  # learn/test steps (more than one when rolling, ``refit_every``)
 
     def split_text(self) -> str:
-        """The learn/test split in words: ``first 21 days`` or ``first 0.3 of each span``."""
+        """The learn/test split in words: ``first 21 days``, ``first 0.3 of each span`` or
+        ``21 days before each 7-day test (36 steps)``."""
         if self.learn_fraction is not None:
             return f"first {self.learn_fraction:g} of each span"
-        return f"first {self.learn_days:g} days" if self.learn_days is not None else ""
+        if self.learn_days is None:
+            return ""
+        every = self.parameters.refit_every
+        if every is not None:
+            return f"{self.learn_days:g} days before each {every:g}-day test ({self.n_steps} steps)"
+        return f"first {self.learn_days:g} days"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -68,6 +68,9 @@ Examples:
   floodmark backtest --store nab-store --methods rule-max,rule-daily,evt
   --learn-fraction 0.3 --windows combined_windows.json --out nab.json
 
+  floodmark backtest --store cesnet-store --methods default,rule-max
+  --learn-days 21 --refit-every 7 --out weekly.json
+
 See docs/backtest.md for the definitions and measured examples.
 """
 
@@ -159,6 +162,19 @@ def backtest(
             ),
         ),
     ] = None,
+    refit_every: Annotated[
+        float | None,
+        typer.Option(
+            "--refit-every",
+            callback=positive,
+            metavar="DAYS",
+            help=(
+                "Roll instead of one split, as an operator re-learning every DAYS days: learn "
+                "--learn-days, test the next DAYS, slide by DAYS across the whole store, "
+                "refitting every method at each step; the table sums all steps."
+            ),
+        ),
+    ] = None,
     quiet: Quiet = False,
     engine: Engine = "local",
     spark_master: SparkMaster = "local[*]",
@@ -180,6 +196,11 @@ def backtest(
         injection = None if inject is None else InjectSpec.parse(inject)
     except FloodmarkError as exc:
         raise typer.BadParameter(str(exc), param_hint="--inject") from None
+    if refit_every is not None and learn_fraction is not None:
+        raise typer.BadParameter(
+            "a rolling backtest slides --learn-days: drop --learn-fraction",
+            param_hint="--refit-every",
+        )
     window_frame = None if windows is None else read_windows(windows)
 
     options = dict(
@@ -191,9 +212,10 @@ def backtest(
         model_folds=folds,
     )
     if use_spark(engine, spark_master, spark_conf):
-        if durations != [1] or injection is not None:
+        if durations != [1] or injection is not None or refit_every is not None:
             raise typer.BadParameter(
-                "--min-duration and --inject run on the local engine only", param_hint="--engine"
+                "--min-duration, --inject and --refit-every run on the local engine only",
+                param_hint="--engine",
             )
         with spark_engine(spark_master, spark_conf) as spark:
             from floodmark.spark import spark_backtest
@@ -217,6 +239,7 @@ def backtest(
             chunk_rows=chunk_rows,
             min_durations=durations,
             injection=injection,
+            refit_every=refit_every,
             **options,
         )
     _finish(result, out)
