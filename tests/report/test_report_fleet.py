@@ -265,6 +265,11 @@ def test_each_of_a_few_objects_has_its_own_detection_curves(fleet, injected_back
         assert f"{pid} \\u00b7 ss" in figure or f"{pid} · ss" in figure
     # the curves are the measured rates: six series per object, two episodes per size
     assert set(by_object["episodes"].to_list()) == {12}
+    # the size axis is ticked at the inserted sizes
+    from floodmark.report.fleet_figures import injected_figure
+
+    axis = injected_figure(by_object).layout.xaxis
+    assert list(axis.tickvals) == [0.5, 4.0, 32.0] and list(axis.ticktext) == ["0.5×", "4×", "32×"]
 
 
 def test_many_objects_are_summed_and_said_in_words(fleet, injected_backtest, monkeypatch):
