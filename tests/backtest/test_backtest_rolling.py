@@ -14,6 +14,7 @@ from floodmark.backtest.inject import InjectSpec
 from floodmark.backtest.split import rolling_steps, split_series
 from floodmark.cli import app
 from floodmark.errors import FloodmarkError
+from floodmark.schema import LEVELS
 
 DAY = 288  # 5-minute samples a day
 
@@ -102,6 +103,7 @@ def test_one_step_is_the_single_split(two_objects):
     once = run_backtest(two_objects, methods, **kwargs)
     rolled = run_backtest(two_objects, methods, refit_every=30, **kwargs)
     assert rolled.meta.n_steps == 1 and once.meta.n_steps == 1
+    assert once.steps is None and rolled.steps is not None
     assert rolled.table.equals(once.table)
     assert rolled.per_series.equals(once.per_series)
     assert rolled.injected.equals(once.injected)
@@ -142,6 +144,19 @@ def test_steps_add_up_as_single_splits_of_their_own_days(
         ) / sum(s.meta.object_days for s in steps)
         got = rolled.meta.expected_false_alarms_per_object_day["default"][level]
         assert got == pytest.approx(expected)
+    # the table of steps keeps each step's own figures, its promise and its test days
+    assert rolled.steps is not None and rolled.steps["step"].unique().to_list() == [0, 1, 2, 3]
+    columns = ["method", "min_duration", "level", "false_alarms", "object_days", "detected"]
+    for k, single in enumerate(steps):
+        row = rolled.steps.filter(pl.col("step") == k)
+        assert row.select(columns).equals(single.table.select(columns))
+        promised = single.meta.expected_false_alarms_per_object_day["default"]
+        own = row.filter(pl.col("method") == "default")["promised_fa_per_object_day"].to_list()
+        assert own == pytest.approx([promised[lv] for lv in LEVELS])
+        assert (
+            row.filter(pl.col("method") == "rule-max")["promised_fa_per_object_day"].is_null().all()
+        )
+        assert row["test_start"][0] == (t0 + dt.timedelta(days=2 * k + 4)).isoformat()
 
 
 def test_rolling_from_the_command_line(tmp_path, two_objects):
@@ -154,6 +169,8 @@ def test_rolling_from_the_command_line(tmp_path, two_objects):
     assert "4 days before each 2-day test (4 steps)" in result.output
     back = BacktestResult.from_json(out)
     assert back.meta.n_steps == 4 and back.meta.parameters.refit_every == 2
+    assert back.steps is not None and back.steps["step"].n_unique() == 4
+    assert back.steps.height == 4 * len(LEVELS)
     for bad in (["--refit-every", "0"], ["--refit-every", "2", "--learn-fraction", "0.5"]):
         result = CliRunner().invoke(app, [*args, *bad, "--out", str(out)])
         assert result.exit_code == 2, result.output

@@ -30,6 +30,22 @@ BACKTEST_TABLE_SCHEMA: dict[str, pl.DataType] = {
     "within_25pct": pl.Float64(),
 }
 
+#: A rolling backtest's steps: one row per step × method × min_duration × level; the test
+#: part's first and last sample (ISO text), and the method's promise for that step.
+BACKTEST_STEP_SCHEMA: dict[str, pl.DataType] = {
+    "step": pl.Int64(),
+    "test_start": pl.String(),
+    "test_end": pl.String(),
+    "method": pl.String(),
+    "min_duration": pl.Int64(),
+    "level": pl.String(),
+    "false_alarms": pl.Int64(),
+    "object_days": pl.Float64(),
+    "attack_episodes": pl.Int64(),
+    "detected": pl.Int64(),
+    "promised_fa_per_object_day": pl.Float64(),
+}
+
 #: Names an older release wrote, read under today's name.
 RENAMED_COLUMNS = {"mape_vs_expert": "median_ape_vs_expert_pct"}
 #: Columns an older release did not write, read with the value it measured with.
@@ -123,6 +139,7 @@ class BacktestResult:
     meta: how it was measured (``BacktestMeta``).
     injected: detection of inserted attacks by size (``INJECTED_SCHEMA``), or None.
     injected_by_object: the same per object (``INJECTED_OBJECT_SCHEMA``), or None.
+    steps: a rolling backtest's steps (``BACKTEST_STEP_SCHEMA``), or None.
     """
 
     table: pl.DataFrame
@@ -130,6 +147,7 @@ class BacktestResult:
     meta: BacktestMeta = field(default_factory=BacktestMeta)
     injected: pl.DataFrame | None = None
     injected_by_object: pl.DataFrame | None = None
+    steps: pl.DataFrame | None = None
 
     def to_json(self, path: str | Path) -> Path:
         """Write ``{"meta", "table", "per_series"}`` atomically (NaN becomes null)."""
@@ -142,6 +160,8 @@ class BacktestResult:
             doc["injected"] = _records(self.injected)
         if self.injected_by_object is not None:
             doc["injected_by_object"] = _records(self.injected_by_object)
+        if self.steps is not None:
+            doc["steps"] = _records(self.steps)
         return write_json(doc, path)
 
     @classmethod
@@ -162,11 +182,12 @@ class BacktestResult:
             table = _frame(doc["table"], BACKTEST_TABLE_SCHEMA)
             per_series = _frame(doc["per_series"], BACKTEST_PER_SERIES_SCHEMA)
             meta = BacktestMeta.from_dict(doc["meta"])
-            injected, by_object = (
+            injected, by_object, steps = (
                 _frame(doc[key], schema) if doc.get(key) is not None else None
                 for key, schema in (
                     ("injected", INJECTED_SCHEMA),
                     ("injected_by_object", INJECTED_OBJECT_SCHEMA),
+                    ("steps", BACKTEST_STEP_SCHEMA),
                 )
             )
         except (pl.exceptions.PolarsError, TypeError, ValueError, AttributeError) as exc:
@@ -179,6 +200,7 @@ class BacktestResult:
             meta=meta,
             injected=injected,
             injected_by_object=by_object,
+            steps=steps,
         )
 
 

@@ -32,7 +32,12 @@ from floodmark.backtest.episodes import (
 )
 from floodmark.backtest.experts import catalog_labels, has_expert_labels, with_experts
 from floodmark.backtest.inject import InjectSpec, inject, score_injected, summarise_injected
-from floodmark.backtest.result import BacktestMeta, BacktestParameters, BacktestResult
+from floodmark.backtest.result import (
+    BACKTEST_STEP_SCHEMA,
+    BacktestMeta,
+    BacktestParameters,
+    BacktestResult,
+)
 from floodmark.backtest.split import check_split, rolling_steps, split_series
 from floodmark.backtest.summary import object_days, summarise
 from floodmark.backtest.windows import mark_windows, normalise_windows
@@ -118,13 +123,14 @@ def run_backtest(
         injection=injection,
         refit_every=refit_every,
     )
+    per_step = None
     if refit_every is None:
         steps = [_run_step(run, crossed, model_folds)]
     else:
-        steps = _rolling(run, crossed, model_folds, learn_days, refit_every)
+        steps, per_step = _rolling(run, crossed, model_folds, learn_days, refit_every)
     scored = _Scored.combine([s for s, _ in steps], rolling=refit_every is not None)
     predicted = [t for _, p in steps for t in p]
-    return backtest_result(
+    result = backtest_result(
         run,
         scored.scores,
         scored.delays,
@@ -135,9 +141,10 @@ def run_backtest(
         learn_fraction=learn_fraction,
         model_folds=model_folds if crossed else None,
         injected=scored.injected,
-        promised=None if refit_every is None else _rolling_promise(run, steps),
+        promised=None if per_step is None else _rolling_promise(per_step),
         n_steps=len(steps),
     )
+    return result if per_step is None else replace(result, steps=per_step)
 
 
 def _run_step(
@@ -158,41 +165,75 @@ def _run_step(
 
 def _rolling(
     run: _Run, crossed: list[str], model_folds: int, learn_days: float, refit_every: float
-) -> list[tuple[_Scored, list[pl.DataFrame]]]:
-    """Every step of a rolling backtest, each learned and scored on its own days."""
+) -> tuple[list[tuple[_Scored, list[pl.DataFrame]]], pl.DataFrame]:
+    """Every step of a rolling backtest, each learned and scored on its own days, and the
+    table of steps (``BACKTEST_STEP_SCHEMA``)."""
     span = run.catalog.select(
         (pl.col("last_timestamp") - pl.col("first_timestamp")).max().dt.total_seconds()
     ).item()
     n = rolling_steps((span or 0) / DAY_S, learn_days, refit_every)
     steps = []
+    rows = [pl.DataFrame(schema=BACKTEST_STEP_SCHEMA)]
     for k in range(n):
         # each step reports as one tick of the steps, not with bars of its own
         at = replace(run, split=partial(run.split, step=k), progress=None)
         step = _run_step(at, crossed, model_folds, required=False)
         if step is not None:  # None: no series has a learning sample in this step (a gap)
             steps.append(step)
+            rows.append(_step_rows(run, k, *step))
         if run.progress is not None:
             run.progress("rolling steps", k + 1, n)
-    return steps
+    return steps, pl.concat(rows)
 
 
-def _rolling_promise(
-    run: _Run, steps: list[tuple[_Scored, list[pl.DataFrame]]]
-) -> dict[str, dict[str, float]]:
-    """Each step's promise per object-day weighted by the step's object-days: expected false
+def _step_rows(run: _Run, k: int, scored: _Scored, predicted: list[pl.DataFrame]) -> pl.DataFrame:
+    """One step's counts per method × min_duration × level, with the method's promise."""
+    # agreement with the experts is not a per-step figure: no expert column
+    scores = scored.scores.with_columns(expert=pl.lit(None, pl.Float64))
+    table = summarise(scores, scored.delays, scored.spans, run.methods, LEVELS, run.min_durations)
+    promised = pl.DataFrame(
+        [
+            (m, lv, rate)
+            for m, levels in _promised(run.methods, predicted, scored.spans).items()
+            for lv, rate in levels.items()
+        ],
+        schema={"method": pl.String, "level": pl.String, "promised_fa_per_object_day": pl.Float64},
+        orient="row",
+    )
+    tested = scored.spans.filter(pl.col("n_test") > 0)
+    return (
+        table.join(promised, on=["method", "level"], how="left", maintain_order="left")
+        .with_columns(
+            step=pl.lit(k, pl.Int64),
+            test_start=pl.lit(_iso(tested["test_start"].min()), pl.String),
+            test_end=pl.lit(_iso(tested["test_end"].max()), pl.String),
+        )
+        .select(pl.col(c).cast(t) for c, t in BACKTEST_STEP_SCHEMA.items())
+    )
+
+
+def _iso(value: object) -> str | None:
+    return value.isoformat() if isinstance(value, dt.datetime) else None
+
+
+def _rolling_promise(per_step: pl.DataFrame) -> dict[str, dict[str, float]]:
+    """Each step's promise per object-day weighed by the step's object-days: expected false
     alarms summed over all steps, per object-day of all of them."""
-    total: dict[str, dict[str, float]] = {}
-    days = 0.0
-    for scored, predicted in steps:
-        step_days = object_days(scored.spans)
-        days += step_days
-        for method, levels in _promised(run.methods, predicted, scored.spans).items():
-            own = total.setdefault(method, dict.fromkeys(LEVELS, 0.0))
-            for level, rate in levels.items():
-                own[level] += rate * step_days
-    return {
-        m: {lv: v / days for lv, v in levels.items()} for m, levels in total.items() if days > 0
-    }
+    first = per_step.filter(pl.col("min_duration") == pl.col("min_duration").first())
+    days = first.group_by("step").agg(pl.col("object_days").first())["object_days"].sum()
+    promising = first.filter(
+        pl.col("promised_fa_per_object_day").is_not_null().any().over("method")
+    )
+    if promising.is_empty() or not days:
+        return {}
+    weighed = promising.group_by("method", "level").agg(
+        rate=(pl.col("promised_fa_per_object_day").fill_null(0.0) * pl.col("object_days")).sum()
+        / days
+    )
+    out: dict[str, dict[str, float]] = {}
+    for method, level, rate in weighed.iter_rows():
+        out.setdefault(method, {})[level] = float(rate)
+    return {m: {lv: out[m][lv] for lv in LEVELS if lv in out[m]} for m in out}
 
 
 def plan_run(
