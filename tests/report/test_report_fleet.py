@@ -280,3 +280,21 @@ def test_many_objects_are_summed_and_said_in_words(fleet, injected_backtest, mon
     assert "fig-injected" in PLOT_DIV.findall(text)
     assert "fig-injected-objects" not in PLOT_DIV.findall(text)
     assert "3 objects: per-object curves are drawn for at most 2" in text
+
+
+def test_a_rolling_backtest_is_drawn_step_by_step(fleet):
+    from floodmark.backtest import run_backtest
+
+    rolled = run_backtest(fleet.store_dir, ["default", "rule-max"], learn_days=4, refit_every=2)
+    text = _report(fleet, backtest=rolled, worst=0)
+    assert "fig-steps" in PLOT_DIV.findall(text)
+    assert "re-learned every 2 days: the 4 days before each test learn (3 steps, summed)" in text
+    from floodmark.report.fleet_figures import steps_figure
+
+    figure = steps_figure(rolled.steps)
+    # per level: a line per method, and the default's promise
+    names = [t.name for t in figure.data if t.xaxis == "x"]
+    assert names == ["default", "default: its promise", "rule-max"]
+    assert len(figure.data[0].x) == 3  # one point per step
+    # a single split has no steps
+    assert "fig-steps" not in PLOT_DIV.findall(_report(fleet, worst=0))

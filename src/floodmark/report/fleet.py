@@ -24,6 +24,7 @@ from floodmark.report.fleet_figures import (
     distribution_figure,
     expert_figure,
     injected_figure,
+    steps_figure,
     vector_order,
 )
 from floodmark.report.series import series_figure
@@ -270,8 +271,12 @@ def _backtest(backtest: Any | None) -> str:
     meta: BacktestMeta = backtest.meta
     if table.height == 0:
         return html.empty("The backtest has no rows (no series had a test period).")
+    every = meta.parameters.refit_every
     split = (
-        f"first {fmt_number(meta.learn_days)} days learn, the rest tests"
+        f"re-learned every {fmt_number(every)} days: the {fmt_number(meta.learn_days)} days "
+        f"before each test learn ({meta.n_steps} steps, summed)"
+        if every is not None and meta.learn_days is not None
+        else f"first {fmt_number(meta.learn_days)} days learn, the rest tests"
         if meta.learn_days is not None
         else f"first {fmt_percent(meta.learn_fraction)} of each series learns"
         if meta.learn_fraction is not None
@@ -314,7 +319,25 @@ def _backtest(backtest: Any | None) -> str:
         (html.note(intro) if intro else "")
         + html.table(shown, formats=pct, headers=headers)
         + chart
+        + _steps(backtest)
         + _injected(backtest)
+    )
+
+
+def _steps(backtest: Any) -> str:
+    """A rolling backtest's steps (``backtest --refit-every``), if any, as a picture."""
+    steps = getattr(backtest, "steps", None)
+    if steps is None or steps.is_empty():
+        return ""
+    first = steps.filter(pl.col("min_duration") == pl.col("min_duration").min())
+    return (
+        "<h3>Step by step: false alarms of each re-learned test part</h3>"
+        + html.note(
+            f"Every method was re-learned every {fmt_number(backtest.meta.parameters.refit_every)} "
+            "days; each point is one step's test part (false alarms per object-day), dashed a "
+            "method's own promise for that step. Alarms at once (the smallest minimum duration)."
+        )
+        + html.figure(steps_figure(first), "fig-steps")
     )
 
 

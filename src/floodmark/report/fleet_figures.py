@@ -301,3 +301,67 @@ def injected_figure(injected: pl.DataFrame) -> go.Figure:
         legend={"orientation": "h", "y": -0.25 / len(objects)},
     )
     return fig
+
+
+def steps_figure(steps: pl.DataFrame) -> go.Figure:
+    """A rolling backtest step by step: false alarms per object-day of each step's test days,
+    a line per method, and dashed the method's own promise (one panel per level).
+
+    ``steps`` is the backtest's ``steps`` table at one minimum duration.
+    """
+    levels = [lv for lv in LEVELS if lv in steps["level"].unique().to_list()]
+    fig = make_subplots(
+        rows=1,
+        cols=len(levels),
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
+        subplot_titles=[LEVEL_NAMES.get(lv, lv) for lv in levels],
+    )
+    methods = sorted(steps["method"].unique().to_list())
+    rate = pl.col("false_alarms") / pl.col("object_days")
+    for col, level in enumerate(levels, start=1):
+        for method in methods:
+            rows = steps.filter((pl.col("method") == method) & (pl.col("level") == level))
+            rows = rows.sort("step").with_columns(rate=rate)
+            color = method_color(methods, method)
+            fig.add_scatter(
+                x=rows["test_start"].to_list(),
+                y=rows["rate"].to_list(),
+                mode="lines+markers",
+                marker={"size": 4},
+                name=method,
+                legendgroup=method,
+                showlegend=col == 1,
+                line={"color": color, "width": 1.5},
+                hovertemplate=(
+                    f"{method} {level}, test from %{{x}}: %{{y:.3g}} false alarms / "
+                    "object-day<extra></extra>"
+                ),
+                row=1,
+                col=col,
+            )
+            if rows["promised_fa_per_object_day"].is_not_null().any():
+                fig.add_scatter(
+                    x=rows["test_start"].to_list(),
+                    y=rows["promised_fa_per_object_day"].to_list(),
+                    mode="lines",
+                    name=f"{method}: its promise",
+                    legendgroup=f"{method} promise",
+                    showlegend=col == 1,
+                    line={"color": color, "width": 1.5, "dash": "dash"},
+                    hovertemplate=(
+                        f"{method} {level}, test from %{{x}}: promised %{{y:.3g}}<extra></extra>"
+                    ),
+                    row=1,
+                    col=col,
+                )
+    fig.update_xaxes(type="date", title_text="test part starting")
+    fig.update_yaxes(rangemode="tozero")
+    fig.update_yaxes(title_text="false alarms per object-day", row=1, col=1)
+    fig.update_layout(
+        template=TEMPLATE,
+        height=400,
+        margin={"l": 70, "r": 20, "t": 40, "b": 60},
+        legend={"orientation": "h", "y": -0.3},
+    )
+    return fig
