@@ -161,16 +161,17 @@ def test_steps_add_up_as_single_splits_of_their_own_days(
 
 def test_rolling_from_the_command_line(tmp_path, two_objects):
     out = tmp_path / "bt.json"
-    args = ["backtest", "--store", str(two_objects), "--methods", "rule-max", "--quiet"]
+    args = ["backtest", "--store", str(two_objects), "--methods", "default,rule-max", "--quiet"]
     result = CliRunner().invoke(
         app, [*args, "--learn-days", "4", "--refit-every", "2", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
     assert "4 days before each 2-day test (4 steps)" in result.output
+    assert "default, step by step" in result.output
     back = BacktestResult.from_json(out)
     assert back.meta.n_steps == 4 and back.meta.parameters.refit_every == 2
     assert back.steps is not None and back.steps["step"].n_unique() == 4
-    assert back.steps.height == 4 * len(LEVELS)
+    assert back.steps.height == 2 * 4 * len(LEVELS)
     for bad in (["--refit-every", "0"], ["--refit-every", "2", "--learn-fraction", "0.5"]):
         result = CliRunner().invoke(app, [*args, *bad, "--out", str(out)])
         assert result.exit_code == 2, result.output

@@ -324,7 +324,7 @@ def _print_default(result) -> None:
     keep its promise?"""
     import polars as pl
 
-    from floodmark.backtest.dominance import calibration, dominance
+    from floodmark.backtest.dominance import calibration, calibration_by_step, dominance
 
     dom = dominance(result.table)
     if not dom.is_empty():
@@ -337,6 +337,13 @@ def _print_default(result) -> None:
     cal = calibration(result, "default")
     if not cal.is_empty():
         _print_rows(cal, "default: false alarms per object-day, promised and measured")
+    by_step = calibration_by_step(result, "default")
+    if not by_step.is_empty():
+        _print_rows(
+            by_step,
+            "default, step by step: steps whose false alarms exceeded 1.5 x their promise, "
+            "and the step furthest above it (alarms, promised)",
+        )
 
 
 #: Short headers of the dominance and calibration tables (the library keeps full names).
@@ -349,6 +356,10 @@ SHORT = {
     "detected_other": "theirs",
     "attack_episodes": "attacks",
     "dominates": "wins",
+    "over": "over 1.5x",
+    "worst_start": "worst from",
+    "worst_alarms": "alarms",
+    "worst_promised": "promised",
 }
 
 
