@@ -69,6 +69,9 @@ def test_default_durations_and_inserted_attacks(tmp_path, store):
     assert back.table.select("method", "min_duration").unique().height == 4
     assert back.meta.parameters.inject == "ramp:4:1,8"
     assert back.injected is not None and back.injected["size"].unique().sort().to_list() == [1, 8]
+    by_object = back.injected_by_object
+    assert by_object is not None and by_object["prediction_id"].unique().to_list() == ["obj"]
+    assert by_object.drop("prediction_id").equals(back.injected)
 
 
 def test_windows_file_and_learn_fraction(tmp_path, store):

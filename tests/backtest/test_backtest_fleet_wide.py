@@ -97,3 +97,26 @@ def test_library_and_commands_read_the_store_in_the_same_chunks():
     for function in (run_backtest, recommend_thresholds, recommend_by_name):
         default = inspect.signature(function).parameters["chunk_rows"].default
         assert default == CHUNK_ROWS == FEATURE_CHUNK_ROWS, function.__name__
+
+
+def test_a_rolling_backtest_does_not_depend_on_the_chunk_size(store):
+    from floodmark.backtest.inject import InjectSpec
+
+    one, whole = (
+        run_backtest(
+            store,
+            ["default", "rule-max"],
+            learn_days=4,
+            refit_every=2,
+            chunk_rows=rows,
+            injection=InjectSpec.parse("plateau:3:1,4"),
+        )
+        for rows in (ONE_SERIES, WHOLE_STORE)
+    )
+    assert one.meta.n_steps == whole.meta.n_steps == 3
+    assert one.per_series.equals(whole.per_series)
+    assert one.table.equals(whole.table)
+    assert one.injected is not None and one.injected.equals(whole.injected)
+    assert one.injected["episodes"].to_list() == [16 * 3] * (2 * len(LEVELS) * 2)
+    promised = one.meta.expected_false_alarms_per_object_day["default"]
+    assert promised == pytest.approx(whole.meta.expected_false_alarms_per_object_day["default"])

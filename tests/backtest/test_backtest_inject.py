@@ -79,7 +79,57 @@ def test_detection_by_size_is_kept_in_the_result_file(tmp_path):
         ("ss", 5, 5, 1.0),
         ("rl", 2, 1, 0.5),
     ]
+    per_object = summarise_injected(
+        counts.with_columns(prediction_id=pl.Series(["x", "y", "x"])), by_object=True
+    )
     empty = pl.DataFrame(schema={"method": pl.String})
-    result = BacktestResult(table=empty, per_series=empty, injected=table)
+    result = BacktestResult(
+        table=empty, per_series=empty, injected=table, injected_by_object=per_object
+    )
     back = BacktestResult.from_json(result.to_json(tmp_path / "bt.json"))
     assert back.injected is not None and back.injected.equals(table)
+    assert back.injected_by_object is not None and back.injected_by_object.equals(per_object)
+    assert back.injected_by_object.select("prediction_id", "level", "detected").rows() == [
+        ("x", "ss", 3),
+        ("x", "rl", 1),
+        ("y", "ss", 2),
+    ]
+
+
+def test_repeated_sizes_take_turns_through_the_test_part(make_series):
+    learn, test = _parts(make_series)
+    spec = InjectSpec.parse("plateau:2:2,5:2")
+    assert (
+        spec == InjectSpec("plateau", 2, (2.0, 5.0), repeat=2) and spec.text() == "plateau:2:2,5:2"
+    )
+    out = inject(test, learn, spec).with_row_index("i").filter(pl.col("inj_size").is_not_null())
+    # four slices of 10 samples, an episode in the middle of each: 2, 5, 2, 5
+    assert out["i"].to_list() == [4, 5, 14, 15, 24, 25, 34, 35]
+    assert out["inj_size"].to_list() == [2.0, 2.0, 5.0, 5.0] * 2
+    with pytest.raises(FloodmarkError, match="repeat"):
+        InjectSpec.parse("plateau:2:2,5:0")
+    with pytest.raises(FloodmarkError, match="inject"):
+        InjectSpec.parse("plateau:2:2,5:2:2")
+
+
+def test_detection_by_size_is_counted_per_object(make_series, make_thresholds):
+    from floodmark.backtest.inject import summarise_injected
+
+    learn = pl.concat([make_series([10.0] * 100, pid=p) for p in ("a", "b")])
+    test = with_series_ids(pl.concat([make_series([1.0] * 40, pid=p) for p in ("a", "b")]))
+    spec = InjectSpec("plateau", 3, (0.5, 3.0), repeat=2)
+    out = inject(test, learn, spec)
+    # object b's level is above every inserted attack, object a's catches the large ones
+    thr = make_thresholds(
+        [("a", "PT_TCP", "PPS", "m", "ss", 20.0), ("b", "PT_TCP", "PPS", "m", "ss", 1e9)]
+    )
+    counts = score_injected(out, thr, spec, [1])
+    fleet = summarise_injected(counts)
+    assert fleet.select("size", "episodes", "detected").rows() == [(0.5, 4, 0), (3.0, 4, 2)]
+    per_object = summarise_injected(counts, by_object=True)
+    assert per_object.select("prediction_id", "size", "episodes", "detection_rate").rows() == [
+        ("a", 0.5, 2, 0.0),
+        ("a", 3.0, 2, 1.0),
+        ("b", 0.5, 2, 0.0),
+        ("b", 3.0, 2, 0.0),
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 from floodmark.backtest import read_nab_windows, run_backtest
 from floodmark.io import read_series_csv
@@ -26,3 +27,34 @@ def test_nab_window_is_caught_at_its_labelled_point(tmp_path, shared_data):
     assert result.meta.n_windows == windows.height
     assert result.per_series["prediction_id"].unique().to_list() == [SERIES]
     assert result.per_series.filter(pl.col("level") == "rl")["false_alarms"].item() == 0
+
+
+def test_cesnet_volumes_rolled_week_by_week(tmp_path, shared_data):
+    """CESNET's flows, packets and bytes as one object, re-learned every week: 37 steps of
+    7 days after the first 21, every hourly test sample scored once."""
+    folder = shared_data / "cesnet-ts24-ip103"
+    series = (("PT_TOTAL", "BW", "n_bytes"), ("PT_TOTAL", "PPS", "n_packets"))
+    series += (("PT_NETFLOW", "PPS", "n_flows"),)
+    for vector, metric, column in series:
+        read = read_series_csv(
+            folder / "103.csv",
+            prediction_id="cesnet-ip103",
+            vector=vector,
+            metric=metric,
+            value_column=column,
+            times_file=folder / "times_1_hour.csv",
+        )
+        ingest(tmp_path / "store", read)
+    result = run_backtest(tmp_path / "store", ["rule-max"], learn_days=21, refit_every=7)
+    assert result.meta.n_series_tested == 3 and result.meta.n_objects_tested == 1
+    assert result.meta.n_steps == 37
+    steps = result.steps
+    assert steps is not None
+    starts = steps["test_start"].unique().sort().to_list()
+    # the first test week starts after three learning weeks, then one a week, on Mondays
+    assert starts[0] == "2023-10-30T00:00:00+00:00" and len(starts) == 37
+    assert starts[-1] == "2024-07-08T00:00:00+00:00"
+    # 2023-10-30 to 2024-07-14 21:00 and its hour; the steps' test weeks add up to it
+    assert result.meta.object_days == pytest.approx(258 + 22 / 24)
+    per_step = steps.group_by("step").agg(pl.col("object_days").first())["object_days"]
+    assert per_step.sum() == pytest.approx(result.meta.object_days)

@@ -104,6 +104,45 @@ def test_report_renders_every_figure_without_errors(browser, report_file, tmp_pa
     _assert_screenshot(browser, tab, tmp_path / "report.png")
 
 
+def test_detection_curves_per_object_and_steps_render(browser, fleet, tmp_path):
+    from floodmark.backtest import run_backtest
+    from floodmark.backtest.inject import InjectSpec
+
+    backtest = run_backtest(  # rolling: re-learned every 2 days, three steps
+        fleet.store_dir,
+        ["rule-max", "rule-p95"],
+        learn_days=4,
+        refit_every=2,
+        injection=InjectSpec.parse("ramp:3:0.5,4,32:2"),
+    )
+    path = write_report(
+        tmp_path / "injected.html",
+        open_store(fleet.store_dir),
+        read_table(fleet.features),
+        read_table(fleet.thresholds),
+        backtest=backtest,
+        worst=0,
+    )
+    tab = _open(browser, path)
+    figures = {f["id"]: f for f in browser.evaluate(tab, FIGURES)}
+    # the fleet's curves: 4 levels x 2 methods; per object: 3 objects x 4 levels x 2 methods
+    assert figures["fig-injected"]["traces"] == 8
+    # step by step: a line per method and level
+    assert figures["fig-steps"]["rendered"] and figures["fig-steps"]["traces"] == 8
+    objects = figures["fig-injected-objects"]
+    assert objects["rendered"] and objects["traces"] == 24
+    assert objects["height"] > 3 * 250, objects  # a row of panels per object
+    titles = browser.evaluate(
+        tab,
+        "[...document.querySelectorAll('#fig-injected-objects .annotation-text')]"
+        ".map(t => t.textContent)",
+    )
+    for pid in backtest.injected_by_object["prediction_id"].unique().to_list():
+        assert f"{pid} · rl" in titles
+    _assert_clean(browser, tab)
+    _assert_screenshot(browser, tab, tmp_path / "injected.png")
+
+
 def test_series_plot_renders_and_its_log_button_works(browser, series_fig, tmp_path):
     path = write_figure(series_fig, tmp_path / "series.html")
     tab = _open(browser, path)

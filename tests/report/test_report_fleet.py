@@ -237,3 +237,64 @@ def test_detection_by_size_of_inserted_attacks_is_a_curve_per_method(fleet):
     assert "Inserted attacks: detection by size (ramp:6:1,4)" in text
     # without inserted attacks there is no such figure
     assert "fig-injected" not in PLOT_DIV.findall(_report(fleet, worst=0))
+
+
+@pytest.fixture(scope="module")
+def injected_backtest(fleet) -> BacktestResult:
+    """A real backtest of the fleet (three objects) with two inserted attacks per size."""
+    from floodmark.backtest import run_backtest
+    from floodmark.backtest.inject import InjectSpec
+
+    return run_backtest(
+        fleet.store_dir,
+        ["rule-max", "rule-p95"],
+        learn_days=7,
+        injection=InjectSpec.parse("plateau:3:0.5,4,32:2"),
+    )
+
+
+def test_each_of_a_few_objects_has_its_own_detection_curves(fleet, injected_backtest):
+    text = _report(fleet, backtest=injected_backtest, worst=0)
+    ids = PLOT_DIV.findall(text)
+    assert ids[-2:] == ["fig-injected", "fig-injected-objects"]
+    by_object = injected_backtest.injected_by_object
+    objects = sorted(by_object["prediction_id"].unique().to_list())
+    assert len(objects) == 3
+    figure = text[text.index('id="fig-injected-objects"') :]
+    for pid in objects:  # a row of panels per object, titled by it
+        assert f"{pid} \\u00b7 ss" in figure or f"{pid} · ss" in figure
+    # the curves are the measured rates: six series per object, two episodes per size
+    assert set(by_object["episodes"].to_list()) == {12}
+    # the size axis is ticked at the inserted sizes
+    from floodmark.report.fleet_figures import injected_figure
+
+    axis = injected_figure(by_object).layout.xaxis
+    assert list(axis.tickvals) == [0.5, 4.0, 32.0] and list(axis.ticktext) == ["0.5×", "4×", "32×"]
+
+
+def test_many_objects_are_summed_and_said_in_words(fleet, injected_backtest, monkeypatch):
+    from floodmark.report import fleet as fleet_report
+
+    monkeypatch.setattr(fleet_report, "MAX_OBJECT_CURVES", 2)
+    text = _report(fleet, backtest=injected_backtest, worst=0)
+    assert "fig-injected" in PLOT_DIV.findall(text)
+    assert "fig-injected-objects" not in PLOT_DIV.findall(text)
+    assert "3 objects: per-object curves are drawn for at most 2" in text
+
+
+def test_a_rolling_backtest_is_drawn_step_by_step(fleet):
+    from floodmark.backtest import run_backtest
+
+    rolled = run_backtest(fleet.store_dir, ["default", "rule-max"], learn_days=4, refit_every=2)
+    text = _report(fleet, backtest=rolled, worst=0)
+    assert "fig-steps" in PLOT_DIV.findall(text)
+    assert "re-learned every 2 days: the 4 days before each test learn (3 steps, summed)" in text
+    from floodmark.report.fleet_figures import steps_figure
+
+    figure = steps_figure(rolled.steps)
+    # per level: a line per method, and the default's promise
+    names = [t.name for t in figure.data if t.xaxis == "x"]
+    assert names == ["default", "default: its promise", "rule-max"]
+    assert len(figure.data[0].x) == 3  # one point per step
+    # a single split has no steps
+    assert "fig-steps" not in PLOT_DIV.findall(_report(fleet, worst=0))

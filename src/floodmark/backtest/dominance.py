@@ -75,3 +75,40 @@ def calibration(result: BacktestResult, method: str) -> pl.DataFrame:
         .with_columns(ratio=pl.col("measured") / pl.col("promised"))
         .select(*KEY, "promised", "measured", "ratio")
     )
+
+
+def calibration_by_step(
+    result: BacktestResult, method: str, tolerance: float = 1.5
+) -> pl.DataFrame:
+    """A rolling backtest's promise step by step, per level (at the method's own minimum
+    duration): how many steps it had, in how many the false alarms exceeded ``tolerance`` ×
+    the step's promise, and the step that exceeded it by the most alarms (its test start,
+    its alarms and the alarms it promised). Empty without steps or without a promise."""
+    steps = result.steps
+    if steps is None or steps.is_empty():
+        return pl.DataFrame()
+    own_duration = result.meta.parameters.method_params.get(method, {}).get("min_duration", 1)
+    own = steps.filter((pl.col("method") == method) & (pl.col("min_duration") == own_duration))
+    if own.is_empty() or own["promised_fa_per_object_day"].is_null().all():
+        return pl.DataFrame()
+    expected = pl.col("promised_fa_per_object_day").fill_null(0.0) * pl.col("object_days")
+    own = own.with_columns(expected=expected, excess=pl.col("false_alarms") - expected)
+    worst = pl.col("excess").arg_max()
+    return (
+        own.group_by("level", maintain_order=True)
+        .agg(
+            steps=pl.len(),
+            over=(pl.col("false_alarms") > tolerance * pl.col("expected")).sum(),
+            worst_start=pl.col("test_start").get(worst).str.slice(0, 10),
+            worst_alarms=pl.col("false_alarms").get(worst),
+            worst_promised=pl.col("expected").get(worst),
+        )
+        .select(
+            "level",
+            pl.col("steps").cast(pl.Int64),
+            pl.col("over").cast(pl.Int64),
+            "worst_start",
+            "worst_alarms",
+            "worst_promised",
+        )
+    )

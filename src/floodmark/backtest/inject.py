@@ -1,12 +1,15 @@
 """Synthetic attacks inserted into the test part of real traffic, to measure detection by size.
 
 ``--inject plateau:12:0.5,1,2,4`` inserts into every series' test part one attack
-episode per size: ``shape`` (``plateau``, ``ramp`` rising to its size, ``pulse``
+episode per size (``plateau:12:0.5,1,2,4:3``: three per size, the sizes taking turns
+through the test part): ``shape`` (``plateau``, ``ramp`` rising to its size, ``pulse``
 switching between its size and a tenth of it every 2 samples), ``duration`` samples
 long, of ``size`` × the series' own p99 of normal (baseline) traffic in its learning
 part. The attack is added as blocked traffic plus a leaked share in ``passed``, so the
 one attack rule (``floodmark.domain.is_attack``) scores it as an attack. Episodes sit in
-the middle of equal slices of the test part, one slice per size, so they never overlap.
+the middle of equal slices of the test part, one slice per episode, so they never overlap.
+Detection is counted per object too (``INJECTED_OBJECT_SCHEMA``): a store of a few
+public traces has one curve per trace.
 """
 
 from __future__ import annotations
@@ -35,28 +38,40 @@ INJECTED_SCHEMA: dict[str, pl.DataType] = {
     "detected": pl.Int64(),
     "detection_rate": pl.Float64(),
 }
+#: The same per object (``prediction_id``).
+INJECTED_OBJECT_SCHEMA: dict[str, pl.DataType] = {"prediction_id": pl.String(), **INJECTED_SCHEMA}
 
 
 @dataclass(frozen=True)
 class InjectSpec:
-    """What to insert: shape, duration (samples), sizes (× p99 of normal traffic), leak."""
+    """What to insert: shape, duration (samples), sizes (× p99 of normal traffic), episodes
+    per size and series (``repeat``), leak."""
 
     shape: str
     duration: int
     sizes: tuple[float, ...]
     leak: float = 0.05
+    repeat: int = 1
 
     @classmethod
     def parse(cls, text: str) -> InjectSpec:
-        """``SHAPE:DURATION:SIZE[,SIZE…]``, e.g. ``ramp:6:0.5,1,2,4``."""
+        """``SHAPE:DURATION:SIZE[,SIZE…][:REPEAT]``, e.g. ``ramp:6:0.5,1,2,4`` or
+        ``ramp:6:0.5,1,2,4:3`` (three episodes per size and series)."""
         parts = text.split(":")
         try:
-            shape, duration, sizes = parts
-            spec = cls(shape, int(duration), tuple(float(s) for s in sizes.split(",")))
+            shape, duration, sizes, *more = parts
+            if len(more) > 1:
+                raise ValueError(text)
+            spec = cls(
+                shape,
+                int(duration),
+                tuple(float(s) for s in sizes.split(",")),
+                repeat=int(more[0]) if more else 1,
+            )
         except ValueError:
             raise FloodmarkError(
-                f"inject: expected SHAPE:DURATION:SIZE[,SIZE...] such as plateau:12:1,2,4, "
-                f"got {text!r}"
+                f"inject: expected SHAPE:DURATION:SIZE[,SIZE...][:REPEAT] such as "
+                f"plateau:12:1,2,4 or plateau:12:1,2,4:3, got {text!r}"
             ) from None
         spec.check()
         return spec
@@ -70,9 +85,12 @@ class InjectSpec:
             raise FloodmarkError(f"inject: sizes must be positive, got {list(self.sizes)}")
         if not 0 <= self.leak < 1:
             raise FloodmarkError(f"inject: leak must be in [0, 1), got {self.leak}")
+        if self.repeat < 1:
+            raise FloodmarkError(f"inject: repeat must be >= 1 episode per size, got {self.repeat}")
 
     def text(self) -> str:
-        return f"{self.shape}:{self.duration}:{','.join(f'{s:g}' for s in self.sizes)}"
+        text = f"{self.shape}:{self.duration}:{','.join(f'{s:g}' for s in self.sizes)}"
+        return text if self.repeat == 1 else f"{text}:{self.repeat}"
 
 
 def inject(
@@ -85,7 +103,8 @@ def inject(
         .group_by(KEYS)
         .agg(p99=pl.col("passed").quantile(0.99, interpolation="linear"))
     )
-    k, d = len(spec.sizes), spec.duration
+    # one slot per episode; the sizes take turns, so each spans the whole test part
+    k, d = len(spec.sizes) * spec.repeat, spec.duration
     n = pl.len().over(KEYS)
     pos = pl.int_range(pl.len()).over(KEYS)
     df = test.join(p99, on=KEYS, how="left", maintain_order="left").with_columns(
@@ -101,7 +120,9 @@ def inject(
         "ramp": (j + 1) / d,
         "pulse": pl.when((j // 2) % 2 == 0).then(1.0).otherwise(0.1),
     }[spec.shape]
-    size = slot.replace_strict(list(range(k)), list(spec.sizes), return_dtype=pl.Float64)
+    size = slot.replace_strict(
+        list(range(k)), list(spec.sizes) * spec.repeat, return_dtype=pl.Float64
+    )
     df = df.with_columns(
         inj_size=pl.when(inside.fill_null(False)).then(size),
         _amount=(size * pl.col("p99") * factor).fill_null(0.0),
@@ -121,8 +142,9 @@ def score_injected(
     spec: InjectSpec,
     min_durations: Sequence[int],
 ) -> pl.DataFrame:
-    """Injected episodes and detections per method × min_duration × level × size (counts)."""
-    parts = [pl.DataFrame(schema=INJECTED_SCHEMA).drop("detection_rate")]
+    """Injected episodes and detections per object × method × min_duration × level × size
+    (counts)."""
+    parts = [pl.DataFrame(schema=INJECTED_OBJECT_SCHEMA).drop("detection_rate")]
     for size in spec.sizes:
         # only this size's episodes are attacks here (no blocked value is above infinity)
         marked = test.with_columns(_this=(pl.col("inj_size") == size).fill_null(False))
@@ -130,7 +152,7 @@ def score_injected(
         for n in min_durations:
             scores, _ = score_thresholds(labelled, thresholds, n)
             parts.append(
-                scores.group_by("method", "min_duration", "level").agg(
+                scores.group_by("prediction_id", "method", "min_duration", "level").agg(
                     size=pl.lit(size, pl.Float64),
                     episodes=pl.col("attack_episodes").sum(),
                     detected=pl.col("detected").sum(),
@@ -139,14 +161,16 @@ def score_injected(
     return pl.concat(parts, how="diagonal_relaxed")
 
 
-def summarise_injected(counts: pl.DataFrame) -> pl.DataFrame:
-    """Counts of every chunk summed, with the detection rate."""
-    by = ["method", "min_duration", "level", "size"]
+def summarise_injected(counts: pl.DataFrame, *, by_object: bool = False) -> pl.DataFrame:
+    """Counts of every chunk summed (over the fleet, or per object), with the detection rate."""
+    schema = INJECTED_OBJECT_SCHEMA if by_object else INJECTED_SCHEMA
+    by = [c for c in schema if c not in ("episodes", "detected", "detection_rate")]
     table = counts.group_by(by).agg(pl.col("episodes", "detected").sum())
     table = table.with_columns(
         detection_rate=pl.when(pl.col("episodes") > 0).then(pl.col("detected") / pl.col("episodes"))
     )
     order = pl.col("level").replace_strict(LEVELS, list(range(len(LEVELS))), default=len(LEVELS))
-    return table.sort("method", "min_duration", order, "size", maintain_order=True).select(
-        pl.col(c).cast(t) for c, t in INJECTED_SCHEMA.items()
+    keys = ["prediction_id"] if by_object else []
+    return table.sort(*keys, "method", "min_duration", order, "size", maintain_order=True).select(
+        pl.col(c).cast(t) for c, t in schema.items()
     )

@@ -10,7 +10,7 @@ import orjson
 import polars as pl
 
 from floodmark.backtest.episodes import SCORE_SCHEMA
-from floodmark.backtest.inject import INJECTED_SCHEMA
+from floodmark.backtest.inject import INJECTED_OBJECT_SCHEMA, INJECTED_SCHEMA
 from floodmark.errors import InputFormatError
 from floodmark.io.atomic import write_json
 
@@ -28,6 +28,22 @@ BACKTEST_TABLE_SCHEMA: dict[str, pl.DataType] = {
     "median_delay_samples": pl.Float64(),
     "median_ape_vs_expert_pct": pl.Float64(),
     "within_25pct": pl.Float64(),
+}
+
+#: A rolling backtest's steps: one row per step × method × min_duration × level; the test
+#: part's first and last sample (ISO text), and the method's promise for that step.
+BACKTEST_STEP_SCHEMA: dict[str, pl.DataType] = {
+    "step": pl.Int64(),
+    "test_start": pl.String(),
+    "test_end": pl.String(),
+    "method": pl.String(),
+    "min_duration": pl.Int64(),
+    "level": pl.String(),
+    "false_alarms": pl.Int64(),
+    "object_days": pl.Float64(),
+    "attack_episodes": pl.Int64(),
+    "detected": pl.Int64(),
+    "promised_fa_per_object_day": pl.Float64(),
 }
 
 #: Names an older release wrote, read under today's name.
@@ -49,6 +65,7 @@ class BacktestParameters:
     chunk_rows: int | None = None
     min_durations: tuple[int, ...] = (1,)
     inject: str | None = None  # the --inject spec, when attacks were inserted
+    refit_every: float | None = None  # days between refits of a rolling backtest
 
 
 @dataclass(frozen=True)
@@ -78,12 +95,19 @@ class BacktestMeta:
     expected_false_alarms_per_object_day: dict[str, dict[str, float]] = field(default_factory=dict)
     default_method: str | None = None  # what "default" ran, when it was asked for
     parameters: BacktestParameters = field(default_factory=BacktestParameters)
+    n_steps: int = 1  # learn/test steps (more than one when rolling, ``refit_every``)
 
     def split_text(self) -> str:
-        """The learn/test split in words: ``first 21 days`` or ``first 0.3 of each span``."""
+        """The learn/test split in words: ``first 21 days``, ``first 0.3 of each span`` or
+        ``21 days before each 7-day test (36 steps)``."""
         if self.learn_fraction is not None:
             return f"first {self.learn_fraction:g} of each span"
-        return f"first {self.learn_days:g} days" if self.learn_days is not None else ""
+        if self.learn_days is None:
+            return ""
+        every = self.parameters.refit_every
+        if every is not None:
+            return f"{self.learn_days:g} days before each {every:g}-day test ({self.n_steps} steps)"
+        return f"first {self.learn_days:g} days"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,12 +138,16 @@ class BacktestResult:
     per_series: one row per series × method × level (``BACKTEST_PER_SERIES_SCHEMA``).
     meta: how it was measured (``BacktestMeta``).
     injected: detection of inserted attacks by size (``INJECTED_SCHEMA``), or None.
+    injected_by_object: the same per object (``INJECTED_OBJECT_SCHEMA``), or None.
+    steps: a rolling backtest's steps (``BACKTEST_STEP_SCHEMA``), or None.
     """
 
     table: pl.DataFrame
     per_series: pl.DataFrame
     meta: BacktestMeta = field(default_factory=BacktestMeta)
     injected: pl.DataFrame | None = None
+    injected_by_object: pl.DataFrame | None = None
+    steps: pl.DataFrame | None = None
 
     def to_json(self, path: str | Path) -> Path:
         """Write ``{"meta", "table", "per_series"}`` atomically (NaN becomes null)."""
@@ -130,6 +158,10 @@ class BacktestResult:
         }
         if self.injected is not None:
             doc["injected"] = _records(self.injected)
+        if self.injected_by_object is not None:
+            doc["injected_by_object"] = _records(self.injected_by_object)
+        if self.steps is not None:
+            doc["steps"] = _records(self.steps)
         return write_json(doc, path)
 
     @classmethod
@@ -150,16 +182,26 @@ class BacktestResult:
             table = _frame(doc["table"], BACKTEST_TABLE_SCHEMA)
             per_series = _frame(doc["per_series"], BACKTEST_PER_SERIES_SCHEMA)
             meta = BacktestMeta.from_dict(doc["meta"])
-            injected = (
-                _frame(doc["injected"], INJECTED_SCHEMA)
-                if doc.get("injected") is not None
-                else None
+            injected, by_object, steps = (
+                _frame(doc[key], schema) if doc.get(key) is not None else None
+                for key, schema in (
+                    ("injected", INJECTED_SCHEMA),
+                    ("injected_by_object", INJECTED_OBJECT_SCHEMA),
+                    ("steps", BACKTEST_STEP_SCHEMA),
+                )
             )
         except (pl.exceptions.PolarsError, TypeError, ValueError, AttributeError) as exc:
             raise InputFormatError(
                 f"backtest does not match the schema ({exc})", file=path
             ) from None
-        return cls(table=table, per_series=per_series, meta=meta, injected=injected)
+        return cls(
+            table=table,
+            per_series=per_series,
+            meta=meta,
+            injected=injected,
+            injected_by_object=by_object,
+            steps=steps,
+        )
 
 
 def _records(df: pl.DataFrame) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,8 +32,13 @@ from floodmark.backtest.episodes import (
 )
 from floodmark.backtest.experts import catalog_labels, has_expert_labels, with_experts
 from floodmark.backtest.inject import InjectSpec, inject, score_injected, summarise_injected
-from floodmark.backtest.result import BacktestMeta, BacktestParameters, BacktestResult
-from floodmark.backtest.split import check_split, split_series
+from floodmark.backtest.result import (
+    BACKTEST_STEP_SCHEMA,
+    BacktestMeta,
+    BacktestParameters,
+    BacktestResult,
+)
+from floodmark.backtest.split import check_split, rolling_steps, split_series
 from floodmark.backtest.summary import object_days, summarise
 from floodmark.backtest.windows import mark_windows, normalise_windows
 from floodmark.domain import DAY_S, with_series_ids
@@ -66,6 +71,7 @@ def run_backtest(
     chunk_rows: int = CHUNK_ROWS,
     min_durations: Sequence[int] = (1,),
     injection: InjectSpec | None = None,
+    refit_every: float | None = None,
 ) -> BacktestResult:
     """Backtest threshold methods on a store: false alarms, detections, agreement with experts.
 
@@ -92,6 +98,11 @@ def run_backtest(
     injection: synthetic attacks inserted into every series' test part
         (``floodmark.backtest.inject``); ``result.injected`` then holds detection
         by size.
+    refit_every: roll instead of one split, as an operator re-learning every
+        ``refit_every`` days would: step k learns on the ``learn_days`` days from
+        ``k × refit_every`` after each series' start and tests the next ``refit_every``
+        days; every method is refitted at each step, and false alarms, detections,
+        object-days and promises are summed over all steps (``split_series``).
 
     Example::
 
@@ -110,25 +121,119 @@ def run_backtest(
         progress=progress,
         min_durations=min_durations,
         injection=injection,
+        refit_every=refit_every,
     )
-    methods = run.methods
-
-    direct = [m for m in methods if m not in crossed]
-    features, measured = _learning_features(run, direct)
-    predicted = [_cross_fitted(run, features, m, model_folds) for m in crossed]
-    scored = _fit_predict_score(run, features, direct, _long_thresholds(predicted), measured)
-    return backtest_result(
+    per_step = None
+    if refit_every is None:
+        steps = [_run_step(run, crossed, model_folds)]
+    else:
+        steps, per_step = _rolling(run, crossed, model_folds, learn_days, refit_every)
+    scored = _Scored.combine([s for s, _ in steps], rolling=refit_every is not None)
+    predicted = [t for _, p in steps for t in p]
+    result = backtest_result(
         run,
         scored.scores,
         scored.delays,
         scored.spans,
-        predicted + scored.predicted,
+        predicted,
         windows=windows,
         learn_days=learn_days,
         learn_fraction=learn_fraction,
         model_folds=model_folds if crossed else None,
         injected=scored.injected,
+        promised=None if per_step is None else _rolling_promise(per_step),
+        n_steps=len(steps),
     )
+    return result if per_step is None else replace(result, steps=per_step)
+
+
+def _run_step(
+    run: _Run, crossed: list[str], model_folds: int, *, required: bool = True
+) -> tuple[_Scored, list[pl.DataFrame]] | None:
+    """One split: learn, fit (cross-fit), predict and score; the scores and the thresholds.
+    Without any learning sample: an error, or None when not ``required``."""
+    direct = [m for m in run.methods if m not in crossed]
+    features, measured = _learning_features(run, direct)
+    if features.is_empty():
+        if required:
+            raise InsufficientDataError("no series has a learning sample", file=run.store.path)
+        return None
+    predicted = [_cross_fitted(run, features, m, model_folds) for m in crossed]
+    scored = _fit_predict_score(run, features, direct, _long_thresholds(predicted), measured)
+    return scored, predicted + scored.predicted
+
+
+def _rolling(
+    run: _Run, crossed: list[str], model_folds: int, learn_days: float, refit_every: float
+) -> tuple[list[tuple[_Scored, list[pl.DataFrame]]], pl.DataFrame]:
+    """Every step of a rolling backtest, each learned and scored on its own days, and the
+    table of steps (``BACKTEST_STEP_SCHEMA``)."""
+    span = run.catalog.select(
+        (pl.col("last_timestamp") - pl.col("first_timestamp")).max().dt.total_seconds()
+    ).item()
+    n = rolling_steps((span or 0) / DAY_S, learn_days, refit_every)
+    steps = []
+    rows = [pl.DataFrame(schema=BACKTEST_STEP_SCHEMA)]
+    for k in range(n):
+        # each step reports as one tick of the steps, not with bars of its own
+        at = replace(run, split=partial(run.split, step=k), progress=None)
+        step = _run_step(at, crossed, model_folds, required=False)
+        if step is not None:  # None: no series has a learning sample in this step (a gap)
+            steps.append(step)
+            rows.append(_step_rows(run, k, *step))
+        if run.progress is not None:
+            run.progress("rolling steps", k + 1, n)
+    return steps, pl.concat(rows)
+
+
+def _step_rows(run: _Run, k: int, scored: _Scored, predicted: list[pl.DataFrame]) -> pl.DataFrame:
+    """One step's counts per method × min_duration × level, with the method's promise."""
+    # agreement with the experts is not a per-step figure: no expert column
+    scores = scored.scores.with_columns(expert=pl.lit(None, pl.Float64))
+    table = summarise(scores, scored.delays, scored.spans, run.methods, LEVELS, run.min_durations)
+    promised = pl.DataFrame(
+        [
+            (m, lv, rate)
+            for m, levels in _promised(run.methods, predicted, scored.spans).items()
+            for lv, rate in levels.items()
+        ],
+        schema={"method": pl.String, "level": pl.String, "promised_fa_per_object_day": pl.Float64},
+        orient="row",
+    )
+    tested = scored.spans.filter(pl.col("n_test") > 0)
+    return (
+        table.join(promised, on=["method", "level"], how="left", maintain_order="left")
+        .with_columns(
+            step=pl.lit(k, pl.Int64),
+            test_start=pl.lit(_iso(tested["test_start"].min()), pl.String),
+            test_end=pl.lit(_iso(tested["test_end"].max()), pl.String),
+        )
+        .select(pl.col(c).cast(t) for c, t in BACKTEST_STEP_SCHEMA.items())
+    )
+
+
+def _iso(value: object) -> str | None:
+    return value.isoformat() if isinstance(value, dt.datetime) else None
+
+
+def _rolling_promise(per_step: pl.DataFrame) -> dict[str, dict[str, float]]:
+    """Each step's promise per object-day weighed by the step's object-days: expected false
+    alarms summed over all steps, per object-day of all of them."""
+    first = per_step.filter(pl.col("min_duration") == pl.col("min_duration").first())
+    days = first.group_by("step").agg(pl.col("object_days").first())["object_days"].sum()
+    promising = first.filter(
+        pl.col("promised_fa_per_object_day").is_not_null().any().over("method")
+    )
+    if promising.is_empty() or not days:
+        return {}
+    weighed = promising.group_by("method", "level").agg(
+        rate=(pl.col("promised_fa_per_object_day").fill_null(0.0) * pl.col("object_days")).sum()
+        / days
+    )
+    out: dict[str, dict[str, float]] = {}
+    for method, level, rate in weighed.iter_rows():
+        out.setdefault(method, {})[level] = float(rate)
+    return {m: {lv: out[m][lv] for lv in LEVELS if lv in out[m]} for m in out}
 
 
 def plan_run(
@@ -144,6 +249,7 @@ def plan_run(
     progress: Progress | None,
     min_durations: Sequence[int] = (1,),
     injection: InjectSpec | None = None,
+    refit_every: float | None = None,
 ) -> tuple[_Run, pl.DataFrame | None, list[str]]:
     """Check a backtest's arguments; return what its stages read, the normalised
     windows and the methods to cross-fit (shared with the Spark engine)."""
@@ -159,7 +265,7 @@ def plan_run(
         raise FloodmarkError(
             f"unknown methods {unknown}; choose from {', '.join([*METHODS, DEFAULT])}"
         )
-    check_split(learn_days, learn_fraction)
+    check_split(learn_days, learn_fraction, refit_every)
     min_durations = _check_durations(min_durations)
     if windows is not None:
         windows = normalise_windows(windows)
@@ -181,12 +287,14 @@ def plan_run(
             learn_fraction=learn_fraction,
             injection=injection,
             blocked_threshold=blocked_threshold,
+            refit_every=refit_every,
         ),
         blocked_threshold=blocked_threshold,
         chunk_rows=chunk_rows,
         progress=progress,
         min_durations=min_durations,
         injection=injection,
+        refit_every=refit_every,
     )
     crossed = [m for m in methods if METHODS[resolved[m]].learns_across_series]
     if crossed and not has_expert_labels(run.labels):
@@ -209,8 +317,13 @@ def backtest_result(
     learn_fraction: float | None,
     model_folds: int | None,
     injected: pl.DataFrame | None = None,
+    promised: dict[str, dict[str, float]] | None = None,
+    n_steps: int = 1,
 ) -> BacktestResult:
-    """The result from every series' scores: per-series table, summary and metadata."""
+    """The result from every series' scores: per-series table, summary and metadata.
+
+    promised: the methods' promises per object-day when not read off ``predicted``
+    (a rolling backtest weighs each step's); n_steps: the rolling backtest's steps."""
     if spans.is_empty():
         raise _no_test_part(run, learn_days, learn_fraction)
     methods = run.methods
@@ -239,10 +352,19 @@ def backtest_result(
             chunk_rows=run.chunk_rows,
             min_durations=run.min_durations,
             inject=None if run.injection is None else run.injection.text(),
+            refit_every=run.refit_every,
         ),
+        promised=promised,
+        n_steps=n_steps,
     )
-    summary = summarise_injected(injected) if run.injection is not None else None
-    return BacktestResult(table=table, per_series=per_series, meta=meta, injected=summary)
+    inserted = run.injection is not None
+    return BacktestResult(
+        table=table,
+        per_series=per_series,
+        meta=meta,
+        injected=summarise_injected(injected) if inserted else None,
+        injected_by_object=summarise_injected(injected, by_object=True) if inserted else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -261,6 +383,7 @@ class _Run:
     progress: Progress | None
     min_durations: tuple[int, ...] = (1,)
     injection: InjectSpec | None = None
+    refit_every: float | None = None  # days between refits of a rolling backtest
 
     def windows(self) -> Iterator[Window]:
         """Load-window stage: the store chunk by chunk, each split in time."""
@@ -296,6 +419,28 @@ class _Scored:
     predicted: list[pl.DataFrame]
     injected: pl.DataFrame
 
+    @classmethod
+    def combine(cls, steps: list[_Scored], *, rolling: bool) -> _Scored:
+        """The scores of every step of a backtest. Rolling: each series' counts summed over
+        the steps, with the threshold of its last step (what it would be set to now)."""
+        if not rolling:
+            return steps[0]
+        scores = pl.concat([pl.DataFrame(schema=SCORE_SCHEMA), *(s.scores for s in steps)])
+        counts = ["false_alarms", "attack_episodes", "detected"]
+        scores = (
+            scores.group_by(*KEYS, "method", "level", "min_duration", maintain_order=True)
+            .agg(pl.col("threshold").last(), pl.col(counts).sum())
+            .select(pl.col(c).cast(t) for c, t in SCORE_SCHEMA.items())
+        )
+        injected = [s.injected for s in steps if not s.injected.is_empty()]
+        return cls(
+            scores,
+            pl.concat([pl.DataFrame(schema=DELAY_SCHEMA), *(s.delays for s in steps)]),
+            pl.concat([pl.DataFrame(schema=SPAN_SCHEMA), *(s.spans for s in steps)]),
+            [t for s in steps for t in s.predicted],
+            pl.concat(injected, how="diagonal_relaxed") if injected else pl.DataFrame(),
+        )
+
 
 def _split_window(
     chunk: pl.DataFrame,
@@ -305,14 +450,19 @@ def _split_window(
     learn_fraction: float | None,
     injection: InjectSpec | None = None,
     blocked_threshold: float = 0.0,
+    refit_every: float | None = None,
+    step: int = 0,
 ) -> Window:
-    """One chunk as a window: the learning part (outside labelled windows) and the test part."""
+    """One chunk as a window: the learning part (outside labelled windows) and the test part
+    (of one step, when rolling)."""
     from floodmark.thresholds.pipeline import Window, series_of
 
     df = split_series(
         mark_windows(with_series_ids(chunk.select(LONG_SCHEMA.keys())), windows),
         learn_days=learn_days,
         learn_fraction=learn_fraction,
+        refit_every=refit_every,
+        step=step,
     )
     learn = df.filter(pl.col("learn") & ~pl.col("in_window")).select(LONG_SCHEMA.keys())
     test = df.filter(~pl.col("learn")).drop("learn")
@@ -332,7 +482,7 @@ def _learning_features(run: _Run, direct: list[str]) -> tuple[pl.DataFrame, dict
     windows, measured = measure_windows(pooled, run.windows())
     features = window_features(windows, run.blocked_threshold, run.counter("learning features"))
     if features.is_empty():
-        raise InsufficientDataError("no series has a learning sample", file=run.store.path)
+        return features, measured
     return features.join(run.labels, on=KEYS, how="left", maintain_order="left"), measured
 
 
@@ -495,35 +645,23 @@ def _meta(
     learn_fraction: float | None,
     resolved: dict[str, str],
     parameters: BacktestParameters,
+    promised: dict[str, dict[str, float]] | None = None,
+    n_steps: int = 1,
 ) -> BacktestMeta:
     tested = spans.filter(pl.col("n_test") > 0)
-    thresholds = [t for t in predicted if not t.is_empty()]
     fallbacks: dict[str, int] = {}
-    expected: dict[str, dict[str, float]] = {}
-    n_objects_tested = tested["prediction_id"].n_unique()
     for m in methods:
-        rows = [t.filter(pl.col("method") == m) for t in thresholds]
-        rows = pl.concat(rows, how="diagonal_relaxed") if rows else pl.DataFrame()
+        rows = _method_rows(predicted, m)
         if "fallback" in rows.columns:
             fallbacks[m] = int(rows["fallback"].is_not_null().sum())
-        fa_cols = [f"expected_fa_per_day_{lv}" for lv in LEVELS]
-        if all(c in rows.columns for c in fa_cols) and n_objects_tested:
-            # The method's own promise, summed over tested series, per object-day.
-            rows = rows.join(tested.select(KEYS), on=KEYS, how="semi")
-            if rows.select(pl.col(fa_cols).is_not_null().any()).row(0) != (False,) * 4:
-                expected[m] = {
-                    lv: float(rows[f"expected_fa_per_day_{lv}"].fill_nan(None).sum())
-                    / n_objects_tested
-                    for lv in LEVELS
-                }
     missing = per_series.filter(pl.col("threshold").is_null()).group_by("method").agg(n=pl.len())
     return BacktestMeta(
         learn_days=None if learn_fraction is not None else learn_days,
         learn_fraction=learn_fraction,
         n_series=catalog.height,
-        n_series_tested=tested.height,
+        n_series_tested=tested.select(KEYS).unique().height,
         n_objects=catalog["prediction_id"].n_unique() if catalog.height else 0,
-        n_objects_tested=n_objects_tested,
+        n_objects_tested=tested["prediction_id"].n_unique(),
         object_days=object_days(spans),
         source=str(store.path),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -534,7 +672,38 @@ def _meta(
             m: int(missing.filter(pl.col("method") == m)["n"].sum()) for m in methods
         },
         fallbacks=fallbacks,
-        expected_false_alarms_per_object_day=expected,
+        expected_false_alarms_per_object_day=(
+            _promised(methods, predicted, spans) if promised is None else promised
+        ),
         default_method=resolved.get("default"),
         parameters=parameters,
+        n_steps=n_steps,
     )
+
+
+def _method_rows(predicted: list[pl.DataFrame], method: str) -> pl.DataFrame:
+    rows = [t.filter(pl.col("method") == method) for t in predicted if not t.is_empty()]
+    return pl.concat(rows, how="diagonal_relaxed") if rows else pl.DataFrame()
+
+
+def _promised(
+    methods: list[str], predicted: list[pl.DataFrame], spans: pl.DataFrame
+) -> dict[str, dict[str, float]]:
+    """For methods that promise a rate: their expected false alarms per day summed over the
+    tested series, per tested object (``BacktestMeta.expected_false_alarms_per_object_day``)."""
+    tested = spans.filter(pl.col("n_test") > 0)
+    n_objects_tested = tested["prediction_id"].n_unique()
+    fa_cols = [f"expected_fa_per_day_{lv}" for lv in LEVELS]
+    expected: dict[str, dict[str, float]] = {}
+    for m in methods:
+        rows = _method_rows(predicted, m)
+        if all(c in rows.columns for c in fa_cols) and n_objects_tested:
+            # The method's own promise, summed over tested series, per object-day.
+            rows = rows.join(tested.select(KEYS), on=KEYS, how="semi")
+            if rows.select(pl.col(fa_cols).is_not_null().any()).row(0) != (False,) * 4:
+                expected[m] = {
+                    lv: float(rows[f"expected_fa_per_day_{lv}"].fill_nan(None).sum())
+                    / n_objects_tested
+                    for lv in LEVELS
+                }
+    return expected

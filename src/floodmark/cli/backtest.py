@@ -68,6 +68,9 @@ Examples:
   floodmark backtest --store nab-store --methods rule-max,rule-daily,evt
   --learn-fraction 0.3 --windows combined_windows.json --out nab.json
 
+  floodmark backtest --store cesnet-store --methods default,rule-max
+  --learn-days 21 --refit-every 7 --out weekly.json
+
 See docs/backtest.md for the definitions and measured examples.
 """
 
@@ -149,12 +152,26 @@ def backtest(
         str | None,
         typer.Option(
             "--inject",
-            metavar="SHAPE:DURATION:SIZES",
+            metavar="SHAPE:DURATION:SIZES[:REPEAT]",
             help=(
                 "Insert synthetic attacks into every series' test part and measure detection "
-                "by size: SHAPE plateau, ramp or pulse; DURATION in samples; SIZES in "
-                "multiples of the series' p99 of normal learning traffic, e.g. "
-                "plateau:12:0.5,1,2,4,8 (one episode per size and series)."
+                "by size, over the fleet and per object: SHAPE plateau, ramp or pulse; "
+                "DURATION in samples; SIZES in multiples of the series' p99 of normal learning "
+                "traffic; REPEAT episodes per size and series (default 1), e.g. "
+                "plateau:12:0.5,1,2,4,8 or plateau:12:0.5,1,2,4,8:4."
+            ),
+        ),
+    ] = None,
+    refit_every: Annotated[
+        float | None,
+        typer.Option(
+            "--refit-every",
+            callback=positive,
+            metavar="DAYS",
+            help=(
+                "Roll instead of one split, as an operator re-learning every DAYS days: learn "
+                "--learn-days, test the next DAYS, slide by DAYS across the whole store, "
+                "refitting every method at each step; the table sums all steps."
             ),
         ),
     ] = None,
@@ -179,6 +196,11 @@ def backtest(
         injection = None if inject is None else InjectSpec.parse(inject)
     except FloodmarkError as exc:
         raise typer.BadParameter(str(exc), param_hint="--inject") from None
+    if refit_every is not None and learn_fraction is not None:
+        raise typer.BadParameter(
+            "a rolling backtest slides --learn-days: drop --learn-fraction",
+            param_hint="--refit-every",
+        )
     window_frame = None if windows is None else read_windows(windows)
 
     options = dict(
@@ -190,9 +212,10 @@ def backtest(
         model_folds=folds,
     )
     if use_spark(engine, spark_master, spark_conf):
-        if durations != [1] or injection is not None:
+        if durations != [1] or injection is not None or refit_every is not None:
             raise typer.BadParameter(
-                "--min-duration and --inject run on the local engine only", param_hint="--engine"
+                "--min-duration, --inject and --refit-every run on the local engine only",
+                param_hint="--engine",
             )
         with spark_engine(spark_master, spark_conf) as spark:
             from floodmark.spark import spark_backtest
@@ -216,6 +239,7 @@ def backtest(
             chunk_rows=chunk_rows,
             min_durations=durations,
             injection=injection,
+            refit_every=refit_every,
             **options,
         )
     _finish(result, out)
@@ -300,7 +324,7 @@ def _print_default(result) -> None:
     keep its promise?"""
     import polars as pl
 
-    from floodmark.backtest.dominance import calibration, dominance
+    from floodmark.backtest.dominance import calibration, calibration_by_step, dominance
 
     dom = dominance(result.table)
     if not dom.is_empty():
@@ -313,6 +337,13 @@ def _print_default(result) -> None:
     cal = calibration(result, "default")
     if not cal.is_empty():
         _print_rows(cal, "default: false alarms per object-day, promised and measured")
+    by_step = calibration_by_step(result, "default")
+    if not by_step.is_empty():
+        _print_rows(
+            by_step,
+            "default, step by step: steps whose false alarms exceeded 1.5 x their promise, "
+            "and the step furthest above it (alarms, promised)",
+        )
 
 
 #: Short headers of the dominance and calibration tables (the library keeps full names).
@@ -325,6 +356,10 @@ SHORT = {
     "detected_other": "theirs",
     "attack_episodes": "attacks",
     "dominates": "wins",
+    "over": "over 1.5x",
+    "worst_start": "worst from",
+    "worst_alarms": "alarms",
+    "worst_promised": "promised",
 }
 
 

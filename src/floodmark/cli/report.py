@@ -14,10 +14,13 @@ HELP = """Write one self-contained HTML report about a store and its results.
 
 Sections: series by vector and metric; the quarantine by reason; feature
 distributions per vector (daily_max_q90, log scale; missing samples); the
-recommended thresholds per method and their fallbacks; recommended versus expert
-thresholds per level (log-log, with y = x and a +/-25 % band); the backtest table
-(method x level) and its detection / false-alarm chart; and the worst-fitting
-series (largest |ln(recommended / expert)|), each with its plot.
+recommended thresholds per method and their fallbacks; recommended versus
+expert thresholds per level (log-log, with y = x and a +/-25 % band); the
+backtest table (method x level) and its detection / false-alarm chart, a
+rolling backtest's false alarms step by step (backtest --refit-every) and
+detection against the size of inserted attacks (backtest --inject; per
+object too for a store of 2-12 objects); and the worst-fitting series
+(largest |ln(recommended / expert)|), each with its plot.
 
 Pieces that are missing (no labels, no backtest) are said in words. The file
 carries plotly.js once and fetches nothing, so it opens offline and can be

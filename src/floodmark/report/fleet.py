@@ -24,6 +24,7 @@ from floodmark.report.fleet_figures import (
     distribution_figure,
     expert_figure,
     injected_figure,
+    steps_figure,
     vector_order,
 )
 from floodmark.report.series import series_figure
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from floodmark.store import Store
 
 DEFAULT_TITLE = "floodmark fleet report"
+#: Most objects whose own detection-by-size curves the report draws (a few public traces).
+MAX_OBJECT_CURVES = 12
 
 
 def build_report(
@@ -268,8 +271,12 @@ def _backtest(backtest: Any | None) -> str:
     meta: BacktestMeta = backtest.meta
     if table.height == 0:
         return html.empty("The backtest has no rows (no series had a test period).")
+    every = meta.parameters.refit_every
     split = (
-        f"first {fmt_number(meta.learn_days)} days learn, the rest tests"
+        f"re-learned every {fmt_number(every)} days: the {fmt_number(meta.learn_days)} days "
+        f"before each test learn ({meta.n_steps} steps, summed)"
+        if every is not None and meta.learn_days is not None
+        else f"first {fmt_number(meta.learn_days)} days learn, the rest tests"
         if meta.learn_days is not None
         else f"first {fmt_percent(meta.learn_fraction)} of each series learns"
         if meta.learn_fraction is not None
@@ -312,7 +319,25 @@ def _backtest(backtest: Any | None) -> str:
         (html.note(intro) if intro else "")
         + html.table(shown, formats=pct, headers=headers)
         + chart
+        + _steps(backtest)
         + _injected(backtest)
+    )
+
+
+def _steps(backtest: Any) -> str:
+    """A rolling backtest's steps (``backtest --refit-every``), if any, as a picture."""
+    steps = getattr(backtest, "steps", None)
+    if steps is None or steps.is_empty():
+        return ""
+    first = steps.filter(pl.col("min_duration") == pl.col("min_duration").min())
+    return (
+        "<h3>Step by step: false alarms of each re-learned test part</h3>"
+        + html.note(
+            f"Every method was re-learned every {fmt_number(backtest.meta.parameters.refit_every)} "
+            "days; each point is one step's test part (false alarms per object-day), dashed a "
+            "method's own promise for that step. Alarms at once (the smallest minimum duration)."
+        )
+        + html.figure(steps_figure(first), "fig-steps")
     )
 
 
@@ -323,14 +348,33 @@ def _injected(backtest: Any) -> str:
         return ""
     first = injected.filter(pl.col("min_duration") == pl.col("min_duration").min())
     spec = backtest.meta.parameters.inject or ""
-    return (
-        f"<h3>Inserted attacks: detection by size ({escape(spec)})</h3>"
-        + html.note(
-            "Synthetic attacks inserted into every series' test part (one per size), sized "
-            "in multiples of the series' own p99 of normal learning traffic."
+    parts = [
+        f"<h3>Inserted attacks: detection by size ({escape(spec)})</h3>",
+        html.note(
+            "Synthetic attacks inserted into every series' test part (one per size, or "
+            "REPEAT per size), sized in multiples of the series' own p99 of normal learning "
+            "traffic. Alarms at once (the smallest minimum duration)."
+        ),
+        html.figure(injected_figure(first), "fig-injected"),
+    ]
+    by_object = getattr(backtest, "injected_by_object", None)
+    n_objects = 0 if by_object is None else by_object["prediction_id"].n_unique()
+    if 1 < n_objects <= MAX_OBJECT_CURVES:
+        # a store of a few traces: one row of curves per trace
+        first = by_object.filter(pl.col("min_duration") == pl.col("min_duration").min())
+        parts += [
+            "<h3>By object</h3>",
+            html.note(f"The same for each of the {n_objects} objects."),
+            html.figure(injected_figure(first), "fig-injected-objects"),
+        ]
+    elif n_objects > MAX_OBJECT_CURVES:
+        parts.append(
+            html.note(
+                f"{n_objects:,} objects: per-object curves are drawn for at most "
+                f"{MAX_OBJECT_CURVES} (the backtest file keeps them all, injected_by_object)."
+            )
         )
-        + html.figure(injected_figure(first), "fig-injected")
-    )
+    return "".join(parts)
 
 
 def _worst(store, catalog, features, thresholds, super_peaks, n: int, blocked: float) -> str:

@@ -244,9 +244,72 @@ def backtest_figure(table: pl.DataFrame, promised: dict | None = None) -> go.Fig
 def injected_figure(injected: pl.DataFrame) -> go.Figure:
     """Detection of inserted attacks against their size, one panel per level, a line per method.
 
-    ``injected`` is the backtest's ``injected`` table at one minimum duration.
+    ``injected`` is the backtest's ``injected`` table at one minimum duration; with a
+    ``prediction_id`` column (``injected_by_object``) there is one row of panels per object.
     """
     levels = [lv for lv in LEVELS if lv in injected["level"].unique().to_list()]
+    objects = (
+        sorted(injected["prediction_id"].unique().to_list())
+        if "prediction_id" in injected.columns
+        else [None]
+    )
+    fig = make_subplots(
+        rows=len(objects),
+        cols=len(levels),
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
+        vertical_spacing=min(0.12, 0.5 / len(objects)),
+        subplot_titles=[
+            LEVEL_NAMES.get(lv, lv) if obj is None else f"{obj} · {lv}"
+            for obj in objects
+            for lv in levels
+        ],
+    )
+    methods = sorted(injected["method"].unique().to_list())
+    for row, obj in enumerate(objects, start=1):
+        rows_of = injected if obj is None else injected.filter(pl.col("prediction_id") == obj)
+        for col, level in enumerate(levels, start=1):
+            for method in methods:
+                rows = rows_of.filter(
+                    (pl.col("method") == method) & (pl.col("level") == level)
+                ).sort("size")
+                where = f"{method} {level}" if obj is None else f"{obj} {method} {level}"
+                fig.add_scatter(
+                    x=rows["size"].to_list(),
+                    y=rows["detection_rate"].to_list(),
+                    mode="lines+markers",
+                    name=method,
+                    legendgroup=method,
+                    showlegend=row == 1 and col == 1,
+                    line={"color": method_color(methods, method)},
+                    hovertemplate=(
+                        f"{where}: size %{{x:.3g}} × p99 → %{{y:.0%}} detected<extra></extra>"
+                    ),
+                    row=row,
+                    col=col,
+                )
+    sizes = sorted(injected["size"].unique().to_list())
+    # ticks at the inserted sizes only: log minor ticks crowd the few points
+    fig.update_xaxes(type="log", tickvals=sizes, ticktext=[f"{v:g}×" for v in sizes])
+    fig.update_xaxes(title_text="size (× p99 of normal traffic)", row=len(objects))
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    fig.update_yaxes(title_text="inserted attacks detected", col=1)
+    fig.update_layout(
+        template=TEMPLATE,
+        height=300 * len(objects) + 80,
+        margin={"l": 70, "r": 20, "t": 40, "b": 60},
+        legend={"orientation": "h", "y": -0.25 / len(objects)},
+    )
+    return fig
+
+
+def steps_figure(steps: pl.DataFrame) -> go.Figure:
+    """A rolling backtest step by step: false alarms per object-day of each step's test days,
+    a line per method, and dashed the method's own promise (one panel per level).
+
+    ``steps`` is the backtest's ``steps`` table at one minimum duration.
+    """
+    levels = [lv for lv in LEVELS if lv in steps["level"].unique().to_list()]
     fig = make_subplots(
         rows=1,
         cols=len(levels),
@@ -254,33 +317,51 @@ def injected_figure(injected: pl.DataFrame) -> go.Figure:
         horizontal_spacing=0.04,
         subplot_titles=[LEVEL_NAMES.get(lv, lv) for lv in levels],
     )
-    methods = sorted(injected["method"].unique().to_list())
+    methods = sorted(steps["method"].unique().to_list())
+    rate = pl.col("false_alarms") / pl.col("object_days")
     for col, level in enumerate(levels, start=1):
         for method in methods:
-            rows = injected.filter((pl.col("method") == method) & (pl.col("level") == level)).sort(
-                "size"
-            )
+            rows = steps.filter((pl.col("method") == method) & (pl.col("level") == level))
+            rows = rows.sort("step").with_columns(rate=rate)
+            color = method_color(methods, method)
             fig.add_scatter(
-                x=rows["size"].to_list(),
-                y=rows["detection_rate"].to_list(),
+                x=rows["test_start"].to_list(),
+                y=rows["rate"].to_list(),
                 mode="lines+markers",
+                marker={"size": 4},
                 name=method,
                 legendgroup=method,
                 showlegend=col == 1,
-                line={"color": method_color(methods, method)},
+                line={"color": color, "width": 1.5},
                 hovertemplate=(
-                    f"{method} {level}: size %{{x:.3g}} × p99 → %{{y:.0%}} detected<extra></extra>"
+                    f"{method} {level}, test from %{{x}}: %{{y:.3g}} false alarms / "
+                    "object-day<extra></extra>"
                 ),
                 row=1,
                 col=col,
             )
-    fig.update_xaxes(type="log", title_text="size (× p99 of normal traffic)")
-    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
-    fig.update_yaxes(title_text="inserted attacks detected", row=1, col=1)
+            if rows["promised_fa_per_object_day"].is_not_null().any():
+                fig.add_scatter(
+                    x=rows["test_start"].to_list(),
+                    y=rows["promised_fa_per_object_day"].to_list(),
+                    mode="lines",
+                    name=f"{method}: its promise",
+                    legendgroup=f"{method} promise",
+                    showlegend=col == 1,
+                    line={"color": color, "width": 1.5, "dash": "dash"},
+                    hovertemplate=(
+                        f"{method} {level}, test from %{{x}}: promised %{{y:.3g}}<extra></extra>"
+                    ),
+                    row=1,
+                    col=col,
+                )
+    fig.update_xaxes(type="date", title_text="test part starting")
+    fig.update_yaxes(rangemode="tozero")
+    fig.update_yaxes(title_text="false alarms per object-day", row=1, col=1)
     fig.update_layout(
         template=TEMPLATE,
-        height=380,
+        height=400,
         margin={"l": 70, "r": 20, "t": 40, "b": 60},
-        legend={"orientation": "h", "y": -0.25},
+        legend={"orientation": "h", "y": -0.3},
     )
     return fig
