@@ -7,6 +7,7 @@ from bisect import bisect_left, bisect_right
 from itertools import accumulate
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -14,17 +15,76 @@ import pyarrow.parquet as pq
 from floodmark.store.layout import fsync_file
 from floodmark.store.tables import FILE_COLUMNS
 
+#: How a partition file is written: the ids as a dictionary Arrow hands over as it is
+#: (no hashing of strings), the timestamps delta-encoded (a regular series packs to
+#: almost nothing), the values plain. No Arrow schema is stored, so every reader
+#: (Polars, PyArrow, Spark) sees the ids as a plain string column.
+_WRITE_SCHEMA = pa.schema(
+    [
+        ("prediction_id", pa.dictionary(pa.int32(), pa.string())),
+        ("timestamp", pa.timestamp("us", "UTC")),
+        ("passed", pa.float64()),
+        ("blocked", pa.float64()),
+    ]
+)
+
 
 def write_partition_file(df: pl.DataFrame, path: Path, *, row_group_rows: int) -> None:
-    """Write one sorted partition file; same data gives the same bytes (no timestamps inside).
-
-    LZ4, not zstd: files 1.7x larger, but reading them back, the first step of
-    every feature run, took 40 % less time (a 344 k-row file: 2.7 ms, not 4.5 ms).
-    """
-    df.select(FILE_COLUMNS).write_parquet(
-        path, compression="lz4", statistics=True, row_group_size=row_group_rows
+    """Write one sorted partition file from a ``FILE_COLUMNS`` frame (``write_series_file``)."""
+    runs = df.select(pl.col("prediction_id").rle()).unnest("prediction_id")
+    values = tuple(df[c].to_arrow() for c in FILE_COLUMNS[1:])
+    write_series_file(
+        runs["value"].to_list(), runs["len"].to_numpy(), values, path, row_group_rows=row_group_rows
     )
+
+
+def write_series_file(
+    ids: list[str],
+    counts: np.ndarray,
+    values: tuple[pa.Array | np.ndarray, ...],
+    path: Path,
+    *,
+    row_group_rows: int,
+) -> None:
+    """Write one sorted partition file: ``ids[i]`` has the next ``counts[i]`` rows of ``values``
+    (timestamp as epoch microseconds or Arrow timestamps, passed, blocked).
+
+    Same data gives the same bytes (no timestamps inside), whatever the caller. LZ4,
+    not zstd: reading back, the first step of every feature run, takes 40 % less
+    time. Statistics on the id and timestamp columns only (what filters use).
+    """
+    columns = [_arrow(v, t) for v, t in zip(values, _WRITE_SCHEMA.types[1:], strict=True)]
+    codes = np.repeat(np.arange(len(ids), dtype=np.int32), counts)
+    dictionary = pa.array(ids, pa.string())
+    with pq.ParquetWriter(
+        path,
+        _WRITE_SCHEMA,
+        compression="lz4",
+        use_dictionary=["prediction_id"],
+        column_encoding={"timestamp": "DELTA_BINARY_PACKED"},
+        write_statistics=["prediction_id", "timestamp"],
+        store_schema=False,
+    ) as writer:
+        for start in range(0, codes.size, row_group_rows):
+            stop = min(start + row_group_rows, codes.size)
+            # Each row group's dictionary holds its own ids only.
+            first, last = int(codes[start]), int(codes[stop - 1])
+            group_ids = pa.DictionaryArray.from_arrays(
+                pa.array(codes[start:stop] - first), dictionary.slice(first, last - first + 1)
+            )
+            group = [group_ids] + [c.slice(start, stop - start) for c in columns]
+            writer.write_table(
+                pa.Table.from_arrays(group, schema=_WRITE_SCHEMA), row_group_size=row_group_rows
+            )
     fsync_file(path)
+
+
+def _arrow(values: pa.Array | np.ndarray, kind: pa.DataType) -> pa.Array:
+    """A column as an Arrow array of ``kind``; numpy arrays without a copy."""
+    if isinstance(values, np.ndarray):
+        values = np.ascontiguousarray(values)
+        return pa.Array.from_buffers(kind, values.size, [None, pa.py_buffer(values)])
+    return values.cast(kind)
 
 
 def scan_files(paths: Path | list[Path]) -> pl.LazyFrame:
