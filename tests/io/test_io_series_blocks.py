@@ -9,7 +9,7 @@ from polars.testing import assert_frame_equal
 
 from floodmark.errors import SchemaError
 from floodmark.io.read_result import ReadResult
-from floodmark.io.series_blocks import BlockFile, OpenFiles, checked_blocks
+from floodmark.io.series_blocks import BlockFile, MappedFiles, OpenFiles, checked_blocks
 
 KEYS = [("a", "PT_SYN", "PPS"), ("b", "PT_SYN", "PPS"), ("c", "PT_UDP", "BW")]
 
@@ -63,6 +63,28 @@ def test_blocks_written_to_a_file_read_back_the_same(tmp_path):
     finally:
         files.close()
     assert_frame_equal(filed[0].frame(), first.frame())
+
+
+def _mapped(path) -> bool:
+    with open("/proc/self/maps") as maps:
+        return any(line.rstrip().endswith(str(path)) for line in maps)
+
+
+def test_views_of_a_block_file_are_its_rows_and_are_unmapped_together(tmp_path):
+    blocks = checked_blocks(KEYS, np.array([3, 2, 2]), _arrays([10, 20, 30, 5, 6, 1, 2]))
+    file = BlockFile(tmp_path / "blocks.bin")
+    file.append(_arrays([7, 8]))  # another block set before: the views start further on
+    filed = blocks.written_to(file)
+    file.close()
+    with MappedFiles() as maps:
+        views = filed.view_rows(3, 2, maps)  # series b alone
+        assert [v.tolist() for v in views] == [[5, 6], [3.0, 4.0], [1.5, 2.0]]
+        memory = blocks.view_rows(3, 2, maps)
+        assert all(np.array_equal(v, m) for v, m in zip(views, memory, strict=True))
+        assert _mapped(file.path)
+        del views, memory
+    # The pages a writer touched count in its memory while mapped: closing unmaps them.
+    assert not _mapped(file.path)
 
 
 def test_a_read_result_of_blocks_gives_its_long_table():

@@ -11,6 +11,8 @@ through a pipe.
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import os
 import threading
 from dataclasses import dataclass, replace
@@ -68,6 +70,17 @@ class SeriesBlocks:
         for number, column in enumerate(out):
             at = self.offset + 8 * (number * self.rows + start)
             pread_exact(fd, column, at)
+
+    def view_rows(self, start: int, n: int, maps: MappedFiles) -> Arrays:
+        """Rows ``[start, start + n)`` as views: of the arrays in memory, or of the
+        block file mapped by ``maps`` (no copy, no fresh pages)."""
+        if self.arrays is not None:
+            return tuple(column[start : start + n] for column in self.arrays)  # type: ignore[return-value]
+        buffer = maps.buffer(self.file)
+        return tuple(  # type: ignore[return-value]
+            np.frombuffer(buffer, dtype, n, self.offset + 8 * (number * self.rows + start))
+            for number, dtype in enumerate(DTYPES)
+        )
 
     def read(self, files: OpenFiles) -> Arrays:
         """All the columns as arrays."""
@@ -186,6 +199,35 @@ class OpenFiles:
             for fd in self._fds.values():
                 os.close(fd)
             self._fds.clear()
+
+
+class MappedFiles:
+    """Block files mapped read-only for zero-copy views, unmapped together by ``close``.
+
+    The pages a view touches count in the process's memory while mapped, so a writer
+    maps what one output file needs and closes the lot once the file is written.
+    """
+
+    def __init__(self) -> None:
+        self._maps: dict[str, mmap.mmap] = {}
+
+    def buffer(self, path: str) -> mmap.mmap:
+        if path not in self._maps:
+            with open(path, "rb") as file:
+                self._maps[path] = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        return self._maps[path]
+
+    def close(self) -> None:
+        for mapped in self._maps.values():
+            with contextlib.suppress(BufferError):  # a view still alive: unmapped when it goes
+                mapped.close()
+        self._maps.clear()
+
+    def __enter__(self) -> MappedFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def pread_exact(fd: int, out: np.ndarray, offset: int) -> None:
