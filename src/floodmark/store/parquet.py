@@ -54,8 +54,9 @@ def write_series_file(
 
     The same ids and values give the same bytes (no timestamps inside), wherever the
     parts come from. LZ4, not zstd: reading back, the first step of every feature
-    run, takes 40 % less time. Statistics on the id and timestamp columns only (what
-    filters use).
+    run, takes 40 % less time. Statistics on the timestamp column only: the store reads
+    row ranges (its index) and never filters on values; a time filter of a scan may
+    skip row groups. (Statistics of the id column cost a sixth of the writer's time.)
     """
     counts = np.array([len(part) for part in columns[0]], dtype=np.int64)
     chunked = [
@@ -70,7 +71,7 @@ def write_series_file(
         compression="lz4",
         use_dictionary=["prediction_id"],
         column_encoding={"timestamp": "DELTA_BINARY_PACKED"},
-        write_statistics=["prediction_id", "timestamp"],
+        write_statistics=["timestamp"],
         store_schema=False,
     ) as writer:
         for start in range(0, codes.size, row_group_rows):
