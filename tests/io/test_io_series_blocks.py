@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 import polars as pl
 import pytest
@@ -65,9 +67,15 @@ def test_blocks_written_to_a_file_read_back_the_same(tmp_path):
     assert_frame_equal(filed[0].frame(), first.frame())
 
 
-def _mapped(path) -> bool:
+def _mapped(path) -> int:
+    """Bytes of ``path`` mapped into this process."""
+    total = 0
     with open("/proc/self/maps") as maps:
-        return any(line.rstrip().endswith(str(path)) for line in maps)
+        for line in maps:
+            if line.rstrip().endswith(str(path)):
+                start, stop = (int(x, 16) for x in line.split()[0].split("-"))
+                total += stop - start
+    return total
 
 
 def test_views_of_a_block_file_are_its_rows_and_are_unmapped_together(tmp_path):
@@ -85,6 +93,22 @@ def test_views_of_a_block_file_are_its_rows_and_are_unmapped_together(tmp_path):
         del views, memory
     # The pages a writer touched count in its memory while mapped: closing unmaps them.
     assert not _mapped(file.path)
+
+
+def test_a_view_maps_its_own_rows_only(tmp_path):
+    """Not the file around them: a fault maps the whole cached folio a mapping spans,
+    so mapping whole files took a writer's memory to gigabytes at full scale."""
+    file = BlockFile(tmp_path / "blocks.bin")
+    before = file.append(_arrays(np.arange(1 << 17)))  # 3 MB of other series
+    blocks = checked_blocks(KEYS[:1], np.array([4]), _arrays([1, 2, 3, 4])).written_to(file)
+    file.append(_arrays(np.arange(1 << 17)))
+    file.close()
+    assert before == 0 and blocks.offset == 3 << 20
+    with MappedFiles() as maps:
+        views = blocks.view_rows(1, 2, maps)
+        assert views[0].tolist() == [2, 3]
+        assert 0 < _mapped(file.path) <= 3 * 2 * mmap.ALLOCATIONGRANULARITY
+        del views
 
 
 def test_a_read_result_of_blocks_gives_its_long_table():

@@ -76,9 +76,8 @@ class SeriesBlocks:
         block file mapped by ``maps`` (no copy, no fresh pages)."""
         if self.arrays is not None:
             return tuple(column[start : start + n] for column in self.arrays)  # type: ignore[return-value]
-        buffer = maps.buffer(self.file)
         return tuple(  # type: ignore[return-value]
-            np.frombuffer(buffer, dtype, n, self.offset + 8 * (number * self.rows + start))
+            maps.view(self.file, self.offset + 8 * (number * self.rows + start), n, dtype)
             for number, dtype in enumerate(DTYPES)
         )
 
@@ -202,26 +201,39 @@ class OpenFiles:
 
 
 class MappedFiles:
-    """Block files mapped read-only for zero-copy views, unmapped together by ``close``.
+    """Ranges of block files mapped read-only for zero-copy views, unmapped together by
+    ``close``.
 
-    The pages a view touches count in the process's memory while mapped, so a writer
-    maps what one output file needs and closes the lot once the file is written.
+    Each view maps its own range, nothing around it: the pages of a mapping count in
+    the process's memory, and a fault maps the whole cached folio (up to megabytes of
+    other series' samples) when the mapping spans it. A writer maps what one output
+    file needs and closes the lot once the file is written.
     """
 
     def __init__(self) -> None:
-        self._maps: dict[str, mmap.mmap] = {}
+        self._fds: dict[str, int] = {}
+        self._maps: list[mmap.mmap] = []
 
-    def buffer(self, path: str) -> mmap.mmap:
-        if path not in self._maps:
-            with open(path, "rb") as file:
-                self._maps[path] = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-        return self._maps[path]
+    def view(self, path: str, offset: int, n: int, dtype: type) -> np.ndarray:
+        """``n`` values of ``dtype`` at byte ``offset`` of ``path``."""
+        if n == 0:
+            return np.empty(0, dtype=dtype)
+        if path not in self._fds:
+            self._fds[path] = os.open(path, os.O_RDONLY)
+        start = offset - offset % mmap.ALLOCATIONGRANULARITY
+        length = offset - start + n * np.dtype(dtype).itemsize
+        mapped = mmap.mmap(self._fds[path], length, access=mmap.ACCESS_READ, offset=start)
+        self._maps.append(mapped)
+        return np.frombuffer(mapped, dtype, n, offset - start)
 
     def close(self) -> None:
-        for mapped in self._maps.values():
+        for mapped in self._maps:
             with contextlib.suppress(BufferError):  # a view still alive: unmapped when it goes
                 mapped.close()
         self._maps.clear()
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
 
     def __enter__(self) -> MappedFiles:
         return self
