@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 import polars as pl
 import pytest
@@ -9,7 +11,7 @@ from polars.testing import assert_frame_equal
 
 from floodmark.errors import SchemaError
 from floodmark.io.read_result import ReadResult
-from floodmark.io.series_blocks import BlockFile, OpenFiles, checked_blocks
+from floodmark.io.series_blocks import BlockFile, MappedFiles, OpenFiles, checked_blocks
 
 KEYS = [("a", "PT_SYN", "PPS"), ("b", "PT_SYN", "PPS"), ("c", "PT_UDP", "BW")]
 
@@ -63,6 +65,50 @@ def test_blocks_written_to_a_file_read_back_the_same(tmp_path):
     finally:
         files.close()
     assert_frame_equal(filed[0].frame(), first.frame())
+
+
+def _mapped(path) -> int:
+    """Bytes of ``path`` mapped into this process."""
+    total = 0
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            if line.rstrip().endswith(str(path)):
+                start, stop = (int(x, 16) for x in line.split()[0].split("-"))
+                total += stop - start
+    return total
+
+
+def test_views_of_a_block_file_are_its_rows_and_are_unmapped_together(tmp_path):
+    blocks = checked_blocks(KEYS, np.array([3, 2, 2]), _arrays([10, 20, 30, 5, 6, 1, 2]))
+    file = BlockFile(tmp_path / "blocks.bin")
+    file.append(_arrays([7, 8]))  # another block set before: the views start further on
+    filed = blocks.written_to(file)
+    file.close()
+    with MappedFiles() as maps:
+        views = filed.view_rows(3, 2, maps)  # series b alone
+        assert [v.tolist() for v in views] == [[5, 6], [3.0, 4.0], [1.5, 2.0]]
+        memory = blocks.view_rows(3, 2, maps)
+        assert all(np.array_equal(v, m) for v, m in zip(views, memory, strict=True))
+        assert _mapped(file.path)
+        del views, memory
+    # The pages a writer touched count in its memory while mapped: closing unmaps them.
+    assert not _mapped(file.path)
+
+
+def test_a_view_maps_its_own_rows_only(tmp_path):
+    """Not the file around them: a fault maps the whole cached folio a mapping spans,
+    so mapping whole files took a writer's memory to gigabytes at full scale."""
+    file = BlockFile(tmp_path / "blocks.bin")
+    before = file.append(_arrays(np.arange(1 << 17)))  # 3 MB of other series
+    blocks = checked_blocks(KEYS[:1], np.array([4]), _arrays([1, 2, 3, 4])).written_to(file)
+    file.append(_arrays(np.arange(1 << 17)))
+    file.close()
+    assert before == 0 and blocks.offset == 3 << 20
+    with MappedFiles() as maps:
+        views = blocks.view_rows(1, 2, maps)
+        assert views[0].tolist() == [2, 3]
+        assert 0 < _mapped(file.path) <= 3 * 2 * mmap.ALLOCATIONGRANULARITY
+        del views
 
 
 def test_a_read_result_of_blocks_gives_its_long_table():

@@ -12,6 +12,7 @@ import polars as pl
 from floodmark.io.codec import decode_time_series, encode_time_series
 from floodmark.io.read_result import ReadResult, empty_series_meta
 from floodmark.schema import LONG_SCHEMA, QUARANTINE_SCHEMA
+from floodmark.store.tables import FILE_COLUMNS
 
 T0 = 1_700_000_000  # epoch seconds, 2023-11-14
 
@@ -89,3 +90,21 @@ def snapshot(root: Path) -> dict[str, object]:
             else:
                 out[rel] = ("file", hashlib.sha256(path.read_bytes()).hexdigest())
     return out
+
+
+def partition_frame(rows: int, seed: int) -> pl.DataFrame:
+    """A partition file's rows: objects in id order, each sorted by time, NaN and nulls in."""
+    rng = np.random.default_rng(seed)
+    passed = rng.random(rows) * 1e6
+    passed[rng.random(rows) < 0.05] = np.nan
+    blocked = pl.Series(rng.random(rows)).scatter(np.flatnonzero(rng.random(rows) < 0.05), None)
+    owner = np.sort(rng.integers(0, 5, rows))
+    return pl.DataFrame(
+        {
+            "prediction_id": [f"obj{i}" for i in owner],
+            "timestamp": pl.from_epoch(regular(rows), "s").dt.replace_time_zone("UTC"),
+            "passed": passed,
+            "blocked": blocked,
+        },
+        schema_overrides={"timestamp": LONG_SCHEMA["timestamp"]},
+    ).select(FILE_COLUMNS)

@@ -5,34 +5,14 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
-from store_builders import regular
+from store_builders import partition_frame
 
-from floodmark.schema import LONG_SCHEMA
 from floodmark.store.parquet import RowGroupFile, read_rows, write_partition_file
 from floodmark.store.tables import FILE_COLUMNS
-
-
-def partition_frame(rows: int, seed: int) -> pl.DataFrame:
-    """A partition file's rows: objects in id order, each sorted by time, NaN and nulls in."""
-    rng = np.random.default_rng(seed)
-    passed = rng.random(rows) * 1e6
-    passed[rng.random(rows) < 0.05] = np.nan
-    blocked = pl.Series(rng.random(rows)).scatter(np.flatnonzero(rng.random(rows) < 0.05), None)
-    owner = np.sort(rng.integers(0, 5, rows))
-    return pl.DataFrame(
-        {
-            "prediction_id": [f"obj{i}" for i in owner],
-            "timestamp": pl.from_epoch(regular(rows), "s").dt.replace_time_zone("UTC"),
-            "passed": passed,
-            "blocked": blocked,
-        },
-        schema_overrides={"timestamp": LONG_SCHEMA["timestamp"]},
-    ).select(FILE_COLUMNS)
 
 
 @settings(max_examples=80, deadline=None)

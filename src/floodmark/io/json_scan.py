@@ -199,6 +199,8 @@ def _samples(b, i, stamps, values, count):
                     if digits == 19:
                         return -1, count
                     mantissa = mantissa * 10 + (b[i] - 48)
+                    if mantissa > _MAX_EXACT:  # refused by _exact anyway; never wraps round
+                        return -1, count
                     digits += 1
                     i += 1
             if i < n and b[i] == 46:  # '.'
@@ -211,6 +213,8 @@ def _samples(b, i, stamps, values, count):
                         if digits == 19:
                             return -1, count
                         mantissa = mantissa * 10 + (b[i] - 48)
+                        if mantissa > _MAX_EXACT:
+                            return -1, count
                         digits += 1
                     exp10 -= 1
                     i += 1

@@ -11,6 +11,8 @@ through a pipe.
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import os
 import threading
 from dataclasses import dataclass, replace
@@ -68,6 +70,16 @@ class SeriesBlocks:
         for number, column in enumerate(out):
             at = self.offset + 8 * (number * self.rows + start)
             pread_exact(fd, column, at)
+
+    def view_rows(self, start: int, n: int, maps: MappedFiles) -> Arrays:
+        """Rows ``[start, start + n)`` as views: of the arrays in memory, or of the
+        block file mapped by ``maps`` (no copy, no fresh pages)."""
+        if self.arrays is not None:
+            return tuple(column[start : start + n] for column in self.arrays)  # type: ignore[return-value]
+        return tuple(  # type: ignore[return-value]
+            maps.view(self.file, self.offset + 8 * (number * self.rows + start), n, dtype)
+            for number, dtype in enumerate(DTYPES)
+        )
 
     def read(self, files: OpenFiles) -> Arrays:
         """All the columns as arrays."""
@@ -186,6 +198,48 @@ class OpenFiles:
             for fd in self._fds.values():
                 os.close(fd)
             self._fds.clear()
+
+
+class MappedFiles:
+    """Ranges of block files mapped read-only for zero-copy views, unmapped together by
+    ``close``.
+
+    Each view maps its own range, nothing around it: the pages of a mapping count in
+    the process's memory, and a fault maps the whole cached folio (up to megabytes of
+    other series' samples) when the mapping spans it. A writer maps what one output
+    file needs and closes the lot once the file is written.
+    """
+
+    def __init__(self) -> None:
+        self._fds: dict[str, int] = {}
+        self._maps: list[mmap.mmap] = []
+
+    def view(self, path: str, offset: int, n: int, dtype: type) -> np.ndarray:
+        """``n`` values of ``dtype`` at byte ``offset`` of ``path``."""
+        if n == 0:
+            return np.empty(0, dtype=dtype)
+        if path not in self._fds:
+            self._fds[path] = os.open(path, os.O_RDONLY)
+        start = offset - offset % mmap.ALLOCATIONGRANULARITY
+        length = offset - start + n * np.dtype(dtype).itemsize
+        mapped = mmap.mmap(self._fds[path], length, access=mmap.ACCESS_READ, offset=start)
+        self._maps.append(mapped)
+        return np.frombuffer(mapped, dtype, n, offset - start)
+
+    def close(self) -> None:
+        for mapped in self._maps:
+            with contextlib.suppress(BufferError):  # a view still alive: unmapped when it goes
+                mapped.close()
+        self._maps.clear()
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+    def __enter__(self) -> MappedFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def pread_exact(fd: int, out: np.ndarray, offset: int) -> None:

@@ -19,6 +19,7 @@ import polars as pl
 from floodmark.io.series_blocks import (
     DTYPES,
     Arrays,
+    MappedFiles,
     OpenFiles,
     SeriesBlocks,
     in_order_of,
@@ -88,6 +89,15 @@ class IncomingPartition:
             source.copy_rows(self.row_in_source[b], tuple(c[at : at + n] for c in out), self.files)
             at += n
         return out  # type: ignore[return-value]
+
+    def view_blocks(self, blocks: list[int], maps: MappedFiles) -> list[Arrays]:
+        """The rows of each of ``blocks`` as views (see ``SeriesBlocks.view_rows``)."""
+        return [
+            self.segments[self.segment_of[b]].source.view_rows(
+                self.row_in_source[b], self.counts[b], maps
+            )
+            for b in blocks
+        ]
 
     def fragments(self) -> list[pl.DataFrame | Path]:
         """Each batch's rows as a fragment of the general merge (see ``_frame``), in

@@ -16,10 +16,10 @@ import numba
 import numpy as np
 import polars as pl
 
-from floodmark.io.series_blocks import timestamp_series
+from floodmark.io.series_blocks import COLUMNS, Arrays, MappedFiles, timestamp_series
 from floodmark.store.incoming import IncomingPartition
 from floodmark.store.merge import PartitionResult, file_name, plan_groups
-from floodmark.store.parquet import write_partition_file
+from floodmark.store.parquet import arrow_view, write_series_file
 from floodmark.store.tables import INDEX_SCHEMA, STATS_SCHEMA
 
 
@@ -73,57 +73,52 @@ def _write_file(
     """One file of whole series; its index rows and per-series statistics."""
     ids = [incoming.ids[b] for b in blocks]
     counts = np.array([incoming.counts[b] for b in blocks], dtype=np.int64)
-    ts, passed, blocked = incoming.read_blocks(blocks)
+    # The blocks are handed to the writer as views of the block files, mapped while
+    # this file is written: no copy into fresh memory.
+    with MappedFiles() as maps:
+        first, last, steps = _write_views(
+            ids, incoming.view_blocks(blocks, maps), path, row_group_rows
+        )
     id_column = pl.Series("prediction_id", ids, dtype=pl.String)
-    # Each id repeated by reference, one chunk per series: a third of a gather's time.
-    repeated = [id_column.slice(i, 1).new_from_index(0, n) for i, n in enumerate(counts.tolist())]
-    frame = pl.DataFrame(
-        [
-            pl.concat(repeated, rechunk=False),
-            timestamp_series(ts),
-            pl.Series("passed", passed, dtype=pl.Float64),
-            pl.Series("blocked", blocked, dtype=pl.Float64),
-        ]
-    )
-    write_partition_file(frame, path, row_group_rows=row_group_rows)
     starts = np.cumsum(counts) - counts
     index = pl.DataFrame({"prediction_id": id_column, "row_offset": starts, "n_rows": counts})
     stats = pl.DataFrame(
         [
             id_column,
             pl.Series("n_samples", counts),
-            timestamp_series(ts[starts]).alias("first_timestamp"),
-            timestamp_series(ts[starts + counts - 1]).alias("last_timestamp"),
-            pl.Series("median_step_s", _median_steps(ts, starts, counts)).fill_nan(None),
+            timestamp_series(first).alias("first_timestamp"),
+            timestamp_series(last).alias("last_timestamp"),
+            pl.Series("median_step_s", steps).fill_nan(None),
         ]
     )
     return index, stats
 
 
-def _median_steps(ts: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Per block, the median step in seconds (as ``domain.median_step_s``; NaN under two)."""
-    out = np.empty(len(counts), dtype=np.float64)
-    _median_steps_into(ts, starts, counts, out)
-    return out
+def _write_views(
+    ids: list[str], views: list[Arrays], path: Path, row_group_rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Write the file; each block's first and last timestamp and median step (its
+    views are gone when this returns, so the files can be unmapped)."""
+    columns = [[arrow_view(view[k], name) for view in views] for k, name in enumerate(COLUMNS)]
+    write_series_file(ids, columns, path, row_group_rows=row_group_rows)
+    first = np.array([view[0][0] for view in views], dtype=np.int64)
+    last = np.array([view[0][-1] for view in views], dtype=np.int64)
+    steps = np.array([_median_step(view[0]) for view in views], dtype=np.float64)
+    return first, last, steps
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _median_steps_into(ts, starts, counts, out):  # pragma: no cover - compiled
-    # Compiled and outside the GIL: partitions are written by threads. A regular
-    # series (every step the same, the common case) takes one pass, no sort.
-    for i in range(counts.size):
-        s, n = starts[i], counts[i]
-        if n < 2:
-            out[i] = np.nan
-            continue
-        first = ts[s + 1] - ts[s]
-        regular = True
-        for j in range(s + 2, s + n):
-            if ts[j] - ts[j - 1] != first:
-                regular = False
-                break
-        if regular:
-            out[i] = np.float64(first) / 1e6
-        else:
-            steps = (ts[s + 1 : s + n] - ts[s : s + n - 1]).astype(np.float64)
-            out[i] = np.median(steps) / 1e6
+def _median_step(ts):  # pragma: no cover - compiled
+    """The median step in seconds (as ``domain.median_step_s``; NaN under two samples).
+
+    Compiled and outside the GIL: partitions are written by threads. A regular
+    series (every step the same, the common case) takes one pass, no sort.
+    """
+    n = ts.size
+    if n < 2:
+        return np.nan
+    first = ts[1] - ts[0]
+    for j in range(2, n):
+        if ts[j] - ts[j - 1] != first:
+            return np.median((ts[1:] - ts[:-1]).astype(np.float64)) / 1e6
+    return np.float64(first) / 1e6

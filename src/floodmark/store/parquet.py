@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from itertools import accumulate
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -14,17 +16,83 @@ import pyarrow.parquet as pq
 from floodmark.store.layout import fsync_file
 from floodmark.store.tables import FILE_COLUMNS
 
+#: How a partition file is written: the ids as a dictionary Arrow hands over as it is
+#: (no hashing of strings), the timestamps delta-encoded (a regular series packs to
+#: almost nothing), the values plain. No Arrow schema is stored, so every reader
+#: (Polars, PyArrow, Spark) sees the ids as a plain string column.
+_WRITE_SCHEMA = pa.schema(
+    [
+        ("prediction_id", pa.dictionary(pa.int32(), pa.string())),
+        ("timestamp", pa.timestamp("us", "UTC")),
+        ("passed", pa.float64()),
+        ("blocked", pa.float64()),
+    ]
+)
+
 
 def write_partition_file(df: pl.DataFrame, path: Path, *, row_group_rows: int) -> None:
-    """Write one sorted partition file; same data gives the same bytes (no timestamps inside).
+    """Write one sorted partition file from a ``FILE_COLUMNS`` frame (``write_series_file``)."""
+    runs = df.select(pl.col("prediction_id").rle()).unnest("prediction_id")
+    counts = runs["len"].to_list()
+    starts = np.cumsum(counts) - counts
+    columns = []
+    for name in FILE_COLUMNS[1:]:
+        values = df[name].to_arrow()
+        columns.append([values.slice(s, n) for s, n in zip(starts.tolist(), counts, strict=True)])
+    write_series_file(runs["value"].to_list(), columns, path, row_group_rows=row_group_rows)
 
-    LZ4, not zstd: files 1.7x larger, but reading them back, the first step of
-    every feature run, took 40 % less time (a 344 k-row file: 2.7 ms, not 4.5 ms).
+
+def write_series_file(
+    ids: list[str],
+    columns: Sequence[Sequence[pa.Array]],
+    path: Path,
+    *,
+    row_group_rows: int,
+) -> None:
+    """Write one sorted partition file: ``columns[k][i]`` is series ``ids[i]``'s part of
+    column ``k`` (timestamp, passed, blocked; see ``arrow_view`` for arrays in memory).
+
+    The same ids and values give the same bytes (no timestamps inside), wherever the
+    parts come from. LZ4, not zstd: reading back, the first step of every feature
+    run, takes 40 % less time. Statistics on the timestamp column only: the store reads
+    row ranges (its index) and never filters on values; a time filter of a scan may
+    skip row groups. (Statistics of the id column cost a sixth of the writer's time.)
     """
-    df.select(FILE_COLUMNS).write_parquet(
-        path, compression="lz4", statistics=True, row_group_size=row_group_rows
-    )
+    counts = np.array([len(part) for part in columns[0]], dtype=np.int64)
+    chunked = [
+        pa.chunked_array(parts, kind)
+        for parts, kind in zip(columns, _WRITE_SCHEMA.types[1:], strict=True)
+    ]
+    codes = np.repeat(np.arange(len(ids), dtype=np.int32), counts)
+    dictionary = pa.array(ids, pa.string())
+    with pq.ParquetWriter(
+        path,
+        _WRITE_SCHEMA,
+        compression="lz4",
+        use_dictionary=["prediction_id"],
+        column_encoding={"timestamp": "DELTA_BINARY_PACKED"},
+        write_statistics=["timestamp"],
+        store_schema=False,
+    ) as writer:
+        for start in range(0, codes.size, row_group_rows):
+            stop = min(start + row_group_rows, codes.size)
+            # Each row group's dictionary holds its own ids only.
+            first, last = int(codes[start]), int(codes[stop - 1])
+            group_ids = pa.DictionaryArray.from_arrays(
+                pa.array(codes[start:stop] - first), dictionary.slice(first, last - first + 1)
+            )
+            group = [group_ids] + [c.slice(start, stop - start) for c in chunked]
+            writer.write_table(
+                pa.Table.from_arrays(group, schema=_WRITE_SCHEMA), row_group_size=row_group_rows
+            )
     fsync_file(path)
+
+
+def arrow_view(values: np.ndarray, column: str) -> pa.Array:
+    """A contiguous numpy array as column ``column``'s Arrow array, without a copy
+    (timestamps as epoch microseconds)."""
+    kind = _WRITE_SCHEMA.field(column).type
+    return pa.Array.from_buffers(kind, values.size, [None, pa.py_buffer(values)])
 
 
 def scan_files(paths: Path | list[Path]) -> pl.LazyFrame:
