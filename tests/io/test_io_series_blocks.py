@@ -111,6 +111,21 @@ def test_a_view_maps_its_own_rows_only(tmp_path):
         del views
 
 
+def test_views_past_the_mapping_limit_are_read_and_equal(tmp_path):
+    """A file of many short series must not run into the kernel's limit of mappings."""
+    file = BlockFile(tmp_path / "blocks.bin")
+    blocks = checked_blocks(KEYS, np.array([3, 2, 2]), _arrays([10, 20, 30, 5, 6, 1, 2]))
+    filed = blocks.written_to(file)
+    file.close()
+    with MappedFiles(max_maps=2) as maps:
+        views = [filed.view_rows(start, n, maps) for start, n in ((0, 3), (3, 2), (5, 2))]
+        assert len(maps._maps) == 2
+        expected = [blocks.view_rows(start, n, maps) for start, n in ((0, 3), (3, 2), (5, 2))]
+        for got, want in zip(views, expected, strict=True):
+            assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+        del views, expected
+
+
 def test_a_read_result_of_blocks_gives_its_long_table():
     blocks = checked_blocks(KEYS, np.array([2, 0, 1]), _arrays([0, 1_000_000, 7_000_000]))
     result = ReadResult(blocks=(blocks,))

@@ -200,6 +200,11 @@ class OpenFiles:
             self._fds.clear()
 
 
+#: Mappings one ``MappedFiles`` holds at most, well under the kernel's limit per process
+#: (``vm.max_map_count``, 65,530 by default): a file of many short series would pass it.
+MAX_MAPS = 8_192
+
+
 class MappedFiles:
     """Ranges of block files mapped read-only for zero-copy views, unmapped together by
     ``close``.
@@ -207,12 +212,14 @@ class MappedFiles:
     Each view maps its own range, nothing around it: the pages of a mapping count in
     the process's memory, and a fault maps the whole cached folio (up to megabytes of
     other series' samples) when the mapping spans it. A writer maps what one output
-    file needs and closes the lot once the file is written.
+    file needs and closes the lot once the file is written. Past ``max_maps`` mappings,
+    views are read into fresh arrays instead (same values).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_maps: int = MAX_MAPS) -> None:
         self._fds: dict[str, int] = {}
         self._maps: list[mmap.mmap] = []
+        self.max_maps = max_maps
 
     def view(self, path: str, offset: int, n: int, dtype: type) -> np.ndarray:
         """``n`` values of ``dtype`` at byte ``offset`` of ``path``."""
@@ -220,6 +227,10 @@ class MappedFiles:
             return np.empty(0, dtype=dtype)
         if path not in self._fds:
             self._fds[path] = os.open(path, os.O_RDONLY)
+        if len(self._maps) >= self.max_maps:
+            copy = np.empty(n, dtype=dtype)
+            pread_exact(self._fds[path], copy, offset)
+            return copy
         start = offset - offset % mmap.ALLOCATIONGRANULARITY
         length = offset - start + n * np.dtype(dtype).itemsize
         mapped = mmap.mmap(self._fds[path], length, access=mmap.ACCESS_READ, offset=start)
