@@ -63,6 +63,7 @@ from floodmark.io import iter_vendor_export, read_vendor_export
 from floodmark.machine import available_cpus
 from floodmark.store import ingest_files, open_store
 from notebook_decode import extract_ts_from_dict  # bench/ is on sys.path
+from proctree import process_tree
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "features"))
@@ -198,20 +199,7 @@ def run_with_peak_rss(argv: list[str], log: Path) -> dict:
 
 def tree_rss(root: int) -> tuple[int, int]:
     """Bytes resident in ``root`` and its descendants, and the largest VmHWM among them."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-    tree, frontier = {root}, [root]
-    while frontier:
-        pid = frontier.pop()
-        kids = [p for p, parent in parents.items() if parent == pid]
-        tree.update(kids)
-        frontier.extend(kids)
+    tree = process_tree(root)
     total = high = 0
     for pid in tree:
         try:

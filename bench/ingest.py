@@ -44,6 +44,7 @@ from decode import _version, notebook_decode, timed  # bench/ is on sys.path
 from floodmark.generate import generate_fleet
 from floodmark.io.codec import decode_time_series
 from floodmark.store import ingest_files
+from proctree import process_tree
 
 OUT = Path(__file__).resolve().parent / "out" / "ingest.json"
 TARGETS = {"a_ingest": 10.0, "b_decode_cpu": 20.0, "c_reingest_fraction": 0.10}
@@ -82,20 +83,8 @@ def tree_memory(pid: int) -> tuple[int, int]:
     splits each shared page between the processes sharing it, so its sum is the
     tree's memory.
     """
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as file:
-                    ppid = int(file.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
     rss = pss = 0
-    todo = [pid]
-    while todo:
-        current = todo.pop()
-        todo += children.get(current, [])
+    for current in process_tree(pid):
         try:
             with open(f"/proc/{current}/smaps_rollup") as file:
                 for line in file:
