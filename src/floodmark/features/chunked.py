@@ -23,10 +23,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from floodmark.domain import bounded_map
 from floodmark.features.engine import (
+    PART_ROWS,
     PEAK_SCHEMA,
     feature_kernel,
     finish_features,
@@ -34,6 +36,8 @@ from floodmark.features.engine import (
 )
 from floodmark.features.families import FeatureParams
 from floodmark.features.prepare import prepare_runs
+from floodmark.io.read_result import ReadResult
+from floodmark.io.series_blocks import DTYPES, OpenFiles, SeriesBlocks, timestamp_series
 from floodmark.machine import available_cpus
 from floodmark.schema import KEY_COLUMNS, LONG_SCHEMA
 from floodmark.store import read_chunk_runs
@@ -98,29 +102,93 @@ def store_features(
 
 
 def batch_features(
-    batches: Iterable[pl.DataFrame],
+    batches: Iterable[pl.DataFrame | ReadResult],
     params: FeatureParams | None = None,
     *,
+    workers: int = 1,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> FeatureRun:
-    """Compute the features of long-table batches that each hold whole series.
+    """Compute the features of batches that each hold whole series.
 
-    For a reader's stream, e.g. a vendor export decoded in worker processes while
-    this one computes: ``batch_features(r.samples for r in iter_vendor_export(path,
-    workers=2))``. A series split over two batches would be two series: use a
-    store (``ingest``) when an input may repeat a series.
+    A batch is a long table, or a reader's ``ReadResult``: for a stream such as
+    ``batch_features(iter_vendor_export(path), workers=2)``. A ``ReadResult`` given
+    as series blocks goes to the kernel as it is, without building its long table
+    (a key per sample). ``workers``: batches computed at the same time, in threads,
+    while this thread takes the next batch from ``batches`` (for a reader: decodes
+    it), so decoding and features overlap. A series split over two batches would be
+    two series: use a store (``ingest``) when an input may repeat a series.
     """
     params = params or FeatureParams()
     samples = 0
 
-    def kernels() -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    def counted() -> Iterator[pl.DataFrame | ReadResult]:
         nonlocal samples
         for batch in batches:
-            samples += batch.height
-            yield feature_kernel(batch, params)
+            samples += batch.height if isinstance(batch, pl.DataFrame) else _rows(batch)
+            yield batch
 
-    result = _collect(kernels(), None, 0, progress)
+    kernels = bounded_map(lambda batch: _batch_kernel(batch, params), counted(), workers=workers)
+    result = _collect(kernels, None, 0, progress)
     return FeatureRun(result.features, result.super_peaks, result.chunks, samples)
+
+
+def _rows(result: ReadResult) -> int:
+    return sum(b.rows for b in result.blocks) if result.blocks else result.samples.height
+
+
+def _batch_kernel(
+    batch: pl.DataFrame | ReadResult, params: FeatureParams
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    if isinstance(batch, pl.DataFrame):
+        return feature_kernel(batch, params)
+    keys = [key for blocks in batch.blocks for key in blocks.keys]
+    if _rows(batch) == 0 or len(set(keys)) != len(keys):
+        # A key given twice is one series to the long table: let it merge them.
+        return feature_kernel(batch.samples, params)
+    files = OpenFiles()
+    try:
+        parts = [
+            _blocks_kernel(blocks, series, params, files)
+            for blocks in batch.blocks
+            for series in _whole_series_parts(blocks.counts)
+        ]
+    finally:
+        files.close()
+    # Sorted once all batches are in (``_collect``).
+    return pl.concat([p[0] for p in parts]), pl.concat([p[1] for p in parts])
+
+
+def _whole_series_parts(counts: np.ndarray) -> list[slice]:
+    """Runs of whole series of about ``PART_ROWS`` samples, each holding samples: the
+    kernel's memory stays bounded whatever the batch size. A series goes to the part
+    its first row falls in (as ``split_whole_series``)."""
+    filled = np.flatnonzero(counts > 0)
+    starts = (np.cumsum(counts) - counts)[filled]
+    cuts = [*np.flatnonzero(np.diff(starts // PART_ROWS, prepend=-1)).tolist(), filled.size]
+    return [slice(filled[a], filled[b - 1] + 1) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+
+
+def _blocks_kernel(
+    blocks: SeriesBlocks, series: slice, params: FeatureParams, files: OpenFiles
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The kernel on ``series`` of ``blocks``, keyed by position (``prepare_runs``)."""
+    counts = blocks.counts[series]
+    row, n = int(blocks.counts[: series.start].sum()), int(counts.sum())
+    if blocks.arrays is not None:
+        ts, passed, blocked = (column[row : row + n] for column in blocks.arrays)
+    else:
+        ts, passed, blocked = (np.empty(n, dtype=d) for d in DTYPES)
+        blocks.copy_rows(row, (ts, passed, blocked), files)
+    keys = pl.DataFrame(blocks.keys[series], schema=list(KEY_COLUMNS), orient="row")
+    values = pl.DataFrame(
+        [
+            timestamp_series(ts),
+            pl.Series("passed", passed, dtype=pl.Float64),
+            pl.Series("blocked", blocked, dtype=pl.Float64),
+        ]
+    )
+    prepared = prepare_runs(keys.with_columns(n_samples=pl.Series(counts)), values)
+    return prepared_kernel(prepared, params)
 
 
 def _collect(
