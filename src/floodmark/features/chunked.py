@@ -115,8 +115,10 @@ def batch_features(
     as series blocks goes to the kernel as it is, without building its long table
     (a key per sample). ``workers``: batches computed at the same time, in threads,
     while this thread takes the next batch from ``batches`` (for a reader: decodes
-    it), so decoding and features overlap. A series split over two batches would be
-    two series: use a store (``ingest``) when an input may repeat a series.
+    it, mostly without the GIL), so decoding and features overlap; small batches
+    (``iter_vendor_export(path, batch_rows=64)``) keep them overlapped from the first
+    to the last. A series split over two batches would be two series: use a store
+    (``ingest``) when an input may repeat a series.
     """
     params = params or FeatureParams()
     samples = 0
