@@ -133,3 +133,14 @@ def test_detection_by_size_is_counted_per_object(make_series, make_thresholds):
         ("b", 0.5, 2, 0.0),
         ("b", 3.0, 2, 0.0),
     ]
+
+
+def test_a_repeat_larger_than_the_test_part_inserts_nothing(make_series):
+    # more episodes than samples: no slice is long enough for one, and the spec is not
+    # expanded into a list of every episode (10**12 of them did not fit in memory)
+    learn, test = _parts(make_series)
+    for repeat in (20, 10**12, 10**20):
+        out = inject(test, learn, InjectSpec("plateau", 2, (2.0, 5.0), repeat=repeat))
+        assert out.height == test.height
+        assert out["inj_size"].null_count() == test.height
+        assert out["blocked"].to_list() == test["blocked"].to_list()
