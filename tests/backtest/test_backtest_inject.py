@@ -144,3 +144,15 @@ def test_a_repeat_larger_than_the_test_part_inserts_nothing(make_series):
         assert out.height == test.height
         assert out["inj_size"].null_count() == test.height
         assert out["blocked"].to_list() == test["blocked"].to_list()
+
+
+def test_a_size_given_twice_counts_its_episodes_once(make_series, make_thresholds):
+    from floodmark.backtest.inject import summarise_injected
+
+    learn, test = _parts(make_series)
+    spec = InjectSpec.parse("plateau:3:3,3")
+    out = inject(test, learn, spec)
+    assert out["inj_size"].drop_nulls().to_list() == [3.0] * 6  # two episodes of size 3
+    thr = make_thresholds([("a", "PT_TCP", "PPS", "m", "ss", 20.0)])
+    fleet = summarise_injected(score_injected(out, thr, spec, [1]))
+    assert fleet.select("size", "episodes", "detected").rows() == [(3.0, 2, 2)]

@@ -147,7 +147,8 @@ def score_injected(
     """Injected episodes and detections per object × method × min_duration × level × size
     (counts)."""
     parts = [pl.DataFrame(schema=INJECTED_OBJECT_SCHEMA).drop("detection_rate")]
-    for size in spec.sizes:
+    # a size given twice is counted once: its pass already marks the episodes of both
+    for size in dict.fromkeys(spec.sizes):
         # only this size's episodes are attacks here (no blocked value is above infinity)
         marked = test.with_columns(_this=(pl.col("inj_size") == size).fill_null(False))
         labelled = label_samples(marked, blocked_threshold=math.inf, in_window="_this")
