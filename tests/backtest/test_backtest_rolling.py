@@ -201,3 +201,8 @@ def test_days_beyond_any_timestamp_are_refused_in_one_line(tmp_path, two_objects
     assert named in str(result.exception)
     assert not out.exists()
 
+
+def test_a_refit_shorter_than_a_sample_is_refused(two_objects):
+    # a step of 1 second over 5-minute samples: billions of steps testing nothing
+    with pytest.raises(FloodmarkError, match="refit_every.*300 s"):
+        run_backtest(two_objects, ["rule-max"], learn_days=4, refit_every=1 / DAY_S)
