@@ -206,3 +206,19 @@ def test_a_refit_shorter_than_a_sample_is_refused(two_objects):
     # a step of 1 second over 5-minute samples: billions of steps testing nothing
     with pytest.raises(FloodmarkError, match="refit_every.*300 s"):
         run_backtest(two_objects, ["rule-max"], learn_days=4, refit_every=1 / DAY_S)
+
+
+def test_a_step_of_the_wrong_type_is_one_line_naming_its_column(tmp_path, two_objects):
+    import orjson
+
+    from floodmark.errors import InputFormatError
+
+    path = run_backtest(two_objects, ["rule-max"], learn_days=4, refit_every=2).to_json(
+        tmp_path / "bt.json"
+    )
+    doc = orjson.loads(path.read_bytes())
+    doc["steps"][0]["step"] = "x"
+    path.write_bytes(orjson.dumps(doc))
+    with pytest.raises(InputFormatError, match="column 'step'") as caught:
+        BacktestResult.from_json(path)
+    assert "\n" not in str(caught.value) and str(path) in str(caught.value)
