@@ -133,3 +133,26 @@ def test_detection_by_size_is_counted_per_object(make_series, make_thresholds):
         ("b", 0.5, 2, 0.0),
         ("b", 3.0, 2, 0.0),
     ]
+
+
+def test_a_repeat_larger_than_the_test_part_inserts_nothing(make_series):
+    # more episodes than samples: no slice is long enough for one, and the spec is not
+    # expanded into a list of every episode (10**12 of them did not fit in memory)
+    learn, test = _parts(make_series)
+    for repeat in (20, 10**12, 10**20):
+        out = inject(test, learn, InjectSpec("plateau", 2, (2.0, 5.0), repeat=repeat))
+        assert out.height == test.height
+        assert out["inj_size"].null_count() == test.height
+        assert out["blocked"].to_list() == test["blocked"].to_list()
+
+
+def test_a_size_given_twice_counts_its_episodes_once(make_series, make_thresholds):
+    from floodmark.backtest.inject import summarise_injected
+
+    learn, test = _parts(make_series)
+    spec = InjectSpec.parse("plateau:3:3,3")
+    out = inject(test, learn, spec)
+    assert out["inj_size"].drop_nulls().to_list() == [3.0] * 6  # two episodes of size 3
+    thr = make_thresholds([("a", "PT_TCP", "PPS", "m", "ss", 20.0)])
+    fleet = summarise_injected(score_injected(out, thr, spec, [1]))
+    assert fleet.select("size", "episodes", "detected").rows() == [(3.0, 2, 2)]

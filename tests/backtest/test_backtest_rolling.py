@@ -13,6 +13,7 @@ from floodmark.backtest import BacktestResult, run_backtest
 from floodmark.backtest.inject import InjectSpec
 from floodmark.backtest.split import rolling_steps, split_series
 from floodmark.cli import app
+from floodmark.domain import DAY_S
 from floodmark.errors import FloodmarkError
 from floodmark.schema import LEVELS
 
@@ -180,3 +181,44 @@ def test_rolling_from_the_command_line(tmp_path, two_objects):
 def test_a_fraction_cannot_roll():
     with pytest.raises(FloodmarkError, match="refit_every"):
         split_series(pl.DataFrame(), learn_fraction=0.5, refit_every=7)
+
+
+@pytest.mark.parametrize(
+    ("split", "named"),
+    [
+        (["--learn-days", "4", "--refit-every", "inf"], "refit_every"),
+        (["--learn-days", "4", "--refit-every", "1e300"], "refit_every"),
+        (["--learn-days", "inf"], "learn_days"),
+        (["--learn-days", "1e300", "--refit-every", "2"], "learn_days"),
+    ],
+)
+def test_days_beyond_any_timestamp_are_refused_in_one_line(tmp_path, two_objects, split, named):
+    out = tmp_path / "bt.json"
+    args = ["backtest", "--store", str(two_objects), "--methods", "rule-max", "--quiet"]
+    result = CliRunner().invoke(app, [*args, *split, "--out", str(out)])
+    # a FloodmarkError is printed as one line by the entry point, anything else as "unexpected"
+    assert isinstance(result.exception, FloodmarkError), result.exception
+    assert named in str(result.exception)
+    assert not out.exists()
+
+
+def test_a_refit_shorter_than_a_sample_is_refused(two_objects):
+    # a step of 1 second over 5-minute samples: billions of steps testing nothing
+    with pytest.raises(FloodmarkError, match="refit_every.*300 s"):
+        run_backtest(two_objects, ["rule-max"], learn_days=4, refit_every=1 / DAY_S)
+
+
+def test_a_step_of_the_wrong_type_is_one_line_naming_its_column(tmp_path, two_objects):
+    import orjson
+
+    from floodmark.errors import InputFormatError
+
+    path = run_backtest(two_objects, ["rule-max"], learn_days=4, refit_every=2).to_json(
+        tmp_path / "bt.json"
+    )
+    doc = orjson.loads(path.read_bytes())
+    doc["steps"][0]["step"] = "x"
+    path.write_bytes(orjson.dumps(doc))
+    with pytest.raises(InputFormatError, match="column 'step'") as caught:
+        BacktestResult.from_json(path)
+    assert "\n" not in str(caught.value) and str(path) in str(caught.value)

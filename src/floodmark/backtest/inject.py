@@ -103,8 +103,10 @@ def inject(
         .group_by(KEYS)
         .agg(p99=pl.col("passed").quantile(0.99, interpolation="linear"))
     )
-    # one slot per episode; the sizes take turns, so each spans the whole test part
-    k, d = len(spec.sizes) * spec.repeat, spec.duration
+    # one slot per episode; the sizes take turns, so each spans the whole test part.
+    # More slots than rows leave every slot too short for an episode: capping them at
+    # the rows changes nothing and keeps ``pos * k`` within 64 bits
+    k, d = min(len(spec.sizes) * spec.repeat, max(test.height, 1)), spec.duration
     n = pl.len().over(KEYS)
     pos = pl.int_range(pl.len()).over(KEYS)
     df = test.join(p99, on=KEYS, how="left", maintain_order="left").with_columns(
@@ -120,8 +122,8 @@ def inject(
         "ramp": (j + 1) / d,
         "pulse": pl.when((j // 2) % 2 == 0).then(1.0).otherwise(0.1),
     }[spec.shape]
-    size = slot.replace_strict(
-        list(range(k)), list(spec.sizes) * spec.repeat, return_dtype=pl.Float64
+    size = (slot % len(spec.sizes)).replace_strict(
+        list(range(len(spec.sizes))), list(spec.sizes), return_dtype=pl.Float64
     )
     df = df.with_columns(
         inj_size=pl.when(inside.fill_null(False)).then(size),
@@ -145,7 +147,8 @@ def score_injected(
     """Injected episodes and detections per object × method × min_duration × level × size
     (counts)."""
     parts = [pl.DataFrame(schema=INJECTED_OBJECT_SCHEMA).drop("detection_rate")]
-    for size in spec.sizes:
+    # a size given twice is counted once: its pass already marks the episodes of both
+    for size in dict.fromkeys(spec.sizes):
         # only this size's episodes are attacks here (no blocked value is above infinity)
         marked = test.with_columns(_this=(pl.col("inj_size") == size).fill_null(False))
         labelled = label_samples(marked, blocked_threshold=math.inf, in_window="_this")

@@ -191,8 +191,10 @@ class BacktestResult:
                 )
             )
         except (pl.exceptions.PolarsError, TypeError, ValueError, AttributeError) as exc:
+            # Polars' messages go on with the failing expression: the first line says it
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputFormatError(
-                f"backtest does not match the schema ({exc})", file=path
+                f"backtest does not match the schema ({first})", file=path
             ) from None
         return cls(
             table=table,

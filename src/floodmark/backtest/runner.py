@@ -168,9 +168,18 @@ def _rolling(
 ) -> tuple[list[tuple[_Scored, list[pl.DataFrame]]], pl.DataFrame]:
     """Every step of a rolling backtest, each learned and scored on its own days, and the
     table of steps (``BACKTEST_STEP_SCHEMA``)."""
-    span = run.catalog.select(
-        (pl.col("last_timestamp") - pl.col("first_timestamp")).max().dt.total_seconds()
-    ).item()
+    span, sampled = run.catalog.select(
+        (pl.col("last_timestamp") - pl.col("first_timestamp")).max().dt.total_seconds(),
+        pl.col("median_step_s").min(),
+    ).row(0)
+    # steps shorter than every series' sampling step test at most a sample each, and
+    # there would be as many of them as the span holds (billions for a typo'd value)
+    if sampled and refit_every * DAY_S < sampled:
+        raise FloodmarkError(
+            f"refit_every={refit_every:g} days is shorter than the store's finest sampling "
+            f"step ({sampled:g} s): refit at most once per sample",
+            file=run.store.path,
+        )
     n = rolling_steps((span or 0) / DAY_S, learn_days, refit_every)
     steps = []
     rows = [pl.DataFrame(schema=BACKTEST_STEP_SCHEMA)]

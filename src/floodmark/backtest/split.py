@@ -9,6 +9,9 @@ from floodmark.errors import FloodmarkError
 from floodmark.schema import KEY_COLUMNS
 
 KEYS = list(KEY_COLUMNS)
+#: The longest learning part or step taken: a century of days still adds to a timestamp
+#: in 64-bit microseconds (infinity or 1e300 days do not).
+MAX_DAYS = 36_525.0
 
 
 def check_split(
@@ -19,13 +22,17 @@ def check_split(
     if refit_every is not None:
         if learn_fraction is not None:
             raise FloodmarkError("refit_every slides learn_days: give learn_days, not a fraction")
-        if not refit_every > 0:
-            raise FloodmarkError(f"refit_every must be positive, got {refit_every}")
+        if not 0 < refit_every <= MAX_DAYS:
+            raise FloodmarkError(
+                f"refit_every must be positive and at most {MAX_DAYS:g} days, got {refit_every}"
+            )
     if learn_fraction is not None:
         if not 0.0 < learn_fraction < 1.0:
             raise FloodmarkError(f"learn_fraction must be in (0, 1), got {learn_fraction}")
-    elif learn_days is None or not learn_days > 0:
-        raise FloodmarkError(f"learn_days must be positive, got {learn_days}")
+    elif learn_days is None or not 0 < learn_days <= MAX_DAYS:
+        raise FloodmarkError(
+            f"learn_days must be positive and at most {MAX_DAYS:g} days, got {learn_days}"
+        )
 
 
 def split_series(

@@ -171,7 +171,8 @@ def backtest(
             help=(
                 "Roll instead of one split, as an operator re-learning every DAYS days: learn "
                 "--learn-days, test the next DAYS, slide by DAYS across the whole store, "
-                "refitting every method at each step; the table sums all steps."
+                "refitting every method at each step; the table sums all steps. At least "
+                "the store's finest sampling step."
             ),
         ),
     ] = None,
