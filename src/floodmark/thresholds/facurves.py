@@ -225,7 +225,7 @@ def measure(
     )
     mid = (pl.col("first_day") + pl.col("last_day") + 1) // 2  # second half starts here
     per = per.with_columns(mid=mid)
-    df = df.join(per.select("sid", "mid"), on="sid", how="left")
+    df = df.join(per.select("sid", "mid"), on="sid", how="left", maintain_order="left")
     # the unit: a typical day's peak (median of daily maxima), which one outlying day
     # (a flash crowd) cannot move, unlike the maximum
     # days in order: the mean below sums them in that order, the same on every engine
