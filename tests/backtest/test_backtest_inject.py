@@ -60,6 +60,18 @@ def test_a_spec_is_read_from_text_and_checked():
             InjectSpec.parse(bad)
 
 
+def test_a_spec_reads_plain_numbers_only_and_its_text_reads_back_the_same():
+    for bad in ("ramp:1_0:1", "ramp:6:1_0", "ramp:\u0666:1", "ramp:6:\u0661"):
+        with pytest.raises(FloodmarkError, match="inject"):
+            InjectSpec.parse(bad)
+    for spec in (
+        InjectSpec("plateau", 6, (0.5, 0.500000001, 1e-7, 8.0)),
+        InjectSpec("ramp", 3, (1 / 3, 2.0), repeat=4),
+    ):
+        assert InjectSpec.parse(spec.text()) == spec
+    assert InjectSpec("plateau", 6, (0.5, 1.0, 2.0)).text() == "plateau:6:0.5,1,2"
+
+
 def test_detection_by_size_is_kept_in_the_result_file(tmp_path):
     from floodmark.backtest import BacktestResult
     from floodmark.backtest.inject import summarise_injected

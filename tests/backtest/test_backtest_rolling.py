@@ -222,3 +222,19 @@ def test_a_step_of_the_wrong_type_is_one_line_naming_its_column(tmp_path, two_ob
     with pytest.raises(InputFormatError, match="column 'step'") as caught:
         BacktestResult.from_json(path)
     assert "\n" not in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_metadata_of_the_wrong_type_is_one_line_naming_its_field(tmp_path, two_objects):
+    import orjson
+
+    from floodmark.errors import InputFormatError
+
+    path = run_backtest(two_objects, ["rule-max"], learn_days=4, refit_every=2).to_json(
+        tmp_path / "bt.json"
+    )
+    doc = orjson.loads(path.read_bytes())
+    doc["meta"]["parameters"]["refit_every"] = "weekly"
+    path.write_bytes(orjson.dumps(doc))
+    with pytest.raises(InputFormatError, match=r"parameters\.refit_every") as caught:
+        BacktestResult.from_json(path)
+    assert "\n" not in str(caught.value) and str(path) in str(caught.value)

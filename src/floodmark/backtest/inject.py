@@ -59,6 +59,9 @@ class InjectSpec:
         ``ramp:6:0.5,1,2,4:3`` (three episodes per size and series)."""
         parts = text.split(":")
         try:
+            # plain ASCII numbers only (Python would also read 1_0 or other scripts' digits)
+            if not text.isascii() or "_" in text:
+                raise ValueError(text)
             shape, duration, sizes, *more = parts
             if len(more) > 1:
                 raise ValueError(text)
@@ -89,7 +92,9 @@ class InjectSpec:
             raise FloodmarkError(f"inject: repeat must be >= 1 episode per size, got {self.repeat}")
 
     def text(self) -> str:
-        text = f"{self.shape}:{self.duration}:{','.join(f'{s:g}' for s in self.sizes)}"
+        """The spec as ``parse`` reads it back (each size short, but exact)."""
+        sizes = ",".join(f"{s:g}" if float(f"{s:g}") == s else repr(s) for s in self.sizes)
+        text = f"{self.shape}:{self.duration}:{sizes}"
         return text if self.repeat == 1 else f"{text}:{self.repeat}"
 
 

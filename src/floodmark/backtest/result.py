@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+import msgspec
 import orjson
 import polars as pl
 
@@ -114,20 +115,9 @@ class BacktestMeta:
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Self:
-        """Read what ``to_dict`` wrote (keys an older file lacks keep their defaults)."""
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in doc.items() if k in known}
-        for name in ("methods", "levels"):
-            if name in values:
-                values[name] = tuple(values[name])
-        params = values.get("parameters")
-        if isinstance(params, dict):
-            own = {f.name for f in fields(BacktestParameters)}
-            params = {k: v for k, v in params.items() if k in own}
-            if "min_durations" in params:
-                params["min_durations"] = tuple(params["min_durations"])
-            values["parameters"] = BacktestParameters(**params)
-        return cls(**values)
+        """Read what ``to_dict`` wrote, every field's type checked (``msgspec``; keys an
+        older file lacks keep their defaults, unknown keys are ignored)."""
+        return msgspec.convert(doc, cls)
 
 
 @dataclass(frozen=True, eq=False)
