@@ -84,4 +84,6 @@ def test_calibration_step_by_step_names_the_weeks_that_broke_the_promise():
     out = calibration_by_step(result, "default")
     assert out.rows() == [("ss", 3, 2, "2024-01-08", 5, pytest.approx(0.7))]
     assert calibration_by_step(result, "rule-max").is_empty()  # it promises nothing
+    kept = replace(result, steps=steps.filter(pl.col("step") == 0))  # within its promise
+    assert calibration_by_step(kept, "default").rows() == [("ss", 1, 0, None, None, None)]
     assert calibration_by_step(replace(result, steps=None), "default").is_empty()

@@ -83,7 +83,8 @@ def calibration_by_step(
     """A rolling backtest's promise step by step, per level (at the method's own minimum
     duration): how many steps it had, in how many the false alarms exceeded ``tolerance`` ×
     the step's promise, and the step that exceeded it by the most alarms (its test start,
-    its alarms and the alarms it promised). Empty without steps or without a promise."""
+    its alarms and the alarms it promised; null when no step exceeded it). Empty without
+    steps or without a promise."""
     steps = result.steps
     if steps is None or steps.is_empty():
         return pl.DataFrame()
@@ -94,14 +95,20 @@ def calibration_by_step(
     expected = pl.col("promised_fa_per_object_day").fill_null(0.0) * pl.col("object_days")
     own = own.with_columns(expected=expected, excess=pl.col("false_alarms") - expected)
     worst = pl.col("excess").arg_max()
+    over = pl.col("false_alarms") > tolerance * pl.col("expected")
+
+    def at_worst(value: pl.Expr) -> pl.Expr:
+        # a level whose every step kept its promise has no worst step to name
+        return pl.when(over.any()).then(value.get(worst))
+
     return (
         own.group_by("level", maintain_order=True)
         .agg(
             steps=pl.len(),
-            over=(pl.col("false_alarms") > tolerance * pl.col("expected")).sum(),
-            worst_start=pl.col("test_start").get(worst).str.slice(0, 10),
-            worst_alarms=pl.col("false_alarms").get(worst),
-            worst_promised=pl.col("expected").get(worst),
+            over=over.sum(),
+            worst_start=at_worst(pl.col("test_start")).str.slice(0, 10),
+            worst_alarms=at_worst(pl.col("false_alarms")),
+            worst_promised=at_worst(pl.col("expected")),
         )
         .select(
             "level",
