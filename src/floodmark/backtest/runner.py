@@ -43,7 +43,7 @@ from floodmark.backtest.summary import object_days, summarise
 from floodmark.backtest.windows import mark_windows, normalise_windows
 from floodmark.domain import DAY_S, with_series_ids
 from floodmark.errors import FloodmarkError, InsufficientDataError
-from floodmark.features.chunked import CHUNK_ROWS
+from floodmark.machine import CHUNK_ROWS
 from floodmark.schema import KEY_COLUMNS, LEVELS, LONG_SCHEMA
 
 if TYPE_CHECKING:
@@ -484,10 +484,10 @@ def _split_window(
 def _learning_features(run: _Run, direct: list[str]) -> tuple[pl.DataFrame, dict[str, list[Any]]]:
     """Features stage (pass 1): learning-part features of every series, with expert
     labels; the methods among ``direct`` that pool series measure the same windows."""
+    from floodmark.thresholds import METHODS
     from floodmark.thresholds.pipeline import measure_windows, window_features
 
-    estimators = {m: run.method(m) for m in direct}
-    pooled = {m: e for m, e in estimators.items() if e.pools_series}
+    pooled = {m: run.method(m) for m in direct if METHODS[run.resolved[m]].pools_series}
     windows, measured = measure_windows(pooled, run.windows())
     features = window_features(windows, run.blocked_threshold, run.counter("learning features"))
     if features.is_empty():

@@ -23,6 +23,7 @@ from typing import Annotated
 
 import typer
 
+from floodmark.machine import CHUNK_ROWS as CHUNK_ROWS  # the commands' default, re-exported
 from floodmark.machine import available_cpus
 
 #: ``--store``: an existing store directory (every command that reads one).
@@ -43,9 +44,6 @@ FeaturesFile = Annotated[
     ),
 ]
 
-#: Samples per chunk by default; the same as ``floodmark.features.chunked.CHUNK_ROWS``
-#: (a test checks), not imported so that ``--help`` stays fast.
-CHUNK_ROWS = 1_000_000
 ChunkRows = Annotated[
     int,
     typer.Option(

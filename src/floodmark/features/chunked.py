@@ -38,7 +38,7 @@ from floodmark.features.families import FeatureParams
 from floodmark.features.prepare import prepare_runs
 from floodmark.io.read_result import ReadResult
 from floodmark.io.series_blocks import DTYPES, OpenFiles, SeriesBlocks, timestamp_series
-from floodmark.machine import available_cpus
+from floodmark.machine import CHUNK_ROWS, available_cpus
 from floodmark.schema import KEY_COLUMNS, LONG_SCHEMA
 from floodmark.store import read_chunk_runs
 
@@ -48,11 +48,6 @@ from floodmark.store import read_chunk_runs
 #: again; measured 35 % less wall time per chunk (sys time 72 -> 22 ms).
 MALLOC_SETTINGS = {"M_MMAP_THRESHOLD": 32 * 2**20, "M_TRIM_THRESHOLD": 2**30}
 _MALLOPT_PARAMS = {"M_TRIM_THRESHOLD": -1, "M_MMAP_THRESHOLD": -3}
-
-
-#: Samples per chunk by default: 1 M took less time than 2 M (whose temporaries
-#: overflow the caches) and than 0.5 M (a chunk has fixed costs of 6-10 ms).
-CHUNK_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)

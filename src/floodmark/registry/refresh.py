@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from floodmark.errors import InsufficientDataError
-from floodmark.features.chunked import CHUNK_ROWS
 from floodmark.io.atomic import write_table
+from floodmark.machine import CHUNK_ROWS
 from floodmark.registry.diff import DEFAULT_GUARD, Guard, diff_thresholds
 from floodmark.registry.engine import Registry
 from floodmark.registry.publish import Published, publish_thresholds

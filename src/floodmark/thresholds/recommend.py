@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from floodmark.errors import FloodmarkError, InsufficientDataError
-from floodmark.features.chunked import CHUNK_ROWS
+from floodmark.machine import CHUNK_ROWS
 from floodmark.schema import empty_long
 from floodmark.thresholds.base import KEYS, ThresholdMethod, check_features, empty_thresholds
 from floodmark.thresholds.floors import Floors, floor_thresholds
