@@ -109,3 +109,13 @@ def test_model_without_labels_is_a_named_error(tmp_path, store):
     result = runner.invoke(app, [*args, "--out", str(tmp_path / "bt.json")])
     assert isinstance(result.exception, InsufficientDataError)
     assert not (tmp_path / "bt.json").exists()
+
+
+def test_sizes_no_episode_fits_are_explained(tmp_path, store):
+    args = ["backtest", "--store", str(store), "--methods", "rule-max", "--quiet"]
+    args += ["--learn-days", "3", "--inject", "plateau:100000:2"]  # longer than the test days
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "bt.json")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "inserted attacks caught, by size" in text
+    assert "-: no episode of that size was inserted" in text

@@ -398,6 +398,11 @@ def _print_injected(injected: pl.DataFrame) -> None:
         )
         rate = dict(zip(rows["size"], rows["detection_rate"], strict=True))
         out.add_row(method, str(n), level, *(_number(rate.get(s), percent=True) for s in sizes))
+    if injected["detection_rate"].null_count():
+        out.caption = (
+            "-: no episode of that size was inserted (the test days of every series are too "
+            "short for one, or their learning days hold no normal traffic to size it by)"
+        )
     console.print(out)
 
 
