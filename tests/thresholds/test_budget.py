@@ -10,6 +10,7 @@ import pytest
 from threshold_data import fleet_samples, series, simple_features
 
 from floodmark.errors import FloodmarkError
+from floodmark.io import read_series_csv
 from floodmark.schema import LEVELS
 from floodmark.thresholds import Budget, Floors
 from floodmark.thresholds.budget import allocate, curve_at, series_class
@@ -30,6 +31,45 @@ def test_allocate_spends_the_budget_where_it_buys_the_most_detection():
     assert allocate(value, fa + 1.0, budget=0.5).tolist() == [0, 0]
     # a flat curve (the next days exceed every multiple alike) out of budget: the highest
     assert allocate(value, np.ones_like(fa), budget=0.5).tolist() == [0, 0]
+
+
+def test_allocate_spends_what_one_price_for_alike_series_leaves():
+    # three alike series: one price moves all three down or none, and all three cost
+    # more than the budget; two of them fit (key order breaks the tie)
+    value = np.tile([0.0, 1.0, 2.0], (3, 1))
+    fa = np.tile([0.0, 0.3, 5.0], (3, 1))
+    assert allocate(value, fa, budget=0.7).tolist() == [1, 1, 0]
+    # a curve flat between its corners: a price jumps from the first to the last
+    # multiple; the levels between them are reached where the budget allows
+    value = np.array([[0.0, 1.0, 2.0, 3.0]])
+    fa = np.array([[0.0, 0.6, 0.6, 0.61]])
+    assert allocate(value, fa, budget=0.605).tolist() == [2]
+
+
+def test_four_levels_on_one_real_address(shared_data):
+    """CESNET's address 103, three volumes, 21 hourly learning days: the budget is spent,
+    so the most sensitive level sits below the most tolerant one (all four were one)."""
+    folder = shared_data / "cesnet-ts24-ip103"
+    frames = []
+    for vector, metric, column in (("PT_TOTAL", "BW", "n_bytes"), ("PT_NETFLOW", "PPS", "n_flows")):
+        read = read_series_csv(
+            folder / "103.csv",
+            prediction_id="cesnet-ip103",
+            vector=vector,
+            metric=metric,
+            value_column=column,
+            times_file=folder / "times_1_hour.csv",
+        )
+        frames.append(read.samples)
+    samples = pl.concat(frames)
+    learn = samples.filter(pl.col("timestamp") < samples["timestamp"].min() + pl.duration(days=21))
+    features = simple_features(learn)
+    table = Budget().fit(features, learn).predict(features)
+    assert (table["ss"] < table["rl"]).any()
+    promised = table.select(f"expected_fa_per_day_{level}" for level in LEVELS).sum()
+    per_day = promised.row(0)
+    budget_ss = Budget().target_fa[0] / 7
+    assert per_day[0] > per_day[-1] and per_day[0] <= budget_ss * 1.5
 
 
 def test_a_larger_budget_never_raises_a_level():
