@@ -7,6 +7,9 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from threshold_data import fleet_samples, series, simple_features
 
 from floodmark.errors import FloodmarkError
@@ -44,6 +47,30 @@ def test_allocate_spends_what_one_price_for_alike_series_leaves():
     value = np.array([[0.0, 1.0, 2.0, 3.0]])
     fa = np.array([[0.0, 0.6, 0.6, 0.61]])
     assert allocate(value, fa, budget=0.605).tolist() == [2]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=arrays(np.float64, (5, 6), elements=st.floats(0, 1)),
+    gains=arrays(np.float64, (5, 6), elements=st.one_of(st.just(0.0), st.floats(1e-9, 1))),
+    budget=st.floats(0.01, 4),
+)
+def test_allocate_stays_within_the_budget_and_leaves_nothing_it_could_spend(steps, gains, budget):
+    # curves as the method has them: the highest level raises no alarm, and alarms and
+    # detection never fall as a level is lowered
+    fa = np.cumsum(steps, axis=1) - steps[:, :1]
+    value = np.cumsum(gains, axis=1)
+    choice = allocate(value, fa, budget)
+    rows = np.arange(len(choice))
+    spent = fa[rows, choice].sum()
+    assert spent <= budget + 1e-12
+    # what is left buys no further step down of any series
+    left = budget - spent
+    for s in rows:
+        lower = np.arange(choice[s] + 1, fa.shape[1])
+        step = fa[s, lower] - fa[s, choice[s]]
+        gain = value[s, lower] - value[s, choice[s]]
+        assert not ((step > 0) & (step <= left - 1e-12) & (gain > 0)).any()
 
 
 def test_four_levels_on_one_real_address(shared_data):

@@ -311,7 +311,7 @@ def allocate(value: np.ndarray, fa: np.ndarray, budget: float) -> np.ndarray:
 
     lo, hi = -30.0, 30.0
     if total(pick(lo)) <= budget:
-        return pick(lo)
+        return _spend_the_rest(value, fa, budget, pick(lo))
     if total(pick(hi)) > budget:
         # out of budget even at the price's top: the fewest alarms, the highest level among
         # equals (a flat curve must not pick the lowest level for its detection value)
