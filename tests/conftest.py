@@ -44,6 +44,28 @@ def shared_data() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def cesnet_ip103(shared_data) -> list:
+    """CESNET's address 103 as one object: its bytes, packets and flows per hour, each a
+    ``ReadResult`` of ``read_series_csv``."""
+    from floodmark.io import read_series_csv
+
+    folder = shared_data / "cesnet-ts24-ip103"
+    volumes = (("PT_TOTAL", "BW", "n_bytes"), ("PT_TOTAL", "PPS", "n_packets"))
+    volumes += (("PT_NETFLOW", "PPS", "n_flows"),)
+    return [
+        read_series_csv(
+            folder / "103.csv",
+            prediction_id="cesnet-ip103",
+            vector=vector,
+            metric=metric,
+            value_column=column,
+            times_file=folder / "times_1_hour.csv",
+        )
+        for vector, metric, column in volumes
+    ]
+
+
 @pytest.fixture
 def read_only_folder(tmp_path, monkeypatch) -> Path:
     """A folder in which creating a file fails as in a read-only one (even for root)."""

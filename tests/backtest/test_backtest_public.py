@@ -29,21 +29,10 @@ def test_nab_window_is_caught_at_its_labelled_point(tmp_path, shared_data):
     assert result.per_series.filter(pl.col("level") == "rl")["false_alarms"].item() == 0
 
 
-def test_cesnet_volumes_rolled_week_by_week(tmp_path, shared_data):
+def test_cesnet_volumes_rolled_week_by_week(tmp_path, cesnet_ip103):
     """CESNET's flows, packets and bytes as one object, re-learned every week: 37 steps of
     7 days after the first 21, every hourly test sample scored once."""
-    folder = shared_data / "cesnet-ts24-ip103"
-    series = (("PT_TOTAL", "BW", "n_bytes"), ("PT_TOTAL", "PPS", "n_packets"))
-    series += (("PT_NETFLOW", "PPS", "n_flows"),)
-    for vector, metric, column in series:
-        read = read_series_csv(
-            folder / "103.csv",
-            prediction_id="cesnet-ip103",
-            vector=vector,
-            metric=metric,
-            value_column=column,
-            times_file=folder / "times_1_hour.csv",
-        )
+    for read in cesnet_ip103:
         ingest(tmp_path / "store", read)
     result = run_backtest(tmp_path / "store", ["rule-max"], learn_days=21, refit_every=7)
     assert result.meta.n_series_tested == 3 and result.meta.n_objects_tested == 1

@@ -13,7 +13,6 @@ from hypothesis.extra.numpy import arrays
 from threshold_data import fleet_samples, series, simple_features
 
 from floodmark.errors import FloodmarkError
-from floodmark.io import read_series_csv
 from floodmark.schema import LEVELS
 from floodmark.thresholds import Budget, Floors
 from floodmark.thresholds.budget import allocate, curve_at, series_class
@@ -73,22 +72,10 @@ def test_allocate_stays_within_the_budget_and_leaves_nothing_it_could_spend(step
         assert not ((step > 0) & (step <= left - 1e-12) & (gain > 0)).any()
 
 
-def test_four_levels_on_one_real_address(shared_data):
+def test_four_levels_on_one_real_address(cesnet_ip103):
     """CESNET's address 103, three volumes, 21 hourly learning days: the budget is spent,
     so the most sensitive level sits below the most tolerant one (all four were one)."""
-    folder = shared_data / "cesnet-ts24-ip103"
-    frames = []
-    for vector, metric, column in (("PT_TOTAL", "BW", "n_bytes"), ("PT_NETFLOW", "PPS", "n_flows")):
-        read = read_series_csv(
-            folder / "103.csv",
-            prediction_id="cesnet-ip103",
-            vector=vector,
-            metric=metric,
-            value_column=column,
-            times_file=folder / "times_1_hour.csv",
-        )
-        frames.append(read.samples)
-    samples = pl.concat(frames)
+    samples = pl.concat(read.samples for read in cesnet_ip103)
     learn = samples.filter(pl.col("timestamp") < samples["timestamp"].min() + pl.duration(days=21))
     features = simple_features(learn)
     table = Budget().fit(features, learn).predict(features)
