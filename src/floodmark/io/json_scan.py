@@ -274,11 +274,7 @@ def _samples(b, i, stamps, values, count):
         if i >= n or b[i] != 123 or count >= stamps.size:  # '{'
             return -1, count
         taken = False
-        if (
-            _SWAR
-            and i + _FAST_REACH <= n
-            and _word(address, i + 1) == np.uint64(_VALUE_KEY)
-        ):
+        if _SWAR and i + _FAST_REACH <= n and _word(address, i + 1) == np.uint64(_VALUE_KEY):
             # The canonical sample, read by words; any other spelling (whitespace,
             # the other member order, a sign, an exponent, more digits) is left to
             # the member loop below, from this same '{'.
