@@ -1,6 +1,8 @@
 """A compiled reader for the exact vendor JSON shape: bytes straight into float arrays.
 
-One pass over the inflated text (Numba), no Python object per sample. It takes
+One pass over the inflated text (Numba), no Python object per sample; the sample
+the vendor writes, ``{"value":N,"timeStamp":N}``, is read eight bytes at a time and
+any other spelling by a loop over its members, with the same results. It takes
 only documents it can read exactly as the general parse does and refuses the
 rest (``None``), which then go to the general path; so whatever it returns, the
 general path returns too. It refuses:
@@ -134,9 +136,8 @@ def _is_digit(c):
 def _word(typingctx, address, index):
     """The eight bytes at ``address + index`` as one unaligned load (machine byte order).
 
-    One load the compiler cannot split: a word assembled from eight byte reads was
-    no faster than reading the bytes one by one. Unchecked: the caller guarantees
-    the eight bytes are the text's.
+    One ``mov``, whatever the compiler would make of eight byte reads. Unchecked:
+    the caller guarantees the eight bytes are the text's.
     """
 
     def codegen(context, builder, signature, args):
