@@ -12,6 +12,13 @@ Prints samples/second and the ratio to the notebook, by wall time and by CPU
 time (this process and its worker processes: on a shared machine the CPU ratio
 is the steadier one); writes bench/out/decode.json.
 Run: ``.venv/bin/python bench/decode.py [--series 300] [--repeat 3]``.
+
+``--steps`` instead splits the decode of every cell of a ``floodmark generate`` fleet
+(``--objects`` objects, 30 days) into its steps, each over all cells with the cells'
+input already in memory, best of ``--repeat``, CPU time: base64, inflate, the
+compiled scan (``scan_document``), the scan with the checks and the alignment
+(``_scan_decode``), and the scan of each text just inflated (as the decoder runs it,
+the text still in the cache); writes bench/out/decode-steps.json.
 """
 
 # The notebook's function below is kept byte for byte, style and all.
@@ -34,8 +41,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import polars as pl
+import pyarrow.parquet as pq
 
-from floodmark.io import iter_vendor_export, write_vendor_export
+from floodmark.generate import generate_fleet
+from floodmark.io import codec, iter_vendor_export, json_scan, write_vendor_export
 from floodmark.schema import VECTORS
 from notebook_decode import extract_ts_from_dict  # bench/ is on sys.path
 
@@ -118,6 +127,46 @@ def timed(variants: dict, repeat: int) -> list[dict]:
     ]
 
 
+def decode_steps(objects: int, days: int, seed: int, repeat: int) -> dict:
+    """CPU seconds of each decode step over every cell of a generated fleet (best of N)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fleet.parquet"
+        generate_fleet(path, objects=objects, days=days, seed=seed)
+        cells = pq.read_table(path, columns=["time_series"])["time_series"].to_pylist()
+    raws = [codec._b64decode(cell) for cell in cells]
+    texts = [codec.gunzip(raw, codec.MAX_SERIES_BYTES) for raw in raws]
+
+    def scan_after_inflate() -> float:
+        spent = 0.0
+        for raw in raws:
+            text = codec.gunzip(raw, codec.MAX_SERIES_BYTES)
+            start = time.process_time()
+            json_scan.scan_document(text)
+            spent += time.process_time() - start
+        return spent
+
+    def over_cells(step, inputs) -> float:
+        start = time.process_time()
+        for item in inputs:
+            step(item)
+        return time.process_time() - start
+
+    steps = {
+        "base64": lambda: over_cells(codec._b64decode, cells),
+        "inflate": lambda: over_cells(lambda raw: codec.gunzip(raw, codec.MAX_SERIES_BYTES), raws),
+        "scan": lambda: over_cells(json_scan.scan_document, texts),
+        "scan + checks + align": lambda: over_cells(codec._scan_decode, texts),
+        "scan, each text just inflated": scan_after_inflate,
+    }
+    if any(json_scan.scan_document(text) is None for text in texts):
+        raise SystemExit("the scanner refused a generated cell")
+    return {
+        "cells": len(cells),
+        "json_mb": sum(map(len, texts)) / 1e6,
+        "cpu_seconds": {name: min(step() for _ in range(repeat)) for name, step in steps.items()},
+    }
+
+
 def _version(package: str) -> str | None:
     try:
         return importlib.metadata.version(package)
@@ -131,7 +180,18 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs per variant")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--steps", action="store_true", help="split the decode into its steps")
+    parser.add_argument("--objects", type=int, default=40, help="fleet size of --steps")
     args = parser.parse_args()
+    if args.steps:
+        report = decode_steps(args.objects, args.days, args.seed, args.repeat)
+        print(f"{report['cells']:,} cells, {report['json_mb']:.1f} MB of JSON")
+        for name, seconds in report["cpu_seconds"].items():
+            print(f"{name:<30} {seconds:>7.3f} CPU-s")
+        OUT.parent.mkdir(parents=True, exist_ok=True)
+        report["load_average_1m"] = os.getloadavg()[0]
+        OUT.with_name("decode-steps.json").write_text(json.dumps(report, indent=2))
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "export.parquet"

@@ -6,7 +6,9 @@ Two fast paths: the compiled scanner (``json_scan``) and the typed msgspec path.
 from __future__ import annotations
 
 import base64
+import ctypes
 import json
+import mmap
 from decimal import Decimal
 from unittest import mock
 
@@ -492,3 +494,166 @@ def test_the_scanners_compiled_checks_are_checked(samples):
     assert valid == (want is not None)
     if valid:
         assert seconds.tobytes() == want[0].tobytes()
+
+
+# --- the scanner's canonical samples, read by words --------------------------------------
+
+# Numbers at the word reader's edges: 15 digits (its limit), 16 and 19 (the member
+# loop's), 20 (refused), fractions that split them, zeros, signs, exponents and what JSON
+# forbids; every one either read by words or left to the member loop, never misread.
+EDGE_TOKENS = [
+    "0",
+    "-0",
+    "0.0",
+    "-0.0",
+    "0.000000000000001",
+    "0.0000000000000001",
+    "123456789012345",
+    "12345678901234.5",
+    "1234567.89012345",
+    "1234567890123456",
+    "123456789.0123456",
+    "9007199254740992",
+    "9007199254740993",
+    "1234567890123456789",
+    "12345678901234567890",
+    "1.5e3",
+    "1E2",
+    "5e-1",
+    "01",
+    "00.5",
+    "1.",
+    ".5",
+    "-1",
+    "1767225600",
+    "1767225600.0",
+]
+EDGE_NUMBERS = st.one_of(
+    st.sampled_from(EDGE_TOKENS),
+    st.from_regex(r"(0|[1-9][0-9]{0,19})(\.[0-9]{1,19})?", fullmatch=True),
+    st.integers(10**14, 10**20).map(str),
+)
+PLAIN_NUMBERS = st.one_of(
+    st.from_regex(r"(0|[1-9][0-9]{0,7})(\.[0-9]{1,7})?", fullmatch=True),
+    st.integers(0, 10**15 - 1).map(str),
+)
+BLANKS = st.sampled_from([" ", "\n", "\t", "\r"])
+
+
+def canonical(value: str, stamp: str) -> str:
+    return '{"value":' + value + ',"timeStamp":' + stamp + "}"
+
+
+@st.composite
+def spelled_samples(draw) -> tuple[str, list[str]]:
+    """Mostly a sample as the vendor writes it, with plain numbers; now and then an edge
+    number, the members swapped, or a blank anywhere (between tokens or splitting a name
+    or a number); and its numbers."""
+    value = draw(EDGE_NUMBERS if draw(st.integers(0, 5)) == 0 else PLAIN_NUMBERS)
+    stamp = draw(EDGE_NUMBERS if draw(st.integers(0, 7)) == 0 else WHOLE_SECONDS)
+    text = canonical(value, stamp)
+    spelling = draw(st.integers(0, 7))
+    if spelling == 1:
+        text = '{"timeStamp":' + stamp + ',"value":' + value + "}"
+    elif spelling == 2:
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(BLANKS) + text[at:]
+    return text, [value, stamp]
+
+
+@st.composite
+def canonical_documents(draw) -> tuple[bytes, list[str]]:
+    """Samples as above in one or both sides, at any distance from the end of the text
+    (the words are read only where the whole sample fits)."""
+    sides, numbers = [], []
+    for name in ("passedDays", "blockedDays")[: draw(st.integers(1, 2))]:
+        samples = draw(st.lists(spelled_samples(), max_size=6))
+        numbers += [number for _, pair in samples for number in pair]
+        values = ",".join(text for text, _ in samples)
+        sides.append(f'"{name}":{{"2023-11-14":{{"values":[{values}]}}}}')
+    tail = " " * draw(st.integers(0, 80))
+    return ("{" + ",".join(sides) + "}" + tail).encode(), numbers
+
+
+def read_by_the_member_loop(text: bytes) -> bytes:
+    """The same JSON with a blank after every sample's '{': no sample is read by words."""
+    return text.replace(b'{"value"', b'{ "value"')
+
+
+def assert_words_agree(text: bytes, numbers: list[str]) -> None:
+    """Read by words, ``text`` gives the member loop's arrays bit for bit (or both refuse
+    it), the full parse's series whenever taken, and is taken when exactly readable."""
+    by_words = json_scan.scan_document(text)
+    by_members = json_scan.scan_document(read_by_the_member_loop(text))
+    assert (by_words is None) == (by_members is None)
+    if by_words is not None:
+        assert [a.tobytes() for a in by_words] == [a.tobytes() for a in by_members]
+    expected = outcome(full_parse, text)
+    taken = outcome(scanned_only, text)
+    if taken[0] != "error":
+        assert taken == expected
+    if expected[0] == "ok" and all(map(provably_exact, numbers)):
+        assert taken[0] == "ok"
+
+
+@given(canonical_documents())
+def test_samples_read_by_words_are_what_the_member_loop_and_the_full_parse_read(case):
+    assert_words_agree(*case)
+
+
+@pytest.mark.parametrize("token", EDGE_TOKENS)
+@pytest.mark.parametrize("member", ["value", "timeStamp"])
+def test_edge_numbers_read_by_words(token, member):
+    value, stamp = (token, "1767225600") if member == "value" else ("0.5", token)
+    samples = ",".join([canonical("1.25", "1767225000"), canonical(value, stamp)] * 2)
+    text = '{"passedDays":{"d":{"values":[' + samples + "]}}}" + " " * 80
+    assert_words_agree(text.encode(), [value, stamp, "1.25", "1767225000"])
+
+
+SAMPLE = canonical("0.007", "1767225600").encode()
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [SAMPLE[:at] + b" " + SAMPLE[at:] for at in range(len(SAMPLE) + 1)]
+    + [SAMPLE[:at] + b"x" + SAMPLE[at + 1 :] for at in range(len(SAMPLE))]
+    # '7' with bit 7 set: not a digit, nor valid UTF-8
+    + [SAMPLE[:at] + b"\xb7" + SAMPLE[at + 1 :] for at in range(len(SAMPLE))],
+)
+def test_a_blank_or_another_byte_anywhere_in_a_canonical_sample(odd):
+    # Between tokens, the member loop reads it; in a name or a number, both refuse it.
+    samples = b",".join([SAMPLE, odd, SAMPLE])
+    text = b'{"passedDays":{"d":{"values":[' + samples + b"]}}}" + b" " * 80
+    assert_words_agree(text, ["0.007", "1767225600"])
+
+
+def at_the_end_of_readable_memory(text: bytes) -> memoryview:
+    """``text`` in memory followed by a page that cannot be read: reading past it crashes."""
+    page = mmap.PAGESIZE
+    size = -(-max(len(text), 1) // page) * page
+    memory = mmap.mmap(-1, size + page)
+    memory[size - len(text) : size] = text
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    start = ctypes.addressof(ctypes.c_char.from_buffer(memory))
+    if libc.mprotect(start + size, page, 0) != 0:  # 0: PROT_NONE, no access at all
+        pytest.skip(f"mprotect is not available here (errno {ctypes.get_errno()})")
+    return memoryview(memory).toreadonly()[size - len(text) : size]
+
+
+@pytest.mark.parametrize(
+    "value", [b"0.007", b"123456789012345", b"1234567.89012345", b"0", b"1234567890123456"]
+)
+def test_the_scanner_never_reads_past_the_text(value):
+    # Every cut of a canonical document ends where memory ends: each one is refused (or,
+    # whole, read) without a byte read beyond it.
+    sample = b'{"value":' + value + b',"timeStamp":1767225600}'
+    text = b'{"passedDays":{"d":{"values":[' + b",".join([sample] * 3) + b"]}}}"
+    whole = json_scan.scan_document(text)
+    assert whole is not None
+    for cut in range(len(text) + 1):
+        got = json_scan.scan_document(at_the_end_of_readable_memory(text[:cut]))
+        if cut < len(text):
+            assert got is None
+        else:
+            assert [a.tobytes() for a in got] == [a.tobytes() for a in whole]
