@@ -325,8 +325,18 @@ def provably_exact(token: str) -> bool:
     return mantissa == 0 or (len(digits) <= 19 and mantissa <= 2**53 and -22 <= exponent <= 22)
 
 
+def canonical(value: str, stamp: str) -> str:
+    """A sample as the vendor writes it."""
+    return '{"value":' + value + ',"timeStamp":' + stamp + "}"
+
+
+def one_day(samples: bytes) -> bytes:
+    """A document of one passed day holding ``samples`` (``{...},{...}``)."""
+    return b'{"passedDays":{"d":{"values":[' + samples + b"]}}}"
+
+
 def _sample(value: bytes, stamp: bytes) -> bytes:
-    return b'{"passedDays":{"d":{"values":[{"value":' + value + b',"timeStamp":' + stamp + b"}]}}}"
+    return one_day(canonical(value.decode(), stamp.decode()).encode())
 
 
 @pytest.mark.parametrize(
@@ -540,10 +550,6 @@ PLAIN_NUMBERS = st.one_of(
 BLANKS = st.sampled_from([" ", "\n", "\t", "\r"])
 
 
-def canonical(value: str, stamp: str) -> str:
-    return '{"value":' + value + ',"timeStamp":' + stamp + "}"
-
-
 @st.composite
 def spelled_samples(draw) -> tuple[str, list[str]]:
     """Mostly a sample as the vendor writes it, with plain numbers; now and then an edge
@@ -606,8 +612,8 @@ def test_samples_read_by_words_are_what_the_member_loop_and_the_full_parse_read(
 def test_edge_numbers_read_by_words(token, member):
     value, stamp = (token, "1767225600") if member == "value" else ("0.5", token)
     samples = ",".join([canonical("1.25", "1767225000"), canonical(value, stamp)] * 2)
-    text = '{"passedDays":{"d":{"values":[' + samples + "]}}}" + " " * 80
-    assert_words_agree(text.encode(), [value, stamp, "1.25", "1767225000"])
+    text = one_day(samples.encode()) + b" " * 80
+    assert_words_agree(text, [value, stamp, "1.25", "1767225000"])
 
 
 SAMPLE = canonical("0.007", "1767225600").encode()
@@ -623,8 +629,7 @@ SAMPLE = canonical("0.007", "1767225600").encode()
 def test_a_blank_or_another_byte_anywhere_in_a_canonical_sample(odd):
     # Between tokens, the member loop reads it; in a name or a number, both refuse it.
     samples = b",".join([SAMPLE, odd, SAMPLE])
-    text = b'{"passedDays":{"d":{"values":[' + samples + b"]}}}" + b" " * 80
-    assert_words_agree(text, ["0.007", "1767225600"])
+    assert_words_agree(one_day(samples) + b" " * 80, ["0.007", "1767225600"])
 
 
 def at_the_end_of_readable_memory(text: bytes) -> memoryview:
@@ -647,8 +652,8 @@ def at_the_end_of_readable_memory(text: bytes) -> memoryview:
 def test_the_scanner_never_reads_past_the_text(value):
     # Every cut of a canonical document ends where memory ends: each one is refused (or,
     # whole, read) without a byte read beyond it.
-    sample = b'{"value":' + value + b',"timeStamp":1767225600}'
-    text = b'{"passedDays":{"d":{"values":[' + b",".join([sample] * 3) + b"]}}}"
+    sample = canonical(value.decode(), "1767225600").encode()
+    text = one_day(b",".join([sample] * 3))
     whole = json_scan.scan_document(text)
     assert whole is not None
     for cut in range(len(text) + 1):

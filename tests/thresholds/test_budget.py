@@ -53,8 +53,11 @@ def test_allocate_spends_what_one_price_for_alike_series_leaves():
     steps=arrays(np.float64, (5, 6), elements=st.floats(0, 1)),
     gains=arrays(np.float64, (5, 6), elements=st.one_of(st.just(0.0), st.floats(1e-9, 1))),
     budget=st.floats(0.01, 4),
+    tighter=st.floats(0, 1),
 )
-def test_allocate_stays_within_the_budget_and_leaves_nothing_it_could_spend(steps, gains, budget):
+def test_allocate_stays_within_the_budget_and_leaves_nothing_it_could_spend(
+    steps, gains, budget, tighter
+):
     # curves as the method has them: the highest level raises no alarm, and alarms and
     # detection never fall as a level is lowered
     fa = np.cumsum(steps, axis=1) - steps[:, :1]
@@ -70,6 +73,19 @@ def test_allocate_stays_within_the_budget_and_leaves_nothing_it_could_spend(step
         step = fa[s, lower] - fa[s, choice[s]]
         gain = value[s, lower] - value[s, choice[s]]
         assert not ((step > 0) & (step <= left - 1e-12) & (gain > 0)).any()
+    # a smaller budget, fitted after this one as a less sensitive level is: never below it
+    less = allocate(value, fa, budget * tighter, choice)
+    assert (less <= choice).all() and fa[rows, less].sum() <= budget * tighter + 1e-12
+
+
+def test_a_less_sensitive_level_never_sits_below_a_more_sensitive_one():
+    # spending what a price leaves is not monotone in the budget: alone, the smaller budget
+    # (3) would lower series 0, which the larger one (4) leaves at the top for series 1
+    fa = np.array([[0.0, 2.0, 5.0], [0.0, 4.0, 8.0]])
+    value = np.array([[0.0, 1.0, 2.0], [0.0, 4.0, 8.0]])
+    sensitive = allocate(value, fa, budget=4.0)
+    assert sensitive.tolist() == [0, 1] and allocate(value, fa, budget=3.0).tolist() == [1, 0]
+    assert allocate(value, fa, budget=3.0, lowest=sensitive).tolist() == [0, 0]
 
 
 def test_four_levels_on_one_real_address(cesnet_ip103):

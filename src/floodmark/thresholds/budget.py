@@ -188,9 +188,10 @@ class Budget(ThresholdMethod):
         # the budget of the fitted series: their share of each object, per day
         share = 1.0 / _object_series(features)
         choice = np.zeros((features.height, len(LEVELS)), dtype=np.int64)
+        lowest = None  # the level below, most sensitive first: no series goes under it
         for j, target in enumerate(targets):
             budget = target / 7.0 * float(share[usable].sum())
-            choice[usable, j] = allocate(value[usable], fa[usable], budget)
+            choice[usable, j] = lowest = allocate(value[usable], fa[usable], budget, lowest)
         self.keys_ = curves.keys
         self.peak_ = curves.peak
         self.usable_ = usable
@@ -290,15 +291,20 @@ def series_class(keys: pl.DataFrame) -> np.ndarray:
     return kind.to_series().cast(pl.Int64).to_numpy()
 
 
-def allocate(value: np.ndarray, fa: np.ndarray, budget: float) -> np.ndarray:
+def allocate(
+    value: np.ndarray, fa: np.ndarray, budget: float, lowest: np.ndarray | None = None
+) -> np.ndarray:
     """Per series, the grid index maximising ``value − λ × fa``, ``λ`` the smallest price
     whose total ``fa`` is within ``budget`` (the highest levels when none is); then what
     is left of the budget is spent lowering levels, most detection per false alarm first.
+    ``lowest``: per series, the index no choice may pass (the more sensitive level's).
 
     The second step matters on small stores: one price moves alike series together, and
     only to the corners of their curves (a curve flat for a few multiples is skipped
     whole), so a budget could stay mostly unspent and the four levels come out the same
-    (three series of one CESNET address: every level at 1.44 × the typical peak).
+    (three series of one CESNET address: every level at 1.43 × the typical peak). Unlike
+    a price, spending the rest is not monotone in the budget, hence ``lowest``: a level
+    fitted after a more sensitive one never sits below it.
     """
     if len(value) == 0:
         return np.zeros(0, dtype=np.int64)
@@ -306,29 +312,38 @@ def allocate(value: np.ndarray, fa: np.ndarray, budget: float) -> np.ndarray:
     def pick(log_price: float) -> np.ndarray:
         return np.argmax(value - math.exp(log_price) * fa, axis=1)
 
-    def total(choice: np.ndarray) -> float:
-        return float(fa[np.arange(len(choice)), choice].sum())
-
     lo, hi = -30.0, 30.0
-    if total(pick(lo)) <= budget:
-        return _spend_the_rest(value, fa, budget, pick(lo))
-    if total(pick(hi)) > budget:
+    if _spent(fa, pick(lo)) <= budget:
+        start = pick(lo)
+    elif _spent(fa, pick(hi)) > budget:
         # out of budget even at the price's top: the fewest alarms, the highest level among
         # equals (a flat curve must not pick the lowest level for its detection value)
-        return np.argmin(fa, axis=1)
-    for _ in range(BISECTIONS):
-        mid = (lo + hi) / 2
-        if total(pick(mid)) <= budget:
-            hi = mid
-        else:
-            lo = mid
-    return _spend_the_rest(value, fa, budget, pick(hi))
+        start = np.argmin(fa, axis=1)
+    else:
+        for _ in range(BISECTIONS):
+            mid = (lo + hi) / 2
+            if _spent(fa, pick(mid)) <= budget:
+                hi = mid
+            else:
+                lo = mid
+        start = pick(hi)
+    if lowest is None:
+        lowest = np.full(len(value), fa.shape[1] - 1)
+    # a smaller budget's price picks no lower level than a larger one's; the minimum only
+    # guards against ties, and it can only lower what is spent
+    return _spend_the_rest(value, fa, budget, np.minimum(start, lowest), lowest)
+
+
+def _spent(fa: np.ndarray, choice: np.ndarray) -> float:
+    """The false alarms a choice of grid indices raises in all."""
+    return float(fa[np.arange(len(choice)), choice].sum())
 
 
 def _spend_the_rest(
-    value: np.ndarray, fa: np.ndarray, budget: float, choice: np.ndarray
+    value: np.ndarray, fa: np.ndarray, budget: float, choice: np.ndarray, lowest: np.ndarray
 ) -> np.ndarray:
-    """``choice`` (within ``budget``) with what is left of the budget spent lowering levels.
+    """``choice`` (within ``budget``) with what is left of the budget spent lowering levels,
+    none past ``lowest``.
 
     In rounds: each series proposes its best move down (most detection gained per false
     alarm added, within what is left); the proposals are taken best first while the
@@ -337,14 +352,15 @@ def _spend_the_rest(
     levels between them.
     """
     choice = choice.copy()
-    left = budget - float(fa[np.arange(len(choice)), choice].sum())
+    left = budget - _spent(fa, choice)
+    grid = np.arange(fa.shape[1])
     # a series with no move within what is left never gets one: what is left only shrinks
     active = np.arange(len(choice))
     while len(active):
         at = choice[active]
         gain = value[active] - value[active, at][:, None]
         cost = fa[active] - fa[active, at][:, None]
-        ok = (gain > 0) & (cost > 0) & (cost <= left)
+        ok = (gain > 0) & (cost > 0) & (cost <= left) & (grid <= lowest[active][:, None])
         ratio = np.where(ok, gain / np.where(ok, cost, 1.0), -np.inf)
         best = np.argmax(ratio, axis=1)
         proposing = np.flatnonzero(ok.any(axis=1))
