@@ -10,7 +10,9 @@ and metric — shrunk towards the fleet's: the attacks a level would still catch
 fleet's budget, the target times its objects, is then spent
 series by series where a false alarm buys the most detection: for a price ``λ`` each
 series takes the level maximising ``detection − λ × false alarms``, and ``λ`` is
-solved so that the expected false alarms meet the budget. Without learned attacks
+solved so that the expected false alarms meet the budget; what the price leaves (it
+moves alike series together) is then spent series by series, most detection per false
+alarm first. Without learned attacks
 the value of a level is how far it sits below the others (``−log`` of the multiple),
 so the budget goes where lowering a level costs the fewest alarms.
 
@@ -188,7 +190,7 @@ class Budget(ThresholdMethod):
         # the budget of the fitted series: their share of each object, per day
         share = 1.0 / _object_series(features)
         choice = np.zeros((features.height, len(LEVELS)), dtype=np.int64)
-        lowest = None  # the level below, most sensitive first: no series goes under it
+        lowest = None  # from ss on: no series' level goes below the more sensitive one's
         for j, target in enumerate(targets):
             budget = target / 7.0 * float(share[usable].sum())
             choice[usable, j] = lowest = allocate(value[usable], fa[usable], budget, lowest)
