@@ -37,7 +37,7 @@ from floodmark.features.engine import (
 from floodmark.features.families import FeatureParams
 from floodmark.features.prepare import prepare_runs
 from floodmark.io.read_result import ReadResult
-from floodmark.io.series_blocks import DTYPES, OpenFiles, SeriesBlocks, timestamp_series
+from floodmark.io.series_blocks import OpenFiles, SeriesBlocks, timestamp_series
 from floodmark.machine import CHUNK_ROWS, available_cpus
 from floodmark.schema import KEY_COLUMNS, LONG_SCHEMA
 from floodmark.store import read_chunk_runs
@@ -171,11 +171,7 @@ def _blocks_kernel(
     """The kernel on ``series`` of ``blocks``, keyed by position (``prepare_runs``)."""
     counts = blocks.counts[series]
     row, n = int(blocks.counts[: series.start].sum()), int(counts.sum())
-    if blocks.arrays is not None:
-        ts, passed, blocked = (column[row : row + n] for column in blocks.arrays)
-    else:
-        ts, passed, blocked = (np.empty(n, dtype=d) for d in DTYPES)
-        blocks.copy_rows(row, (ts, passed, blocked), files)
+    ts, passed, blocked = blocks.read_rows(row, n, files)
     keys = pl.DataFrame(blocks.keys[series], schema=list(KEY_COLUMNS), orient="row")
     values = pl.DataFrame(
         [

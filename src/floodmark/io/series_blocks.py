@@ -81,13 +81,17 @@ class SeriesBlocks:
             for number, dtype in enumerate(DTYPES)
         )
 
+    def read_rows(self, start: int, n: int, files: OpenFiles) -> Arrays:
+        """Rows ``[start, start + n)``: views of the arrays in memory, else read from the file."""
+        if self.arrays is not None:
+            return tuple(column[start : start + n] for column in self.arrays)  # type: ignore[return-value]
+        out = tuple(np.empty(n, dtype=d) for d in DTYPES)
+        self.copy_rows(start, out, files)  # type: ignore[arg-type]
+        return out  # type: ignore[return-value]
+
     def read(self, files: OpenFiles) -> Arrays:
         """All the columns as arrays."""
-        if self.arrays is not None:
-            return self.arrays
-        out = tuple(np.empty(self.rows, dtype=d) for d in DTYPES)
-        self.copy_rows(0, out, files)  # type: ignore[arg-type]
-        return out  # type: ignore[return-value]
+        return self.read_rows(0, self.rows, files)
 
     def written_to(self, file: BlockFile) -> SeriesBlocks:
         """The same blocks, their columns appended to ``file`` (held in memory no more)."""

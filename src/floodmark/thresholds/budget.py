@@ -61,9 +61,6 @@ MIN_ATTACKS = 10
 #: Weight, in attack episodes, of the fleet's attack sizes in each class's (inf: the fleet's
 #: only). 10 caught more attacks at the same false alarms on three generated fleets.
 CLASS_PRIOR = 10.0
-#: Weight, in series-days, of the fleet's false-alarm curve in each class's, for the
-#: promise (``expected_fa_per_day_*``; the levels are chosen on the fleet's curve).
-CLASS_DAYS = 100.0
 #: Bisection steps on log(λ).
 BISECTIONS = 60
 #: Column giving each series' object size (series per object), when the store knows it.
@@ -183,9 +180,7 @@ class Budget(ThresholdMethod):
         usable = (curves.days >= max(self.min_days, 1)) & (curves.peak > 0)
         fa = curves.false_alarms(self.prior_days, self.horizon_days)
         # the promise: the same curves, but pooled by class (docs/backtest.md)
-        promise = curves.false_alarms(
-            self.prior_days, self.horizon_days, series_class(curves.keys), CLASS_DAYS
-        )
+        promise = curves.false_alarms(self.prior_days, self.horizon_days, series_class(curves.keys))
         value = detection_value(curves, self.prior_days, self.class_prior)
         # the budget of the fitted series: their share of each object, per day
         share = 1.0 / _object_series(features)

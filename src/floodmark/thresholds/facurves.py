@@ -39,6 +39,9 @@ KEYS = list(KEY_COLUMNS)
 GRID = np.geomspace(300.0, 0.5, 80)
 #: log of the ratio between neighbouring grid multiples.
 GRID_LOG_STEP = float(np.log(GRID[0] / GRID[1]))
+#: Weight, in series-days, of the fleet's later-days rates in each class's, where the
+#: rates are pooled by class (``Curves.false_alarms(kind=…)``: ``budget``'s promise).
+CLASS_DAYS = 100.0
 #: ``Curves`` as a table, one row per series (``Curves.to_frame``): what an engine
 #: measuring series where the data is (Spark) sends back to be fitted at once.
 CURVES_SCHEMA: dict[str, pl.DataType] = {
@@ -168,7 +171,7 @@ class Curves:
         prior_days: float,
         horizon_days: float = 0.0,
         kind: np.ndarray | None = None,
-        class_days: float = 100.0,
+        class_days: float = CLASS_DAYS,
     ) -> np.ndarray:
         """``(n, len(GRID))`` expected alarm episodes per day at ``GRID × M``.
 
